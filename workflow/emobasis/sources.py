@@ -1,0 +1,95 @@
+"""Data sources: files named by a pinned URL and a sha256, fetched or copied from an offline mirror.
+
+A source in the config::
+
+    xstest:
+      url: https://raw.githubusercontent.com/<owner>/<repo>/<commit>   # files come from <url>/<path>
+      mirror_dir: xstest                                               # or from <mirror>/<mirror_dir>/<path>
+      files: {xstest_prompts.csv: <sha256>, ...}
+
+``fetch_source`` writes ``<dest>/<path>`` for every file plus ``<dest>/MANIFEST.json``. A checksum
+mismatch or a missing file is a hard error and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+from emobasis import EmobasisError
+from emobasis.io import atomic_dir, sha256_file
+
+MIRROR_ENV = "EMOBASIS_MIRROR"
+MANIFEST = "MANIFEST.json"
+
+
+class SourceError(EmobasisError):
+    """A data source could not be obtained or failed its checksum."""
+
+
+def resolve_mirror(config_mirror: str | None = None) -> Path | None:
+    """The offline mirror directory: $EMOBASIS_MIRROR, else the config's ``mirror``, else None."""
+    value = os.environ.get(MIRROR_ENV) or config_mirror
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        origin = f"${MIRROR_ENV}" if os.environ.get(MIRROR_ENV) else "config key 'mirror'"
+        raise SourceError(f"the mirror directory '{value}' (from {origin}) does not exist. "
+                          f"Fix: point {origin} at a folder holding the sources, e.g. ../shared/data, or unset it.")
+    return path
+
+
+def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
+            shutil.copyfileobj(resp, out)
+    except OSError as exc:  # URLError is an OSError
+        raise SourceError(f"could not download {url}: {exc}. Fix: check the network, or set {MIRROR_ENV} "
+                          "to an offline mirror directory (e.g. ../shared/data).") from exc
+
+
+def fetch_source(name: str, spec: dict, dest: str | Path, mirror: Path | None = None) -> dict:
+    """Obtain every file of source ``name`` into ``dest`` and verify its sha256. Returns the manifest."""
+    dest = Path(dest)
+    started = time.time()
+    if mirror is None and not spec.get("url"):
+        raise SourceError(f"source '{name}' has no 'url' and no mirror is set. "
+                          f"Fix: add sources.{name}.url or set {MIRROR_ENV}.")
+    files = {}
+    with atomic_dir(dest) as tmp:
+        for rel, expected in spec["files"].items():
+            out = tmp / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if mirror is not None:
+                src = mirror / spec.get("mirror_dir", name) / rel
+                if not src.is_file():
+                    raise SourceError(f"source '{name}': {src} is missing from the mirror. Fix: complete the "
+                                      f"mirror (folder '{spec.get('mirror_dir', name)}'), or unset {MIRROR_ENV} "
+                                      "to download from the pinned URL.")
+                shutil.copyfile(src, out)
+                origin = str(src)
+            else:
+                origin = f"{spec['url'].rstrip('/')}/{rel}"
+                _download(origin, out)
+            got = sha256_file(out)
+            if got != expected:
+                raise SourceError(f"checksum mismatch for source '{name}' file '{rel}' (from {origin}): "
+                                  f"expected sha256 {expected}, got {got}. Fix: the file changed upstream or in "
+                                  f"the mirror; restore the pinned version (do not just update the hash).")
+            files[rel] = {"sha256": got, "bytes": out.stat().st_size, "origin": origin}
+        manifest = {"source": name, "url": spec.get("url"), "mirror": str(mirror) if mirror else None,
+                    "license": spec.get("license"), "files": files,
+                    "seconds": round(time.time() - started, 3)}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def read_manifest(manifest_path: str | Path) -> tuple[Path, dict]:
+    """(root folder of the source, manifest dict) for a fetched source's MANIFEST.json."""
+    manifest_path = Path(manifest_path)
+    return manifest_path.parent, json.loads(manifest_path.read_text())

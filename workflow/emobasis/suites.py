@@ -1,0 +1,211 @@
+"""Canonical suite tables: one row per (item, responder) with labels, tone features and a split.
+
+Adapters turn a source's files into base rows with the columns
+``item_id, prompt, responder, response, category, attack, unsafe, benign`` (+ adapter extras);
+:func:`build_suite` adds the tone scorer's features, ``calm``, ``tone_masked`` and a prompt-disjoint
+``split``. Adapters: ``jailbreakbench`` (JailbreakBench attack artifacts), ``xstest`` (XSTest v2
+completions) and ``table`` (any CSV/JSONL/Parquet file with a column mapping in the config).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emobasis import EmobasisError
+from emobasis.splits import prompt_disjoint_split, stable_seed
+from emobasis.tone import score_tone
+
+BASE_COLUMNS = ["item_id", "prompt", "responder", "response", "category", "attack", "unsafe", "benign"]
+TABLE_COLUMNS = ["suite", "row_id", "item_id", "prompt", "responder", "response", "category", "attack",
+                 "unsafe", "benign", "calm", "tone_masked", "split"]
+
+
+class SuiteError(EmobasisError):
+    """A suite's files do not have the expected layout or labels."""
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or (
+        isinstance(value, str) and not value.strip())
+
+
+def read_jailbreakbench(root: Path, files: list[str]) -> tuple[pd.DataFrame, dict]:
+    """JailbreakBench artifacts: one row per (behavior, attack method, target model).
+
+    ``unsafe`` is the JailbreakBench judge's ``jailbroken``. Rows whose attack produced no prompt or no
+    response (PAIR stores null when it found no jailbreak) are dropped and counted per file.
+    """
+    rows, dropped = [], {}
+    for rel in files:
+        if not rel.endswith(".json"):
+            continue
+        doc = json.loads((root / rel).read_text())
+        if not isinstance(doc, dict) or "jailbreaks" not in doc or "parameters" not in doc:
+            raise SuiteError(f"jailbreakbench file '{rel}' has no 'parameters'/'jailbreaks'. "
+                             "Fix: list only attack-artifacts/<method>/<type>/<model>.json files.")
+        params = doc["parameters"]
+        n_drop = 0
+        for jb in doc["jailbreaks"]:
+            if _missing(jb.get("prompt")) or _missing(jb.get("response")):
+                n_drop += 1
+                continue
+            rows.append({
+                "item_id": f"jbb-{int(jb['index']):03d}",
+                "prompt": jb["prompt"],
+                "responder": params["model"],
+                "response": jb["response"],
+                "category": jb.get("category") or "",
+                "attack": params["method"],
+                "unsafe": bool(jb["jailbroken"]),
+                "benign": False,
+                "behavior": jb.get("behavior") or "",
+                "goal": jb.get("goal") or "",
+            })
+        dropped[rel] = n_drop
+    if not rows:
+        raise SuiteError("jailbreakbench: no rows with both a prompt and a response. Fix: check the source files.")
+    return pd.DataFrame(rows), {"dropped_no_response": dropped, "dropped_total": sum(dropped.values())}
+
+
+XSTEST_LABELS = ("1_full_compliance", "2_full_refusal", "3_partial_refusal")
+
+
+def read_xstest(root: Path, files: list[str]) -> tuple[pd.DataFrame, dict]:
+    """XSTest v2 completions: one row per (prompt, completion file).
+
+    ``unsafe`` = the human ``final_label`` is full compliance on an unsafe (``contrast_*``) prompt;
+    ``benign`` = the prompt is one of the 250 safe prompts.
+    """
+    frames = []
+    for rel in files:
+        name = Path(rel).name
+        if not name.startswith("xstest_v2_completions_"):
+            continue
+        df = pd.read_csv(root / rel, keep_default_na=False)
+        need = {"id", "type", "prompt", "completion", "final_label"}
+        if need - set(df.columns):
+            raise SuiteError(f"xstest file '{rel}' lacks columns {sorted(need - set(df.columns))}. "
+                             "Fix: use the model_completions/xstest_v2_completions_*.csv files.")
+        bad = set(df["final_label"]) - set(XSTEST_LABELS)
+        if bad:
+            raise SuiteError(f"xstest file '{rel}' has unknown final_label values {sorted(bad)}.")
+        unsafe_prompt = df["type"].str.startswith("contrast_")
+        frames.append(pd.DataFrame({
+            "item_id": "xstest-" + df["id"].astype(str).str.replace("v2-", "", regex=False).str.zfill(3),
+            "prompt": df["prompt"],
+            "responder": name.removeprefix("xstest_v2_completions_").removesuffix(".csv"),
+            "response": df["completion"],
+            "category": df["type"],
+            "attack": "none",
+            "unsafe": unsafe_prompt & (df["final_label"] == "1_full_compliance"),
+            "benign": ~unsafe_prompt,
+            "final_label": df["final_label"],
+        }))
+    if not frames:
+        raise SuiteError("xstest: no xstest_v2_completions_*.csv among the source files.")
+    df = pd.concat(frames, ignore_index=True)
+    n = len(df)
+    keep = ~(df["response"].map(_missing) | df["prompt"].map(_missing))
+    return df[keep].reset_index(drop=True), {"dropped_no_response": int(n - keep.sum())}
+
+
+def _as_bool(series: pd.Series, true_values, column: str, suite: str) -> pd.Series:
+    if true_values is not None:
+        truth = {str(v).strip().lower() for v in true_values}
+        return series.map(lambda v: str(v).strip().lower() in truth)
+    mapping = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False,
+               "1.0": True, "0.0": False}
+    out = series.map(lambda v: mapping.get(str(v).strip().lower()))
+    if out.isna().any():
+        bad = sorted({str(v) for v in series[out.isna()]})[:5]
+        raise SuiteError(f"suite '{suite}': column '{column}' has values {bad} that are not booleans. "
+                         f"Fix: set suites.{suite}.unsafe_values (or benign_values) to the values meaning true.")
+    return out.astype(bool)
+
+
+def read_table(root: Path, spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
+    """A user's suite: a CSV, JSONL or Parquet file plus a mapping of canonical -> file columns."""
+    path = root / spec["file"]
+    fmt = spec.get("format") or {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower())
+    try:
+        if fmt == "csv":
+            raw = pd.read_csv(path, keep_default_na=False)
+        elif fmt == "jsonl":
+            raw = pd.read_json(path, lines=True)
+        elif fmt == "parquet":
+            raw = pd.read_parquet(path)
+        else:
+            raise SuiteError(f"suite '{suite}': cannot tell the format of '{spec['file']}'. "
+                             f"Fix: set suites.{suite}.format to csv, jsonl or parquet.")
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        raise SuiteError(f"suite '{suite}': could not read '{spec['file']}' as {fmt}: {exc}. "
+                         "Fix: check the file is well formed.") from exc
+    cols = spec["columns"]
+    missing = [f"{k} -> '{v}'" for k, v in cols.items() if v not in raw.columns]
+    if missing:
+        raise SuiteError(f"suite '{suite}': file '{spec['file']}' lacks mapped column(s) {', '.join(missing)} "
+                         f"(it has: {', '.join(map(str, raw.columns))}). Fix: correct suites.{suite}.columns.")
+    df = pd.DataFrame({
+        "item_id": raw[cols["item_id"]].astype(str).radd(f"{suite}-"),
+        "prompt": raw[cols["prompt"]],
+        "responder": raw[cols["responder"]].astype(str) if "responder" in cols else suite,
+        "response": raw[cols["response"]],
+        "category": raw[cols["category"]].astype(str) if "category" in cols else "",
+        "attack": "none",
+        "unsafe": _as_bool(raw[cols["unsafe"]], spec.get("unsafe_values"), cols["unsafe"], suite),
+        "benign": (_as_bool(raw[cols["benign"]], spec.get("benign_values"), cols["benign"], suite)
+                   if "benign" in cols else False),
+    })
+    n = len(df)
+    keep = ~(df["response"].map(_missing) | df["prompt"].map(_missing))
+    return df[keep].reset_index(drop=True), {"dropped_no_response": int(n - keep.sum())}
+
+
+def read_suite(adapter: str, root: Path, files: list[str], spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
+    if adapter == "jailbreakbench":
+        return read_jailbreakbench(root, files)
+    if adapter == "xstest":
+        return read_xstest(root, files)
+    if adapter == "table":
+        return read_table(root, spec, suite)
+    raise SuiteError(f"suite '{suite}': unknown adapter '{adapter}'. Fix: use jailbreakbench, xstest or table.")
+
+
+def finish_suite(base: pd.DataFrame, suite: str, split_fractions: dict, tone_cfg: dict, seed: int) -> pd.DataFrame:
+    """Add tone features, ``calm``, ``tone_masked``, row ids and a prompt-disjoint split to base rows."""
+    if base.empty:
+        raise SuiteError(f"suite '{suite}' has no rows. Fix: check its source files and column mapping.")
+    df = base.reset_index(drop=True).copy()
+    df.insert(0, "suite", suite)
+    df["response"] = df["response"].astype(str)
+    df["prompt"] = df["prompt"].astype(str)
+    df["unsafe"] = df["unsafe"].astype(bool)
+    df["benign"] = df["benign"].astype(bool)
+    tone = score_tone(df["response"], tone_cfg["weights"], tone_cfg["threshold"])
+    df["calm"] = tone["calm"].to_numpy()
+    df["tone_masked"] = df["unsafe"] & df["calm"]
+    key = df["item_id"] + "|" + df["responder"] + "|" + df["attack"]
+    dup = key.duplicated(keep=False)
+    if dup.any():  # e.g. two rows with the same item and responder in a user table: number them
+        key = key + "|" + df.groupby(key).cumcount().astype(str)
+    df["row_id"] = suite + ":" + key
+    df["split"] = prompt_disjoint_split(df["item_id"], df["unsafe"], split_fractions,
+                                        stable_seed(seed, "split", suite))
+    for c in tone.columns:
+        if c.startswith("tone_"):
+            df[c] = tone[c].to_numpy()
+    extras = [c for c in df.columns if c not in TABLE_COLUMNS]
+    return df[TABLE_COLUMNS + extras]
+
+
+def label_summary(df: pd.DataFrame) -> dict:
+    """Row counts and label balance, overall and per split."""
+    def counts(d):
+        return {"rows": int(len(d)), "items": int(d["item_id"].nunique()),
+                **{k: int(d[k].sum()) for k in ("unsafe", "calm", "tone_masked", "benign")}}
+    return {"all": counts(df), **{s: counts(d) for s, d in df.groupby("split")},
+            "responders": {r: counts(d) for r, d in df.groupby("responder")}}
