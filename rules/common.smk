@@ -1,17 +1,14 @@
-import os
 import re
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-# The emobasis package lives in workflow/; make it importable here and in every job's script.
+# The emobasis package lives in workflow/. Parse time: put it on sys.path here. Jobs: Snakemake adds
+# each script's folder to sys.path, and workflow/scripts/emobasis links to the package.
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
 if PACKAGE_DIR not in sys.path:
     sys.path.insert(0, PACKAGE_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (PACKAGE_DIR, os.environ.get("PYTHONPATH")) if p
-)
 
 from emobasis.config import ConfigError, model_specs, validate_config
 
@@ -36,6 +33,11 @@ wildcard_constraints:
     model=_alternatives(MODELS),
 
 
+def package_resource(name):
+    """Absolute path of a file shipped in the emobasis package (works with --directory)."""
+    return str(Path(PACKAGE_DIR) / "emobasis" / "resources" / name)
+
+
 def source_manifest(source):
     return f"resources/data/{source}/MANIFEST.json"
 
@@ -50,12 +52,18 @@ def study_models():
 
 
 def xstest_suites():
-    return [s for s in config["study"]["suites"] if config["suites"][s]["adapter"] == "xstest"]
+    return [
+        s
+        for s in config["study"]["suites"]
+        if config["suites"][s]["adapter"] == "xstest"
+    ]
 
 
 def get_final_output():
     targets = [f"results/suites/{s}.parquet" for s in config["study"]["suites"]]
-    targets += [f"results/stimuli/{s}.parquet" for s in config["study"]["stimulus_sets"]]
+    targets += [
+        f"results/stimuli/{s}.parquet" for s in config["study"]["stimulus_sets"]
+    ]
     targets += [f"results/tables/tone_scorer_{s}.csv" for s in xstest_suites()]
     targets += [model_manifest(m) for m in MODELS]
     return targets

@@ -1,10 +1,12 @@
 rule fetch_source:
     output:
         "resources/data/{source}/MANIFEST.json",
-    params:
-        spec=get_source_spec,
     log:
         "logs/fetch_source/{source}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        spec=get_source_spec,
     script:
         "../workflow/scripts/fetch_source.py"
 
@@ -15,13 +17,15 @@ rule build_suite:
     output:
         table="results/suites/{suite}.parquet",
         summary="results/suites/{suite}.summary.json",
+    log:
+        "logs/build_suite/{suite}.log",
+    conda:
+        "../envs/emobasis.yaml"
     params:
         suite=get_suite_params,
         split=config["split"],
         tone=config["tone"],
         seed=config["seed"],
-    log:
-        "logs/build_suite/{suite}.log",
     script:
         "../workflow/scripts/build_suite.py"
 
@@ -33,6 +37,8 @@ rule check_tone_scorer:
         "results/tables/tone_scorer_{suite}.csv",
     log:
         "logs/check_tone_scorer/{suite}.log",
+    conda:
+        "../envs/emobasis.yaml"
     script:
         "../workflow/scripts/check_tone_scorer.py"
 
@@ -40,13 +46,15 @@ rule check_tone_scorer:
 rule build_stimuli:
     input:
         unpack(get_stimulus_inputs),
-        templates="workflow/emobasis/resources/control_templates.yaml",
+        templates=package_resource("control_templates.yaml"),
     output:
         "results/stimuli/{stimulus_set}.parquet",
+    log:
+        "logs/build_stimuli/{stimulus_set}.log",
+    conda:
+        "../envs/emobasis.yaml"
     params:
         spec=get_stimulus_spec,
         seed=config["seed"],
-    log:
-        "logs/build_stimuli/{stimulus_set}.log",
     script:
         "../workflow/scripts/build_stimuli.py"

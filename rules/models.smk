@@ -1,10 +1,12 @@
 rule build_model:
     output:
         model_manifest("{model}"),
-    params:
-        spec=get_model_spec,
-    threads: 2
     log:
         "logs/build_model/{model}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    threads: 2
+    params:
+        spec=get_model_spec,
     script:
         "../workflow/scripts/build_model.py"

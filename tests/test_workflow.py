@@ -1,0 +1,82 @@
+"""The workflow as users run it: dry-run, bad config, a real build from the mirror, lint and format."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from emobasis.io import read_provenance
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(*args, cwd=REPO, env=None):
+    run_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=run_env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def job_counts(stdout: str) -> dict:
+    """Parse Snakemake's 'Job stats' table."""
+    lines = stdout[stdout.index("Job stats:"):].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_dry_run_lists_data_and_model_jobs(tmp_path):
+    res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"))
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = job_counts(res.stdout)
+    assert counts["fetch_source"] == 4  # jailbreakbench, xstest, goemotions, emorynlp
+    assert counts["build_model"] == 4  # three readers + the embedder
+    assert counts["build_suite"] == 2 and counts["build_stimuli"] == 2
+
+
+def test_bad_config_fails_before_any_job(tmp_path, raw_config):
+    raw_config["extraction"]["layers"] = [0.5, 1.25]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw_config))
+    work = tmp_path / "work"
+    res = snakemake("--cores", "1", "--directory", str(work), "--configfile", str(bad))
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "invalid config: relative layer depth 1.25 at 'extraction.layers[1]' is outside (0, 1]" in out
+    assert not (work / "results").exists() and not (work / "resources").exists()
+
+
+@pytest.mark.data
+def test_workflow_builds_suite_tables_from_mirror(tmp_path, mirror):
+    targets = ["results/suites/jailbreakbench.parquet", "results/suites/xstest.parquet"]
+    common = ["--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")]
+    res = snakemake(*targets, "--cores", "2", *common, env={"EMOBASIS_MIRROR": str(mirror)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    jbb = pd.read_parquet(tmp_path / targets[0])
+    xs = pd.read_parquet(tmp_path / targets[1])
+    assert (len(jbb), len(xs)) == (1637, 2250)
+    prov = read_provenance(tmp_path / targets[1])
+    assert prov["source"]["xstest_prompts.csv"] == (
+        "11783fb294ed017473ee53c207d71f2161c7672c8d0b037501e78387f801cb5a")
+    # a rerun with nothing changed schedules nothing
+    again = snakemake(*targets, "-n", *common, env={"EMOBASIS_MIRROR": str(mirror)})
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_lint_is_clean():
+    res = snakemake("--lint")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Lints for" not in res.stdout + res.stderr
+
+
+def test_snakefmt_is_clean():
+    res = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=REPO, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

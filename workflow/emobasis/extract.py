@@ -1,0 +1,265 @@
+"""Activation extraction: pooled hidden states per (position, layer), float16, one file per (model, dataset).
+
+How a row reaches the model:
+
+- **suites**: the prompt is the user turn and the response the assistant turn. With a chat template the
+  prefix is ``apply_chat_template([user], add_generation_prompt=True)`` (the model's default system prompt,
+  if its template adds one, stays in); without one the plain format is ``"User: {prompt}\\nAssistant:"``
+  then ``" " + response``. The response is tokenized separately and appended, so the boundary is exact.
+- **stimuli**: the text alone (with the tokenizer's special tokens, e.g. BOS).
+
+Truncation (limits in ``config.extraction``): a prompt longer than ``max_prompt_tokens`` keeps its *end*
+(jailbreak preambles are long; the request sits at the end); a response keeps its first
+``max_response_tokens``; a stimulus its first ``max_stimulus_tokens``.
+
+Positions: ``prompt_last`` (last token before the response: the early-warning read), ``response_first``
+(mean of the first K response tokens), ``response_mean`` (mean of all kept response tokens); stimuli:
+``mean`` (mean of the text's tokens, special tokens excluded) and ``last``.
+
+Speed: rows are batched by length under a token budget (right padding, which leaves a causal model's real
+tokens untouched); forward hooks pool each needed layer's output in place as a weighted sum, so full
+sequences are never kept; the pass stops at the deepest layer needed (no later layers, no LM head).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emobasis import EmobasisError
+
+SUITE_POSITIONS = ("prompt_last", "response_first", "response_mean")
+STIMULUS_POSITIONS = ("mean", "last")
+PLAIN_PREFIX = "User: {prompt}\nAssistant:"
+
+
+class ExtractionError(EmobasisError):
+    """Extraction cannot proceed or produced unusable activations."""
+
+
+# --- model adapters: the one place that knows where each family keeps its decoder layers ------------
+
+def decoder_layers(model) -> torch.nn.ModuleList:
+    """The transformer blocks of a base model (Llama, Qwen2, Gemma3, BERT-style encoders)."""
+    for path in ("layers", "model.layers", "decoder.layers", "encoder.layer", "transformer.h"):
+        obj = model
+        try:
+            for attr in path.split("."):
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        if isinstance(obj, torch.nn.ModuleList):
+            return obj
+    raise ExtractionError(f"cannot find the decoder layers of {type(model).__name__}. Fix: add its layout to "
+                          "emobasis.extract.decoder_layers.")
+
+
+def layer_indices(n_layers: int, depths) -> list[int]:
+    """Relative depths in (0, 1] -> hidden-state indices 1..n_layers (index i = output of block i)."""
+    out = []
+    for d in depths:
+        i = min(n_layers, max(1, int(round(float(d) * n_layers))))
+        if i not in out:
+            out.append(i)
+    return out
+
+
+# --- rendering and tokenization --------------------------------------------------------------------
+
+@dataclass
+class Encoded:
+    """Token ids of the rows and the spans the positions read."""
+
+    ids: list[list[int]]
+    start: np.ndarray  # first token of the read span (response start; stimuli: first content token)
+    truncated: dict = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+
+def has_chat_template(tok) -> bool:
+    return bool(getattr(tok, "chat_template", None))
+
+
+def encode_suite(tok, prompts, responses, max_prompt_tokens: int, max_response_tokens: int) -> Encoded:
+    prompts, responses = [str(p) for p in prompts], [str(r) for r in responses]
+    p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
+    n_trunc_p = 0
+    for i, ids in enumerate(p_ids):
+        if len(ids) > max_prompt_tokens:  # keep the end of long prompts
+            prompts[i] = tok.decode(ids[-max_prompt_tokens:])
+            n_trunc_p += 1
+    chat = has_chat_template(tok)
+    if chat:
+        prefixes = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                            add_generation_prompt=True) for p in prompts]
+        pre_ids = tok(prefixes, add_special_tokens=False)["input_ids"]
+        responses_in = responses
+    else:
+        prefixes = [PLAIN_PREFIX.format(prompt=p) for p in prompts]
+        pre_ids = tok(prefixes, add_special_tokens=True)["input_ids"]
+        responses_in = [" " + r.lstrip() for r in responses]
+    r_ids = tok(responses_in, add_special_tokens=False)["input_ids"]
+    n_trunc_r = sum(len(r) > max_response_tokens for r in r_ids)
+    ids, start = [], []
+    for i, (a, b) in enumerate(zip(pre_ids, r_ids)):
+        b = b[:max_response_tokens]
+        if not b:
+            raise ExtractionError(f"row {i}: the response tokenizes to nothing. Fix: drop empty responses.")
+        ids.append(list(a) + list(b))
+        start.append(len(a))
+    examples = [tok.decode(ids[i]) for i in range(min(3, len(ids)))]
+    return Encoded(ids, np.array(start), {"prompt": n_trunc_p, "response": int(n_trunc_r),
+                                          "format": "chat_template" if chat else "plain"}, examples)
+
+
+def encode_stimuli(tok, texts, max_tokens: int) -> Encoded:
+    texts = [str(t) for t in texts]
+    with_special = tok(texts, add_special_tokens=True)["input_ids"]
+    bare = tok(texts[:1], add_special_tokens=False)["input_ids"][0]
+    n_prefix = max(0, len(with_special[0]) - len(bare)) if texts else 0
+    # special tokens the tokenizer adds at the end (e.g. BERT's [SEP]) are cut off by the cap below
+    n_suffix = 0
+    if texts and with_special[0][n_prefix:] != bare:
+        n_suffix = len(with_special[0]) - n_prefix - len(bare)
+    ids, n_trunc = [], 0
+    for s in with_special:
+        content = s[n_prefix: len(s) - n_suffix]
+        if len(content) > max_tokens:
+            n_trunc += 1
+        ids.append(list(s[:n_prefix]) + list(content[:max_tokens]))
+    return Encoded(ids, np.full(len(ids), n_prefix), {"text": n_trunc, "format": "text"},
+                   [tok.decode(i) for i in ids[:3]])
+
+
+def plan_batches(lengths, token_budget: int, max_batch: int = 256) -> list[np.ndarray]:
+    """Group row indices by length so that rows x padded length stays under ``token_budget``."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batches, cur, cur_max = [], [], 0
+    for i in order:
+        n = int(lengths[i])
+        new_max = max(cur_max, n)
+        if cur and (new_max * (len(cur) + 1) > token_budget or len(cur) >= max_batch):
+            batches.append(np.array(cur))
+            cur, new_max = [], n
+        cur.append(i)
+        cur_max = new_max
+    if cur:
+        batches.append(np.array(cur))
+    return batches
+
+
+# --- pooling weights -------------------------------------------------------------------------------
+
+def position_weights(position: str, start: np.ndarray, lengths: np.ndarray, T: int, k: int) -> np.ndarray:
+    """[B, T] weights whose row-wise dot product with hidden states gives the pooled read."""
+    B = len(start)
+    w = np.zeros((B, T), dtype=np.float32)
+    for b in range(B):
+        s, e = int(start[b]), int(lengths[b])
+        if position == "prompt_last":
+            w[b, s - 1] = 1.0
+        elif position == "response_first":
+            w[b, s: min(e, s + k)] = 1.0
+        elif position in ("response_mean", "mean"):
+            w[b, s:e] = 1.0
+        elif position == "last":
+            w[b, e - 1] = 1.0
+        else:
+            raise ExtractionError(f"unknown position '{position}'. Fix: use {SUITE_POSITIONS + STIMULUS_POSITIONS}.")
+        total = w[b].sum()
+        if total == 0:
+            raise ExtractionError(f"position '{position}' reads no token in a row of length {e}.")
+        w[b] /= total
+    return w
+
+
+class _Stop(Exception):
+    pass
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int = 8, token_budget: int = 4096,
+                   device: str = "cpu", dtype=torch.float32, pad_id: int = 0, progress=None) -> tuple[dict, dict]:
+    """Pooled float16 activations ``{"<position>/layer<i>": [n, d]}`` plus run statistics."""
+    blocks = decoder_layers(model)
+    deepest = max(layers)
+    n = len(enc.ids)
+    lengths = np.array([len(x) for x in enc.ids])
+    d = model.config.get_text_config().hidden_size if hasattr(model.config, "get_text_config") else model.config.hidden_size
+    out = {f"{p}/layer{layer}": np.zeros((n, d), dtype=np.float16) for p in positions for layer in layers}
+    state = {}
+
+    def hook_for(layer):
+        def hook(_module, _inputs, output):
+            h = output[0] if isinstance(output, tuple) else output
+            for p in positions:
+                pooled = torch.einsum("bt,btd->bd", state["w"][p], h.float())
+                out[f"{p}/layer{layer}"][state["rows"]] = pooled.cpu().numpy().astype(np.float16)
+            if layer == deepest:
+                raise _Stop
+        return hook
+
+    handles = [blocks[layer - 1].register_forward_hook(hook_for(layer)) for layer in layers]
+    started, tokens, padded = time.time(), 0, 0
+    try:
+        with torch.inference_mode():
+            for rows in plan_batches(lengths, token_budget):
+                T = int(lengths[rows].max())
+                batch = np.full((len(rows), T), pad_id, dtype=np.int64)
+                mask = np.zeros((len(rows), T), dtype=np.int64)
+                for j, r in enumerate(rows):
+                    batch[j, : lengths[r]] = enc.ids[r]
+                    mask[j, : lengths[r]] = 1
+                state["rows"] = rows
+                state["w"] = {p: torch.from_numpy(position_weights(p, enc.start[rows], lengths[rows], T, k)).to(device)
+                              for p in positions}
+                try:
+                    model(input_ids=torch.from_numpy(batch).to(device),
+                          attention_mask=torch.from_numpy(mask).to(device), use_cache=False)
+                except _Stop:
+                    pass
+                tokens += int(lengths[rows].sum())
+                padded += len(rows) * T
+                if progress is not None:
+                    progress.update(int(lengths[rows].sum()))
+                    progress.set_postfix(tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}")
+    finally:
+        for h in handles:
+            h.remove()
+    seconds = time.time() - started
+    for key, arr in out.items():
+        bad = ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            raise ExtractionError(f"non-finite activations in '{key}' at row(s) {np.flatnonzero(bad)[:5].tolist()}"
+                                  " (float16 overflow or a broken model). Fix: check the model and those rows.")
+    stats = {"rows": n, "tokens": tokens, "padded_tokens": padded, "seconds": round(seconds, 3),
+             "tokens_per_s": round(tokens / max(seconds, 1e-9), 1), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    if device.startswith("cuda"):
+        stats["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out, stats
+
+
+def load_reader(folder: str | Path, device: str = "cpu"):
+    """Tokenizer and base model (no LM head) in float32 on CPU, bf16 on CUDA."""
+    from transformers import AutoModel, AutoTokenizer
+
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder, dtype=dtype).to(device).eval()
+    return tok, model, dtype
+
+
+def pad_token_id(tok) -> int:
+    for v in (tok.pad_token_id, tok.eos_token_id, 0):
+        if v is not None:
+            return int(v)
+    return 0
