@@ -31,6 +31,7 @@ wildcard_constraints:
     suite=_alternatives(config["suites"]),
     stimulus_set=_alternatives(config["stimulus_sets"]),
     model=_alternatives(MODELS),
+    dataset=_alternatives(list(config["suites"]) + list(config["stimulus_sets"])),
 
 
 def package_resource(name):
@@ -59,6 +60,11 @@ def xstest_suites():
     ]
 
 
+def study_datasets():
+    """Suites then stimulus sets of the study: every reader model extracts each of them."""
+    return config["study"]["suites"] + config["study"]["stimulus_sets"]
+
+
 def get_final_output():
     targets = [f"results/suites/{s}.parquet" for s in config["study"]["suites"]]
     targets += [
@@ -66,6 +72,11 @@ def get_final_output():
     ]
     targets += [f"results/tables/tone_scorer_{s}.csv" for s in xstest_suites()]
     targets += [model_manifest(m) for m in MODELS]
+    targets += [
+        f"results/activations/{m}/{d}.safetensors"
+        for m in study_models()
+        for d in study_datasets()
+    ]
     return targets
 
 
@@ -96,3 +107,18 @@ def get_stimulus_inputs(wildcards):
 
 def get_model_spec(wildcards):
     return MODELS[wildcards.model]
+
+
+def get_dataset_kind(wildcards):
+    return "suite" if wildcards.dataset in config["suites"] else "stimuli"
+
+
+def get_dataset_table(wildcards):
+    folder = "suites" if get_dataset_kind(wildcards) == "suite" else "stimuli"
+    return f"results/{folder}/{wildcards.dataset}.parquet"
+
+
+def get_dataset_max_rows(wildcards):
+    if get_dataset_kind(wildcards) == "suite":
+        return config["study"]["max_rows_per_suite"]
+    return None

