@@ -13,6 +13,8 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/extract.smk"
+include: "rules/concepts.smk"
+include: "rules/transfer.smk"
 
 
 rule all:

@@ -22,6 +22,10 @@ except ConfigError as exc:
 MODELS = model_specs(config)
 
 
+def study_models_from(cfg):
+    return [m["id"] for m in cfg["models"]]
+
+
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
@@ -31,6 +35,7 @@ wildcard_constraints:
     suite=_alternatives(config["suites"]),
     stimulus_set=_alternatives(config["stimulus_sets"]),
     model=_alternatives(MODELS),
+    holdout=_alternatives(study_models_from(config)),
     dataset=_alternatives(list(config["suites"]) + list(config["stimulus_sets"])),
 
 
@@ -77,6 +82,13 @@ def get_final_output():
         for m in study_models()
         for d in study_datasets()
     ]
+    targets.append("results/concepts/diagnostics.csv")
+    targets += [
+        f"results/profiles/{m}/{s}.parquet"
+        for m in study_models()
+        for s in config["study"]["suites"]
+    ]
+    targets += ["results/tables/transfer.csv", "results/tables/transfer_summary.csv"]
     return targets
 
 
@@ -122,3 +134,93 @@ def get_dataset_max_rows(wildcards):
     if get_dataset_kind(wildcards) == "suite":
         return config["study"]["max_rows_per_suite"]
     return None
+
+
+def get_stimulus_activations(wildcards):
+    return [
+        f"results/activations/{wildcards.model}/{s}.safetensors"
+        for s in config["study"]["stimulus_sets"]
+    ]
+
+
+def get_stimulus_tables(wildcards):
+    return [f"results/stimuli/{s}.parquet" for s in config["study"]["stimulus_sets"]]
+
+
+def get_stimulus_kinds(wildcards):
+    return [
+        config["stimulus_sets"][s]["kind"] for s in config["study"]["stimulus_sets"]
+    ]
+
+
+def get_valence_manifest(wildcards):
+    source = config["concepts"].get("valence_source")
+    return [source_manifest(source)] if source else []
+
+
+RANKED_METHODS = ["specific", "random", "shuffled", "residualized"]
+RANKFREE_METHODS = [
+    "specific_profiles",
+    "surface",
+    "mismatch_style",
+    "mismatch_concern",
+]
+
+
+def transfer_methods():
+    """(method, rank) pairs whose result files a transfer job writes (rank 0: rank-free baselines)."""
+    ranked = config["transfer"]["aligners"] + RANKED_METHODS
+    pairs = [(m, r) for m in ranked for r in config["basis"]["ranks"]]
+    return pairs + [(m, 0) for m in RANKFREE_METHODS]
+
+
+def get_transfer_outputs(folder, ext):
+    return [f"{folder}/{m}/r{r}/{{holdout}}.{ext}" for m, r in transfer_methods()]
+
+
+def get_basis_outputs():
+    return [
+        f"results/basis/{a}/r{r}/{{holdout}}.npz"
+        for a in config["transfer"]["aligners"]
+        for r in config["basis"]["ranks"]
+    ]
+
+
+def transfer_result_grid():
+    pairs = [(m, r, h) for m, r in transfer_methods() for h in study_models()]
+    return {
+        "method": [p[0] for p in pairs],
+        "rank": [p[1] for p in pairs],
+        "holdout": [p[2] for p in pairs],
+    }
+
+
+def get_embedder_manifest(wildcards):
+    return model_manifest(config["embedder"]["id"])
+
+
+def get_transfer_inputs(wildcards):
+    """Every study model's suite and stimulus activations, profiles and concepts (+ embeddings)."""
+    models, suites = study_models(), config["study"]["suites"]
+    inputs = {
+        "tables": [f"results/suites/{s}.parquet" for s in suites],
+        "acts": [
+            f"results/activations/{m}/{s}.safetensors" for m in models for s in suites
+        ],
+        "profiles": [
+            f"results/profiles/{m}/{s}.parquet" for m in models for s in suites
+        ],
+        "stimuli": get_all_stimulus_activations(),
+        "concepts": [f"results/concepts/{m}.safetensors" for m in models],
+    }
+    if "embedder" in config:
+        inputs["embeddings"] = [f"results/embeddings/{s}.safetensors" for s in suites]
+    return inputs
+
+
+def get_all_stimulus_activations():
+    return [
+        f"results/activations/{m}/{s}.safetensors"
+        for m in study_models()
+        for s in config["study"]["stimulus_sets"]
+    ]

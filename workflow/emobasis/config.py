@@ -151,6 +151,18 @@ def _check_references(cfg: dict) -> None:
                     raise ConfigError(f"stimulus_sets.{name}.concepts: unknown control concept '{c}'. "
                                       f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}.")
 
+    vs = cfg["concepts"].get("valence_source")
+    if vs is not None and vs not in cfg["sources"]:
+        raise ConfigError(f"concepts.valence_source names source '{vs}', which does not exist. "
+                          "Fix: add it under 'sources' or remove the key.")
+    emotion_sets = [s for s in cfg["study"]["stimulus_sets"] if cfg["stimulus_sets"][s]["kind"] == "emotions"]
+    if len(emotion_sets) != 1:
+        raise ConfigError(f"the study needs exactly one emotions stimulus set, it has {len(emotion_sets)}. "
+                          "Fix: list one set of kind 'emotions' in study.stimulus_sets.")
+    if cfg["concepts"]["neutral_concept"] not in cfg["stimulus_sets"][emotion_sets[0]]["concepts"]:
+        raise ConfigError(f"concepts.neutral_concept '{cfg['concepts']['neutral_concept']}' is not a concept of "
+                          f"stimulus set '{emotion_sets[0]}'. Fix: add it there or name another concept.")
+
     names = concept_names(cfg)
     dup = {c for c in names if names.count(c) > 1}
     if dup:
@@ -161,8 +173,14 @@ def _check_references(cfg: dict) -> None:
     if abs(total - 1.0) > 1e-6:
         raise ConfigError(f"split fractions sum to {total:g}, not 1. Fix: make split.train + split.val + split.test = 1.")
 
+    if len(cfg["models"]) < 3:
+        raise ConfigError(f"leave-one-model-out needs at least 3 models, the config has {len(cfg['models'])}. "
+                          "Fix: add models under 'models'.")
+    pca = cfg["transfer"]["pca_dims"]
     n = len(names)
     for i, r in enumerate(cfg["basis"]["ranks"]):
+        if r > pca:
+            raise ConfigError(f"basis.ranks[{i}] = {r} exceeds transfer.pca_dims = {pca}. Fix: raise pca_dims.")
         if not 1 <= r <= n:
             raise ConfigError(f"basis.ranks[{i}] = {r} is outside 1..{n} (the number of concepts in the study). "
                               f"Fix: use ranks between 1 and {n}, or add concepts.")

@@ -1,0 +1,143 @@
+"""Metrics, heads and aligners on known cases; the planted-truth simulator leads the real aligners and
+LOMO code to the right verdict in both worlds."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from emobasis.align import AlignError, make_aligner
+from emobasis.heads import fit_logistic, predict
+from emobasis.metrics import bootstrap_weights, fpr_threshold, recall_at_threshold, weighted_auc
+from emobasis.simulate import simulate
+from emobasis.transfer import ALL_K, TransferError, check_labels, draw_k, evaluate_holdout
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_weighted_auc_matches_sklearn(ties):
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=200)
+    if ties:
+        s = np.round(s, 1)
+    y = rng.random(200) < 0.3
+    w = rng.integers(0, 3, size=(5, 200)).astype(float)
+    got = weighted_auc(s, y, w)
+    want = [roc_auc_score(y, s, sample_weight=wi) for wi in w]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_bootstrap_resamples_whole_prompts():
+    groups = np.array(["a", "a", "b", "c", "c", "c"])
+    W = bootstrap_weights(groups, 50, seed=0)
+    assert W.shape == (50, 6)
+    assert (W[:, 0] == W[:, 1]).all() and (W[:, 3] == W[:, 5]).all()
+    assert (W[:, [0, 2, 3]].sum(1) == 3).all()  # three prompts drawn each time
+
+
+def test_recall_at_one_percent_fpr():
+    benign = np.arange(1000) / 1000.0
+    thr = fpr_threshold(benign, 0.01)
+    assert (benign > thr).mean() <= 0.01
+    assert recall_at_threshold(np.array([0.995, 0.5, 0.999]), np.array([1, 1, 0]), thr) == 0.5
+
+
+def test_batched_logistic_matches_sklearn_and_honours_weights_and_prior():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 6))
+    y = (X[:, 0] + rng.normal(size=300)) > 0
+    b = fit_logistic(X, y, l2=2.0)
+    lr = LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(b[1:], lr.coef_[0], atol=1e-5)
+    W = np.zeros((2, 300))
+    W[0, :50], W[1, 50:] = 1, 1
+    B = fit_logistic(np.stack([X, X]), np.stack([y, y]), W, l2=2.0)
+    np.testing.assert_allclose(B[0], fit_logistic(X[:50], y[:50], l2=2.0), atol=1e-6)
+    strong = fit_logistic(X[:10], y[:10], l2=1e6, prior=np.ones(6))
+    np.testing.assert_allclose(strong[1:], np.ones(6), atol=1e-3)  # a strong prior pins the head
+    assert predict(X, B).shape == (2, 300)
+
+
+def test_draw_k_has_both_classes_and_is_seeded():
+    y = np.array([True] * 5 + [False] * 95)
+    for seed in range(20):
+        idx = draw_k(y, 8, seed)
+        assert len(idx) == 8 and y[idx].any() and (~y[idx]).any()
+    assert (draw_k(y, 8, 3) == draw_k(y, 8, 3)).all()
+
+
+def test_single_class_split_is_a_clear_error():
+    rows = pd.DataFrame({"split": ["train", "train", "val", "val", "test", "test"],
+                         "tone_masked": [True, False, True, False, False, False]})
+    with pytest.raises(TransferError, match="single class .* test split.*Fix"):
+        check_labels(rows, "tone_masked")
+
+
+def test_gcca_recovers_a_shared_latent_and_adapts_a_new_model():
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=(500, 2))
+    views = {m: g @ rng.normal(size=(2, 20)) + rng.normal(size=(500, 3)) @ rng.normal(size=(3, 20))
+             + 0.1 * rng.normal(size=(500, 20)) for m in "abcd"}
+    al = make_aligner("gcca", rank=2, pca_dims=10).fit({m: views[m] for m in "abc"})
+    al.adapt("d", views["d"])
+    Z = {m: al.transform(m, views[m]) for m in "abcd"}
+    # the new model lands in the same coordinates as the training models
+    corr = [abs(np.corrcoef(Z["a"][:, j], Z["d"][:, j])[0, 1]) for j in range(2)]
+    assert min(corr) > 0.95
+    assert al.canonical_correlations_[0] > 0.9
+    with pytest.raises(AlignError, match="no map"):
+        al.transform("e", views["a"])
+    with pytest.raises(AlignError, match="unknown aligner"):
+        make_aligner("cca-magic", 2)
+
+
+def test_procrustes_maps_are_orthogonal_on_the_basis():
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(400, 3))
+    views = {m: g @ rng.normal(size=(3, 12)) + 0.05 * rng.normal(size=(400, 12)) for m in "abc"}
+    al = make_aligner("procrustes", rank=3, pca_dims=6).fit(views)
+    R = al.maps_["a"][:3]
+    np.testing.assert_allclose(R.T @ R, np.eye(3), atol=1e-8)
+    assert np.corrcoef(al.transform("a", views["a"])[:, 0], al.transform("b", views["b"])[:, 0])[0, 1] > 0.95
+
+
+SIM_CFG = {"targets": ["tone_masked"], "positions": ["prompt_last"], "ranks": [4, 8],
+           "aligners": ["gcca", "procrustes", "lowrank"], "ks": [0, 8, 16, 64, ALL_K], "seeds": 20,
+           "null_seeds": 200, "l2_grid": [0.1, 1.0, 10.0], "prior_l2": 1.0, "specific_l2": 1.0, "pca_dims": 32,
+           "n_boot": 200}
+
+
+@pytest.fixture(scope="module", params=["shared", "specific"])
+def world(request):
+    data, logit = simulate(request.param, seed=0)
+    results, summary, _ = evaluate_holdout(data, "sim0", SIM_CFG)
+    te = (data.rows["split"] == "test").to_numpy()
+    oracle = roc_auc_score(data.rows["tone_masked"][te], logit[te])
+    return request.param, summary, oracle
+
+
+def test_simulator_verdicts(world):
+    name, summary, oracle = world
+    s = summary.set_index(["aligner", "rank", "k"])["auc"]
+    if name == "shared":
+        assert abs(s[("gcca", 4, 0)] - oracle) < 0.05, (s[("gcca", 4, 0)], oracle)
+        for k in (8, 16):
+            assert s[("gcca", 4, k)] > s[("specific", 4, k)] + 0.05
+    else:
+        for aligner in ("gcca", "procrustes", "lowrank"):
+            assert s[(aligner, 4, 0)] < 0.6
+        assert s[("specific", 4, ALL_K)] > max(s[(a, 4, ALL_K)] for a in ("gcca", "lowrank"))
+
+
+def test_shuffled_baseline_is_chance_everywhere(world):
+    _, summary, _ = world
+    shuffled = summary[summary["aligner"] == "shuffled"]
+    assert len(shuffled) == 2 * 5
+    assert ((shuffled["auc"] - 0.5).abs() < 0.05).all(), shuffled[["rank", "k", "auc"]]
+
+
+def test_summary_has_cis_and_paired_differences(world):
+    _, summary, _ = world
+    assert (summary["auc_ci_low"] <= summary["auc"] + 1e-9).all() and (summary["auc"] <= summary["auc_ci_high"] + 1e-9).all()
+    paired = summary[(summary["aligner"] == "gcca") & (summary["k"] == 16)]
+    assert paired["diff_ci_low"].notna().all() and (paired["diff_ci_low"] <= paired["diff_ci_high"]).all()

@@ -1,0 +1,174 @@
+"""Aligners: learn a rank-r basis shared by the training models, and a map from every model into it.
+
+All aligners share a scikit-learn-like interface::
+
+    aligner = make_aligner("gcca", rank=8, seed=0).fit(views)   # views: {model: X [n_shared, d_m]}, same texts
+    aligner.adapt("new-model", X_shared_new)                     # light adaptation: unlabelled shared texts only
+    Z = aligner.transform("new-model", X)                        # [n, rank]
+
+``views`` rows are the same shared texts (stimuli and unlabelled suite texts) read by each model.
+
+- ``gcca``: MAXVAR generalized CCA after a per-model PCA: the consensus G (n x r) are the top
+  eigenvectors of the sum of the models' projection matrices; each model's map is the ridge regression
+  of its PCA scores onto G, and a new model is adapted the same way, against the same consensus.
+- ``procrustes``: each model's whitened top-r PCA scores are rotated onto a consensus by generalized
+  orthogonal Procrustes (scipy); a new model is rotated onto the consensus.
+- ``random``: a baseline that maps every model's whitened PCA space through its own random rotation
+  (same procedure, no alignment).
+
+Why not cca-zoo: MAXVAR GCCA is a few lines of linear algebra here, and the study needs the adaptation
+step (a new view regressed onto a frozen consensus) that cca-zoo's estimators do not expose; the
+dependency would add a pinned stack (and its torch requirement) for no gain.
+
+The ``lowrank`` aligner lives in the named concept-profile space and uses training labels; it is in
+:mod:`emobasis.transfer` next to the heads it shares its basis with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import orthogonal_procrustes
+
+from emobasis import EmobasisError
+
+
+class AlignError(EmobasisError):
+    """An aligner cannot be fit or applied as asked."""
+
+
+class _Whitener:
+    """Centre, PCA to ``p`` dims, and scale each component to unit variance (fit on shared texts)."""
+
+    def __init__(self, p: int, eps: float = 1e-6):
+        self.p, self.eps = p, eps
+
+    def fit(self, X: np.ndarray) -> "_Whitener":
+        X = np.asarray(X, dtype=np.float64)
+        self.mean_ = X.mean(0)
+        U, S, Vt = np.linalg.svd(X - self.mean_, full_matrices=False)
+        p = min(self.p, len(S))
+        self.components_ = Vt[:p]
+        self.scale_ = S[:p] / np.sqrt(max(len(X) - 1, 1)) + self.eps
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return ((np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T) / self.scale_
+
+
+class Aligner:
+    """Base class: per-model whitening, then a method-specific map into the shared r-dim basis."""
+
+    name = "base"
+
+    def __init__(self, rank: int, pca_dims: int = 64, ridge: float = 1e-2, seed: int = 0):
+        if rank < 1:
+            raise AlignError(f"rank must be >= 1, got {rank}.")
+        self.rank, self.pca_dims, self.ridge, self.seed = rank, pca_dims, ridge, seed
+        self.whiteners_: dict[str, _Whitener] = {}
+        self.maps_: dict[str, np.ndarray] = {}
+
+    def _whiten(self, model: str, X: np.ndarray) -> np.ndarray:
+        self.whiteners_[model] = _Whitener(max(self.pca_dims, self.rank)).fit(X)
+        W = self.whiteners_[model].transform(X)
+        if W.shape[1] < self.rank:
+            raise AlignError(f"model '{model}' gives only {W.shape[1]} dimensions on the shared texts, fewer than "
+                             f"rank {self.rank}. Fix: lower the rank or add shared texts.")
+        return W
+
+    def fit(self, views: dict[str, np.ndarray]) -> "Aligner":
+        if len(views) < 1:
+            raise AlignError("an aligner needs at least one training model.")
+        n = {len(v) for v in views.values()}
+        if len(n) != 1:
+            raise AlignError(f"views must hold the same shared texts (row counts differ: {sorted(n)}).")
+        self.train_models_ = list(views)
+        whitened = {m: self._whiten(m, X) for m, X in views.items()}
+        self._fit_whitened(whitened)
+        return self
+
+    def adapt(self, model: str, X_shared: np.ndarray) -> "Aligner":
+        """Fit a new model's map from its unlabelled activations on the same shared texts."""
+        if len(X_shared) != self.n_shared_:
+            raise AlignError(f"adapting '{model}' needs the {self.n_shared_} shared texts, got {len(X_shared)} rows.")
+        self._adapt_whitened(model, self._whiten(model, X_shared))
+        return self
+
+    def transform(self, model: str, X: np.ndarray) -> np.ndarray:
+        if model not in self.maps_:
+            raise AlignError(f"model '{model}' has no map. Fix: fit with it or adapt() it first.")
+        return self.whiteners_[model].transform(X) @ self.maps_[model]
+
+    def _ridge_map(self, W: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(W.T @ W + self.ridge * len(W) * np.eye(W.shape[1]), W.T @ target)
+
+    def _adapt_whitened(self, model: str, W: np.ndarray) -> None:
+        self.maps_[model] = self._ridge_map(W, self.consensus_)
+
+
+class GCCAAligner(Aligner):
+    name = "gcca"
+
+    def _fit_whitened(self, whitened):
+        n = len(next(iter(whitened.values())))
+        self.n_shared_ = n
+        M = np.zeros((n, n))
+        for W in whitened.values():  # projection onto each view's (ridge-regularised) column space
+            M += W @ np.linalg.solve(W.T @ W + self.ridge * n * np.eye(W.shape[1]), W.T)
+        vals, vecs = np.linalg.eigh(M)
+        G = vecs[:, ::-1][:, : self.rank] * np.sqrt(n)  # unit-variance consensus columns
+        self.canonical_correlations_ = vals[::-1][: self.rank] / len(whitened)
+        self.consensus_ = G
+        for m, W in whitened.items():
+            self.maps_[m] = self._ridge_map(W, G)
+
+
+class ProcrustesAligner(Aligner):
+    name = "procrustes"
+
+    def _fit_whitened(self, whitened, iters: int = 20):
+        self.n_shared_ = len(next(iter(whitened.values())))
+        Y = {m: W[:, : self.rank] for m, W in whitened.items()}
+        C = next(iter(Y.values())).copy()
+        for _ in range(iters):
+            R = {m: orthogonal_procrustes(Ym, C)[0] for m, Ym in Y.items()}
+            C_new = np.mean([Y[m] @ R[m] for m in Y], axis=0)
+            if np.allclose(C_new, C, atol=1e-8):
+                break
+            C = C_new
+        self.consensus_ = C
+        for m, W in whitened.items():
+            self.maps_[m] = np.vstack([R[m], np.zeros((W.shape[1] - self.rank, self.rank))])
+
+    def _adapt_whitened(self, model, W):
+        R = orthogonal_procrustes(W[:, : self.rank], self.consensus_)[0]
+        self.maps_[model] = np.vstack([R, np.zeros((W.shape[1] - self.rank, self.rank))])
+
+
+class RandomAligner(Aligner):
+    """Baseline: every model gets its own random orthonormal rank-r projection of its whitened space."""
+
+    name = "random"
+
+    def _random_map(self, model: str, p: int) -> np.ndarray:
+        from emobasis.splits import stable_seed
+
+        rng = np.random.default_rng(stable_seed(self.seed, "random-basis", model, str(self.rank)))
+        Q, _ = np.linalg.qr(rng.normal(size=(p, self.rank)))
+        return Q
+
+    def _fit_whitened(self, whitened):
+        self.n_shared_ = len(next(iter(whitened.values())))
+        for m, W in whitened.items():
+            self.maps_[m] = self._random_map(m, W.shape[1])
+
+    def _adapt_whitened(self, model, W):
+        self.maps_[model] = self._random_map(model, W.shape[1])
+
+
+ALIGNERS = {"gcca": GCCAAligner, "procrustes": ProcrustesAligner, "random": RandomAligner}
+
+
+def make_aligner(name: str, rank: int, **kwargs) -> Aligner:
+    if name not in ALIGNERS:
+        raise AlignError(f"unknown aligner '{name}'. Fix: use one of {', '.join(sorted(ALIGNERS))} (or lowrank).")
+    return ALIGNERS[name](rank, **kwargs)

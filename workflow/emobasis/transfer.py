@@ -1,0 +1,438 @@
+"""Leave-one-model-out (LOMO) transfer of early-warning heads through a shared basis, with baselines.
+
+For one holdout model and one position, every method turns each model's rows into features; a head is
+then trained and scored the same way for all of them:
+
+- **k = 0 (zero-shot)**: ridge-logistic head on the *training* models' train rows (L2 chosen on their
+  validation rows), applied to the holdout's test rows.
+- **k > 0**: k labelled holdout train rows (seeded draws with both classes, the same draws for every
+  method), head refit with the zero-shot head as its prior (warm start); ``k = all`` uses every holdout
+  train row once.
+- recall at 1% FPR: the alarm threshold is the 99th percentile of the head's scores on *benign* rows
+  of the training side (for ``specific`` and other holdout-only methods, the holdout's own train rows).
+
+Methods (the ``aligner`` column): ``gcca``, ``procrustes``, ``lowrank`` (shared bases); baselines
+``specific`` (the holdout alone: its own PCA-r), ``specific_profiles`` (its own concept profiles),
+``random`` (random rank-r maps), ``shuffled`` (gcca with permuted labels), ``surface`` (TF-IDF logistic
+on the response text), ``residualized`` (gcca features after regressing out a sentence embedding of the
+response), and label-free ``mismatch_style`` / ``mismatch_concern`` scores (k = 0 only).
+The holdout never contributes labels to a basis or a k = 0 head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from emobasis import EmobasisError
+from emobasis.align import make_aligner
+from emobasis.heads import fit_logistic, predict
+from emobasis.metrics import auc, bootstrap_weights, fpr_threshold, recall_at_threshold, weighted_auc
+from emobasis.splits import stable_seed
+
+SHARED = ("gcca", "procrustes", "lowrank")
+RANKED_BASELINES = ("specific", "random", "shuffled", "residualized")
+RANKFREE_BASELINES = ("specific_profiles", "surface", "mismatch_style", "mismatch_concern")
+ALL_K = -1  # k = "all" in tables
+
+
+class TransferError(EmobasisError):
+    """The LOMO evaluation cannot run on the given data."""
+
+
+@dataclass
+class StudyData:
+    """Everything LOMO needs, rows aligned across models (the same study rows in the same order)."""
+
+    rows: pd.DataFrame  # row_id, item_id, split, suite, benign, calm, tone_score, response, + targets
+    X: dict[str, dict[str, np.ndarray]]  # model -> position -> [n, d_m] suite activations
+    Z: dict[str, dict[str, np.ndarray]]  # model -> position -> [n, K] concept profiles
+    shared: dict[str, np.ndarray]  # model -> [n_shared, d_m] stimulus activations (unlabelled)
+    concepts: list[str]
+    embeddings: np.ndarray | None = None  # [n, e] sentence embeddings of the responses
+    layers: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.X)
+
+
+def _standardize(F: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    mu, sd = F[ref].mean(0), F[ref].std(0) + 1e-8
+    return (F - mu) / sd
+
+
+def check_labels(rows: pd.DataFrame, target: str) -> None:
+    for split in ("train", "val", "test"):
+        y = rows.loc[rows["split"] == split, target]
+        if y.nunique() < 2:
+            raise TransferError(f"target '{target}' has a single class ({y.iloc[0] if len(y) else 'no rows'}) in the "
+                                f"{split} split. Fix: add suites or rows with both classes, or raise "
+                                "study.max_rows_per_suite.")
+
+
+def draw_k(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k row positions (out of len(y)) with both classes present; seeded."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    if k >= len(y):
+        return np.arange(len(y))
+    if k < 2 or len(pos) == 0 or len(neg) == 0:
+        return rng.choice(len(y), size=k, replace=False)
+    n_pos = int(np.clip(rng.binomial(k, len(pos) / len(y)), 1, min(k - 1, len(pos))))
+    n_pos = min(n_pos, len(pos))
+    n_neg = min(k - n_pos, len(neg))
+    return np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]))
+
+
+@dataclass
+class HeadResult:
+    k: int
+    scores: np.ndarray  # [S, n_test]
+    thresholds: np.ndarray  # [S]
+
+
+class Protocol:
+    """Head training and scoring shared by every method, for one (holdout, target)."""
+
+    def __init__(self, rows: pd.DataFrame, holdout: str, models: list[str], target: str, cfg: dict, seed: int):
+        self.holdout, self.train_models, self.cfg, self.seed = holdout, [m for m in models if m != holdout], cfg, seed
+        self.y = rows[target].to_numpy().astype(bool)
+        self.split = rows["split"].to_numpy()
+        self.benign = rows["benign"].to_numpy().astype(bool)
+        self.tr, self.va, self.te = (self.split == s for s in ("train", "val", "test"))
+        self.ref = self.tr | self.va  # unlabelled rows that fix each model's feature scaling
+        self.draws = {}
+        y_h = self.y[self.tr]
+        for k in cfg["ks"]:
+            if k == 0:
+                continue
+            if k == ALL_K or k >= len(y_h):
+                self.draws[k] = [np.arange(len(y_h))]
+            else:
+                self.draws[k] = [draw_k(y_h, k, stable_seed(seed, target, str(k), str(s))) for s in range(cfg["seeds"])]
+
+    def _fit_zero_shot(self, F: dict) -> np.ndarray:
+        Xtr = np.concatenate([F[m][self.tr] for m in self.train_models])
+        ytr = np.concatenate([self.y[self.tr] for _ in self.train_models])
+        Xva = np.concatenate([F[m][self.va] for m in self.train_models])
+        yva = np.concatenate([self.y[self.va] for _ in self.train_models])
+        best, best_auc = None, -1.0
+        for l2 in self.cfg["l2_grid"]:  # chosen on the training models' validation rows only
+            b = fit_logistic(Xtr, ytr, l2=l2)
+            a = auc(predict(Xva, b), yva)
+            if a > best_auc:
+                best, best_auc = b, a
+        return best
+
+    def _k_shot(self, Xh, Y, prior, l2, benign, Xte) -> dict:
+        out = {}
+        for k, draws in self.draws.items():
+            S = len(draws)
+            W = np.zeros((S, len(Xh)))
+            for s, idx in enumerate(draws):
+                W[s, idx] = 1.0
+            B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y[:S], W, l2=l2, prior=prior[:S])
+            thr = np.array([fpr_threshold(v) for v in predict(benign, B)]) if len(benign) else np.full(S, np.nan)
+            out[k] = HeadResult(k, predict(Xte, B), thr)
+        return out
+
+    def run(self, F: dict, *, transfer: bool = True) -> list[HeadResult]:
+        """F: model -> standardized features [n, p]. transfer=False: the holdout alone (no k = 0)."""
+        h = F[self.holdout]
+        Xh, yh = h[self.tr], self.y[self.tr]
+        S = self.cfg["seeds"]
+        if transfer:
+            b0 = self._fit_zero_shot(F)
+            benign = np.concatenate([F[m][self.tr & self.benign] for m in self.train_models])
+            zero = HeadResult(0, predict(h[self.te], b0)[None], np.array([fpr_threshold(predict(benign, b0))]))
+            prior, l2 = np.broadcast_to(b0[1:], (S, len(b0) - 1)), self.cfg["prior_l2"]
+        else:
+            benign = h[self.tr & self.benign]
+            zero, prior, l2 = None, np.zeros((S, h.shape[1])), self.cfg["specific_l2"]
+        res = self._k_shot(Xh, np.broadcast_to(yh, (S, len(yh))), prior, l2, benign, h[self.te])
+        return ([zero] if zero else []) + list(res.values())
+
+    def run_shuffled(self, F: dict) -> list[HeadResult]:
+        """Null baseline: each of ``null_seeds`` heads sees its own permutation of the labels (training side and
+        k-shot alike), with the k-shot draws reused in turn. The L2 strength is fixed: tuning it on real
+        validation labels would leak them into a null model. Many permutations are needed: with a strong
+        signal in the features, a single permuted-label head is a random direction whose AUC can land anywhere."""
+        S, l2 = self.cfg["null_seeds"], self.cfg["prior_l2"]
+        rng = np.random.default_rng(stable_seed(self.seed, "shuffle"))
+        Xtr = np.concatenate([F[m][self.tr] for m in self.train_models])
+        ytr = np.concatenate([self.y[self.tr] for _ in self.train_models])
+        B0 = fit_logistic(np.broadcast_to(Xtr, (S,) + Xtr.shape), np.stack([rng.permutation(ytr) for _ in range(S)]),
+                          l2=l2)
+        benign = np.concatenate([F[m][self.tr & self.benign] for m in self.train_models])
+        h = F[self.holdout]
+        Xh, yh = h[self.tr], self.y[self.tr]
+        out = [HeadResult(0, predict(h[self.te], B0), np.array([fpr_threshold(v) for v in predict(benign, B0)]))]
+        for k, draws in self.draws.items():
+            W = np.zeros((S, len(Xh)))
+            for s in range(S):
+                W[s, draws[s % len(draws)]] = 1.0
+            Y = np.stack([rng.permutation(yh) for _ in range(S)])
+            B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y, W, l2=l2, prior=B0[:, 1:])
+            out.append(HeadResult(k, predict(h[self.te], B), np.array([fpr_threshold(v) for v in predict(benign, B)])))
+        return out
+
+
+# --- features per method -------------------------------------------------------------------------------
+
+def shared_views(data: StudyData, position: str, ref: np.ndarray) -> dict[str, np.ndarray]:
+    """Unlabelled shared texts per model: stimuli plus the train/val suite rows at this position."""
+    return {m: np.concatenate([data.shared[m], data.X[m][position][ref]]).astype(np.float64) for m in data.models}
+
+
+def lowrank_basis(data: StudyData, position: str, train_models: list[str], targets: list[str], rank: int,
+                  tr: np.ndarray, ref: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """[K, rank] orthonormal concept combinations shared by the training models' failure predictors.
+
+    Multi-task reduced rank: each (training model, target) predictor is a ridge-logistic head on the
+    standardized profiles; the basis spans those predictors first (left singular vectors of the stacked,
+    normalised coefficients) and is completed by the leading principal components of the pooled profiles
+    (unlabelled), orthogonalised against them."""
+    Zs = {m: _standardize(data.Z[m][position], ref) for m in train_models}
+    B = []
+    for m in train_models:
+        for t in targets:
+            b = fit_logistic(Zs[m][tr], data.rows[t].to_numpy().astype(bool)[tr], l2=l2)[1:]
+            B.append(b / (np.linalg.norm(b) + 1e-12))
+    U = np.linalg.svd(np.stack(B, 1), full_matrices=False)[0]
+    U = U[:, : min(rank, U.shape[1])]
+    pooled = np.concatenate([Zs[m][ref] for m in train_models])
+    pcs = np.linalg.svd(pooled - pooled.mean(0), full_matrices=False)[2].T
+    pcs = pcs - U @ (U.T @ pcs)
+    extra = np.linalg.qr(pcs)[0][:, : rank - U.shape[1]] if rank > U.shape[1] else np.zeros((len(U), 0))
+    return np.concatenate([U, extra], 1)
+
+
+def surface_scores(rows: pd.DataFrame, target: str, proto: Protocol) -> list[HeadResult]:
+    """TF-IDF logistic on the response text: the words alone (same k draws; k = 0 uses train rows)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    text = rows["response"].astype(str).to_numpy()
+    y = proto.y
+    vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(text[proto.tr])
+    T = vec.transform(text)
+    def fit_score(idx_rows):
+        yy = y[idx_rows]
+        if yy.all() or not yy.any():
+            return np.full(proto.te.sum(), 0.5), np.nan
+        clf = LogisticRegression(C=10.0, max_iter=2000).fit(T[idx_rows], yy)
+        benign = T[proto.tr & proto.benign]
+        thr = fpr_threshold(clf.decision_function(benign)) if benign.shape[0] else np.nan
+        return clf.decision_function(T[proto.te]), thr
+    tr_rows = np.flatnonzero(proto.tr)
+    s0, t0 = fit_score(tr_rows)
+    out = [HeadResult(0, s0[None], np.array([t0]))]
+    for k, draws in proto.draws.items():
+        res = [fit_score(tr_rows[idx]) for idx in draws]
+        out.append(HeadResult(k, np.stack([r[0] for r in res]), np.array([r[1] for r in res])))
+    return out
+
+
+def mismatch_scores(data: StudyData, holdout: str, position: str, proto: Protocol) -> dict[str, list[HeadResult]]:
+    """Label-free scores from the holdout's own profiles (standardized on its unlabelled rows).
+
+    mismatch_style: prosocial - risk_aversion + confidence (warm, unworried, sure of itself).
+    mismatch_concern: harm_salience + fear - tone_score (inner concern under a calm surface)."""
+    Z = _standardize(data.Z[holdout][position], proto.ref)
+    col = {c: Z[:, i] for i, c in enumerate(data.concepts)}
+    tone = data.rows["tone_score"].to_numpy(float)
+    tone = (tone - tone[proto.ref].mean()) / (tone[proto.ref].std() + 1e-8)
+    out = {}
+    formulas = {"mismatch_style": ("prosocial", "risk_aversion", "confidence"),
+                "mismatch_concern": ("harm_salience", "fear")}
+    for name, needed in formulas.items():
+        if not all(c in col for c in needed):
+            continue
+        s = col[needed[0]] - col[needed[1]] + col[needed[2]] if name == "mismatch_style" else \
+            col["harm_salience"] + col["fear"] - tone
+        out[name] = [HeadResult(0, s[proto.te][None], np.array([fpr_threshold(s[proto.tr & proto.benign])]))]
+    return out
+
+
+# --- one holdout ---------------------------------------------------------------------------------------
+
+def method_features(data: StudyData, holdout: str, position: str, cfg: dict, seed: int, keep_bases: bool = False):
+    """{(method, rank): {model: standardized features}} for every rank-dependent method; plus bases."""
+    rows = data.rows
+    ref = rows["split"].isin(["train", "val"]).to_numpy()
+    tr = (rows["split"] == "train").to_numpy()
+    views = shared_views(data, position, ref)
+    train_models = [m for m in data.models if m != holdout]
+    train_views = {m: views[m] for m in train_models}
+    gcca_full = make_aligner("gcca", max(cfg["ranks"]), pca_dims=cfg["pca_dims"]).fit(train_views)
+    gcca_full.adapt(holdout, views[holdout])
+    X = {m: data.X[m][position] for m in data.models}
+    std = lambda F: {m: _standardize(v, ref) for m, v in F.items()}  # noqa: E731
+    gcca_all = {m: gcca_full.transform(m, X[m]) for m in data.models}
+    own = gcca_full.whiteners_[holdout].transform(X[holdout])
+    E = None if data.embeddings is None else np.concatenate([data.embeddings, np.ones((len(rows), 1))], 1)
+    feats, bases = {}, {}
+    for rank in cfg["ranks"]:
+        # GCCA is nested in the rank: the rank-r basis is the first r consensus columns
+        gcca = {m: v[:, :rank] for m, v in gcca_all.items()}
+        feats[("gcca", rank)] = std(gcca)
+        if "procrustes" in cfg["aligners"]:
+            pr = make_aligner("procrustes", rank, pca_dims=cfg["pca_dims"]).fit(train_views).adapt(holdout, views[holdout])
+            feats[("procrustes", rank)] = std({m: pr.transform(m, X[m]) for m in data.models})
+            bases[("procrustes", rank)] = pr
+        if "lowrank" in cfg["aligners"]:
+            U = lowrank_basis(data, position, train_models, cfg["targets"], rank, tr, ref)
+            feats[("lowrank", rank)] = {m: _standardize(data.Z[m][position], ref) @ U for m in data.models}
+            bases[("lowrank", rank)] = U
+        rnd = make_aligner("random", rank, pca_dims=cfg["pca_dims"], seed=seed).fit(train_views).adapt(
+            holdout, views[holdout])
+        feats[("random", rank)] = std({m: rnd.transform(m, X[m]) for m in data.models})
+        if E is not None:
+            coef = {m: np.linalg.lstsq(E[ref], F[ref], rcond=None)[0] for m, F in gcca.items()}
+            feats[("residualized", rank)] = std({m: F - E @ coef[m] for m, F in gcca.items()})
+        feats[("specific", rank)] = {holdout: _standardize(own[:, :rank], ref)}
+        bases[("gcca", rank)] = gcca_full
+    return feats, (bases if keep_bases else {})
+
+
+def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, keep_bases: bool = False):
+    """All methods x ranks x positions x targets x k for one holdout.
+
+    Returns (tidy per-seed results, summary with bootstrap CIs, bases {(method, rank, position): basis})."""
+    if holdout not in data.models or len(data.models) < 3:
+        raise TransferError(f"LOMO needs the holdout among >= 3 models (have {data.models}).")
+    rows = data.rows
+    for target in cfg["targets"]:
+        check_labels(rows, target)
+    records, summaries, all_bases = [], [], {}
+    for position in cfg["positions"]:
+        feats, bases = method_features(data, holdout, position, cfg, seed, keep_bases)
+        all_bases.update({(name, rank, position): b for (name, rank), b in bases.items()})
+        ref = rows["split"].isin(["train", "val"]).to_numpy()
+        for target in cfg["targets"]:
+            proto = Protocol(rows, holdout, data.models, target, cfg, seed)
+            store: dict[tuple[str, int], list[HeadResult]] = {}
+            for (name, rank), F in feats.items():
+                store[(name, rank)] = proto.run(F, transfer=name != "specific")
+                if name == "gcca":
+                    store[("shuffled", rank)] = proto.run_shuffled(F)
+            store[("specific_profiles", 0)] = proto.run({holdout: _standardize(data.Z[holdout][position], ref)},
+                                                        transfer=False)
+            store[("surface", 0)] = surface_scores(rows, target, proto)
+            for name, res in mismatch_scores(data, holdout, position, proto).items():
+                store[(name, 0)] = res
+            recs, summ = summarize(store, proto, rows, holdout, target, position, cfg, seed)
+            records += recs
+            summaries += summ
+    return pd.DataFrame(records), pd.DataFrame(summaries), all_bases
+
+
+def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed):
+    """Per-seed AUC rows, and bootstrap-over-prompts CIs (paired with ``specific`` at the same rank and k)."""
+    yte = proto.y[proto.te]
+    W = bootstrap_weights(rows["item_id"].to_numpy()[proto.te], cfg["n_boot"], stable_seed(seed, "boot", target))
+    recs, summ = [], []
+    boot_cache = {}
+    for (name, rank), results in store.items():
+        for res in results:
+            aucs = [auc(s, yte) for s in res.scores]
+            for s_i, (a, s, thr) in enumerate(zip(aucs, res.scores, res.thresholds)):
+                recs.append({"aligner": name, "rank": rank, "holdout": holdout, "target": target, "position": position,
+                             "k": res.k, "seed": s_i, "auc": a, "recall_at_1pct_fpr": recall_at_threshold(s, yte, thr)})
+            boot = np.mean([weighted_auc(s, yte, W) for s in res.scores], axis=0)
+            boot_cache[(name, rank, res.k)] = boot
+            lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+            summ.append({"aligner": name, "rank": rank, "holdout": holdout, "target": target, "position": position,
+                         "k": res.k, "n_seeds": len(aucs), "auc": float(np.mean(aucs)), "auc_ci_low": lo,
+                         "auc_ci_high": hi, "n_test": int(len(yte)), "n_test_pos": int(yte.sum()),
+                         "n_boot": cfg["n_boot"]})
+    for row in summ:
+        ref = boot_cache.get(("specific", row["rank"], row["k"])) if row["aligner"] in SHARED else None
+        if ref is not None and row["k"] != 0:
+            spec_mean = next(r["auc"] for r in summ if r["aligner"] == "specific" and r["rank"] == row["rank"]
+                             and r["k"] == row["k"])
+            diff = boot_cache[(row["aligner"], row["rank"], row["k"])] - ref
+            lo, hi = np.nanpercentile(diff, [2.5, 97.5])
+            row.update(diff_vs_specific=row["auc"] - spec_mean, diff_ci_low=lo, diff_ci_high=hi)
+    return recs, summ
+
+
+# --- files -> StudyData, results -> files -------------------------------------------------------------
+
+def load_study(models: list[str], suites: list[str], suite_tables: dict, activations: dict, profiles: dict,
+               stimulus_activations: dict, concept_meta: dict, embeddings: dict | None = None,
+               positions=("prompt_last", "response_first", "response_mean")) -> StudyData:
+    """Assemble StudyData from the workflow's files (paths keyed by model and suite / stimulus set).
+
+    Every model must have read the same study rows; the chosen layer of each model comes from its concept
+    file, and the shared (unlabelled) texts are its stimulus reads at that layer."""
+    from emobasis.extract import load_activations
+
+    rows, X, Z, shared, layers = [], {m: {p: [] for p in positions} for m in models}, \
+        {m: {p: [] for p in positions} for m in models}, {}, {}
+    concepts = None
+    for m in models:
+        layers[m] = concept_meta[m]["chosen_layer"]
+        concepts = concepts or concept_meta[m]["concepts"]
+        if concept_meta[m]["concepts"] != concepts:
+            raise TransferError(f"model '{m}' has different concepts from the others. Fix: rerun fit_concepts.")
+        reads = []
+        for path in stimulus_activations[m]:
+            arrays, _ = load_activations(path, str(path).replace(".safetensors", ".json"))
+            reads.append(arrays[f"{concept_meta[m]['stimulus_position']}/layer{layers[m]}"].astype(np.float32))
+        shared[m] = np.concatenate(reads)
+    emb = []
+    for suite in suites:
+        table = pd.read_parquet(suite_tables[suite])
+        index = None
+        for m in models:
+            arrays, row_index = load_activations(activations[m][suite], str(activations[m][suite]).replace(
+                ".safetensors", ".json"))
+            if index is None:
+                index = row_index
+            elif not np.array_equal(index, row_index):
+                raise TransferError(f"models read different rows of suite '{suite}'. Fix: rerun extraction with one "
+                                    "config for all models.")
+            prof = pd.read_parquet(profiles[m][suite])
+            for p in positions:
+                X[m][p].append(arrays[f"{p}/layer{layers[m]}"].astype(np.float32))
+                Z[m][p].append(prof[prof["position"] == p][concepts].to_numpy(np.float32))
+        rows.append(table.iloc[index].reset_index(drop=True))
+        if embeddings:
+            from emobasis.extract import load_activations as _load
+
+            e_arrays, e_index = _load(embeddings[suite], str(embeddings[suite]).replace(".safetensors", ".json"))
+            if not np.array_equal(e_index, index):
+                raise TransferError(f"embeddings of suite '{suite}' cover other rows. Fix: rerun embed_responses.")
+            emb.append(e_arrays["embedding"].astype(np.float32))
+    data = StudyData(rows=pd.concat(rows, ignore_index=True),
+                     X={m: {p: np.concatenate(v) for p, v in X[m].items()} for m in models},
+                     Z={m: {p: np.concatenate(v) for p, v in Z[m].items()} for m in models},
+                     shared=shared, concepts=concepts, embeddings=np.concatenate(emb) if emb else None, layers=layers)
+    for m in models:
+        for p in positions:
+            if not np.isfinite(data.X[m][p]).all():
+                raise TransferError(f"non-finite activations for model '{m}' at '{p}'. Fix: rebuild its extraction.")
+    return data
+
+
+def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:
+    """Plain arrays (no pickled objects) describing a fitted basis at one rank and position."""
+    if isinstance(basis, np.ndarray):  # lowrank: [K, rank] concept combinations
+        return {f"{position}/concept_loadings": basis[:, :rank]}
+    out = {}
+    for m, w in basis.whiteners_.items():
+        out[f"{position}/{m}/mean"] = w.mean_
+        out[f"{position}/{m}/components"] = w.components_
+        out[f"{position}/{m}/scale"] = w.scale_
+        out[f"{position}/{m}/map"] = basis.maps_[m][:, :rank]
+    if hasattr(basis, "canonical_correlations_"):
+        out[f"{position}/canonical_correlations"] = basis.canonical_correlations_[:rank]
+    return out
+
+
+def parse_ks(ks) -> list[int]:
+    return [ALL_K if k == "all" else int(k) for k in ks]
