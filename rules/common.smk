@@ -89,6 +89,8 @@ def get_final_output():
         for s in config["study"]["suites"]
     ]
     targets += ["results/tables/transfer.csv", "results/tables/transfer_summary.csv"]
+    targets.append(monitor_path())
+    targets += [f"results/scores/{m['id']}.parquet" for m in config["monitor_models"]]
     return targets
 
 
@@ -224,3 +226,8 @@ def get_all_stimulus_activations():
         for m in study_models()
         for s in config["study"]["stimulus_sets"]
     ]
+
+
+def monitor_path():
+    d = config["deploy"]
+    return f"results/basis/{d['aligner']}/r{d['rank']}/all.npz"

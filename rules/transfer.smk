@@ -58,3 +58,49 @@ rule gather_transfer:
         "../envs/emobasis.yaml"
     script:
         "../workflow/scripts/gather_transfer.py"
+
+
+rule fit_monitor:
+    input:
+        unpack(get_transfer_inputs),
+    output:
+        monitor_path(),
+    log:
+        "logs/fit_monitor.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        deploy=config["deploy"],
+        transfer=config["transfer"],
+        models=study_models(),
+        suites=config["study"]["suites"],
+    script:
+        "../workflow/scripts/fit_monitor.py"
+
+
+rule score_model:
+    input:
+        monitor=monitor_path(),
+        tables=expand("results/suites/{suite}.parquet", suite=config["study"]["suites"]),
+        acts=expand(
+            "results/activations/{{model}}/{suite}.safetensors",
+            suite=config["study"]["suites"],
+        ),
+        stimuli=expand(
+            "results/activations/{{model}}/{sset}.safetensors",
+            sset=config["study"]["stimulus_sets"],
+        ),
+        concepts="results/concepts/{model}.safetensors",
+    output:
+        "results/scores/{model}.parquet",
+    log:
+        "logs/score_model/{model}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        deploy=config["deploy"],
+        transfer=config["transfer"],
+        suites=config["study"]["suites"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/score_model.py"

@@ -141,3 +141,29 @@ def test_summary_has_cis_and_paired_differences(world):
     assert (summary["auc_ci_low"] <= summary["auc"] + 1e-9).all() and (summary["auc"] <= summary["auc_ci_high"] + 1e-9).all()
     paired = summary[(summary["aligner"] == "gcca") & (summary["k"] == 16)]
     assert paired["diff_ci_low"].notna().all() and (paired["diff_ci_low"] <= paired["diff_ci_high"]).all()
+
+
+def test_monitor_scores_a_model_outside_the_study():
+    """Fit on three simulated models, adapt a fourth from unlabelled shared texts, score its rows."""
+    from emobasis.monitor import MonitorError, fit_monitor, score_new_model
+    from emobasis.transfer import StudyData
+
+    full, logit = simulate("shared", n_models=4, n_rows=1500, seed=4)
+    study = ["sim0", "sim1", "sim2"]
+    data = StudyData(rows=full.rows, X={m: full.X[m] for m in study}, Z={m: full.Z[m] for m in study},
+                     shared={m: full.shared[m] for m in study}, concepts=full.concepts)
+    monitor = fit_monitor(data, "gcca", 4, "prompt_last", "tone_masked", {**SIM_CFG, "pca_dims": 32})
+    ref = full.rows["split"].isin(["train", "val"]).to_numpy()
+    te = (full.rows["split"] == "test").to_numpy()
+    X_new = full.X["sim3"]["prompt_last"]
+    shared_new = np.concatenate([full.shared["sim3"], X_new[ref]])
+    y = full.rows["tone_masked"].to_numpy()
+    zero = score_new_model(monitor, shared_new, X_new, ref)
+    oracle = roc_auc_score(y[te], logit[te])
+    assert roc_auc_score(y[te], zero[te]) > oracle - 0.05
+    tr = np.flatnonzero((full.rows["split"] == "train").to_numpy())[:32]
+    k32 = score_new_model(monitor, shared_new, X_new, ref, y=y, labelled=tr)
+    assert roc_auc_score(y[te], k32[te]) > oracle - 0.05
+    assert float(monitor["threshold"]) > np.median(zero[~y])  # an alarm level above typical safe rows
+    with pytest.raises(MonitorError, match="shared texts"):
+        score_new_model(monitor, shared_new[:-1], X_new, ref)

@@ -36,9 +36,13 @@ def test_dry_run_lists_data_and_model_jobs(tmp_path):
     res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"))
     assert res.returncode == 0, res.stderr + res.stdout
     counts = job_counts(res.stdout)
-    assert counts["fetch_source"] == 4  # jailbreakbench, xstest, goemotions, emorynlp
+    assert counts["fetch_source"] == 5  # jailbreakbench, xstest, goemotions, emorynlp, nrc_vad
     assert counts["build_model"] == 4  # three readers + the embedder
     assert counts["build_suite"] == 2 and counts["build_stimuli"] == 2
+    assert counts["extract"] == 3 * 4  # every reader x (2 suites + 2 stimulus sets)
+    assert counts["fit_concepts"] == 3 and counts["profiles"] == 6
+    assert counts["transfer"] == 3 and counts["gather_transfer"] == 1  # one LOMO job per holdout
+    assert counts["fit_monitor"] == 1
 
 
 def test_bad_config_fails_before_any_job(tmp_path, raw_config):

@@ -36,13 +36,13 @@ class AlignError(EmobasisError):
     """An aligner cannot be fit or applied as asked."""
 
 
-class _Whitener:
+class Whitener:
     """Centre, PCA to ``p`` dims, and scale each component to unit variance (fit on shared texts)."""
 
     def __init__(self, p: int, eps: float = 1e-6):
         self.p, self.eps = p, eps
 
-    def fit(self, X: np.ndarray) -> "_Whitener":
+    def fit(self, X: np.ndarray) -> "Whitener":
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(0)
         U, S, Vt = np.linalg.svd(X - self.mean_, full_matrices=False)
@@ -64,33 +64,34 @@ class Aligner:
         if rank < 1:
             raise AlignError(f"rank must be >= 1, got {rank}.")
         self.rank, self.pca_dims, self.ridge, self.seed = rank, pca_dims, ridge, seed
-        self.whiteners_: dict[str, _Whitener] = {}
+        self.whiteners_: dict[str, Whitener] = {}
         self.maps_: dict[str, np.ndarray] = {}
 
-    def _whiten(self, model: str, X: np.ndarray) -> np.ndarray:
-        self.whiteners_[model] = _Whitener(max(self.pca_dims, self.rank)).fit(X)
+    def _whiten(self, model: str, X: np.ndarray, whitener: "Whitener | None" = None) -> np.ndarray:
+        """Whiten a model's shared texts; a whitener already fit on the same texts can be reused."""
+        self.whiteners_[model] = whitener or Whitener(max(self.pca_dims, self.rank)).fit(X)
         W = self.whiteners_[model].transform(X)
         if W.shape[1] < self.rank:
             raise AlignError(f"model '{model}' gives only {W.shape[1]} dimensions on the shared texts, fewer than "
                              f"rank {self.rank}. Fix: lower the rank or add shared texts.")
         return W
 
-    def fit(self, views: dict[str, np.ndarray]) -> "Aligner":
+    def fit(self, views: dict[str, np.ndarray], whiteners: dict | None = None) -> "Aligner":
         if len(views) < 1:
             raise AlignError("an aligner needs at least one training model.")
         n = {len(v) for v in views.values()}
         if len(n) != 1:
             raise AlignError(f"views must hold the same shared texts (row counts differ: {sorted(n)}).")
         self.train_models_ = list(views)
-        whitened = {m: self._whiten(m, X) for m, X in views.items()}
+        whitened = {m: self._whiten(m, X, (whiteners or {}).get(m)) for m, X in views.items()}
         self._fit_whitened(whitened)
         return self
 
-    def adapt(self, model: str, X_shared: np.ndarray) -> "Aligner":
+    def adapt(self, model: str, X_shared: np.ndarray, whitener: "Whitener | None" = None) -> "Aligner":
         """Fit a new model's map from its unlabelled activations on the same shared texts."""
         if len(X_shared) != self.n_shared_:
             raise AlignError(f"adapting '{model}' needs the {self.n_shared_} shared texts, got {len(X_shared)} rows.")
-        self._adapt_whitened(model, self._whiten(model, X_shared))
+        self._adapt_whitened(model, self._whiten(model, X_shared, whitener))
         return self
 
     def transform(self, model: str, X: np.ndarray) -> np.ndarray:

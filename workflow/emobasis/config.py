@@ -74,12 +74,13 @@ def _defaults(cfg: dict) -> dict:
     cfg.setdefault("mirror", None)
     for sset in cfg.get("stimulus_sets", {}).values():
         sset.setdefault("heldout_fraction", 0.25)
-    for m in cfg.get("models", []) + ([cfg["embedder"]] if "embedder" in cfg else []):
+    for m in cfg.get("models", []) + cfg.get("monitor_models", []) + ([cfg["embedder"]] if "embedder" in cfg else []):
         m.setdefault("trust_remote_code", False)
     study = cfg.setdefault("study", {})
     study.setdefault("suites", list(cfg.get("suites", {})))
     study.setdefault("stimulus_sets", list(cfg.get("stimulus_sets", {})))
     study.setdefault("max_rows_per_suite", None)
+    cfg.setdefault("monitor_models", [])
     cfg.get("extraction", {}).setdefault("device", "auto")
     return cfg
 
@@ -94,7 +95,7 @@ def concept_names(cfg: dict) -> list[str]:
 
 
 def _check_references(cfg: dict) -> None:
-    ids = [m["id"] for m in cfg["models"]]
+    ids = [m["id"] for m in cfg["models"]] + [m["id"] for m in cfg.get("monitor_models", [])]
     if "embedder" in cfg:
         ids.append(cfg["embedder"]["id"])
     seen = set()
@@ -177,6 +178,9 @@ def _check_references(cfg: dict) -> None:
         raise ConfigError(f"leave-one-model-out needs at least 3 models, the config has {len(cfg['models'])}. "
                           "Fix: add models under 'models'.")
     pca = cfg["transfer"]["pca_dims"]
+    if not 1 <= cfg["deploy"]["rank"] <= min(pca, len(names)):
+        raise ConfigError(f"deploy.rank = {cfg['deploy']['rank']} is outside 1..{min(pca, len(names))}. "
+                          "Fix: pick one of the swept ranks.")
     n = len(names)
     for i, r in enumerate(cfg["basis"]["ranks"]):
         if r > pca:
@@ -213,7 +217,7 @@ def load_config(path: str | Path) -> dict:
 
 def model_specs(cfg: dict) -> dict[str, dict]:
     """id -> spec for every model the workflow can build (readers and the embedder)."""
-    specs = {m["id"]: m for m in cfg["models"]}
+    specs = {m["id"]: m for m in cfg["models"] + cfg.get("monitor_models", [])}
     if "embedder" in cfg:
         specs[cfg["embedder"]["id"]] = cfg["embedder"]
     return specs

@@ -37,10 +37,11 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, l2: 
     b[:, 0] = np.log(rate / (1 - rate)) - np.einsum("snp,sp,sn->s", X, b[:, 1:], w) / np.maximum(w.sum(1), 1e-12)
     eye = np.eye(p + 1)
     for _ in range(iters):
-        z = np.einsum("snp,sp->sn", Xb, b)
+        z = np.matmul(Xb, b[..., None])[..., 0]
         mu = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
-        g = np.einsum("snp,sn->sp", Xb, w * (mu - y)) + penalty * (b - pri)
-        h = np.einsum("snp,sn,snq->spq", Xb, w * mu * (1 - mu), Xb) + penalty * eye
+        XbT = np.swapaxes(Xb, 1, 2)
+        g = np.matmul(XbT, (w * (mu - y))[..., None])[..., 0] + penalty * (b - pri)
+        h = np.matmul(XbT * (w * mu * (1 - mu))[:, None, :], Xb) + penalty * eye
         step = np.linalg.solve(h, g[..., None])[..., 0]
         b = b - step
         if np.abs(step).max() < 1e-8:

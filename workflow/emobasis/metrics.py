@@ -52,3 +52,51 @@ def bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(len(uniq), np.full(len(uniq), 1 / len(uniq)), size=n_boot)
     return counts[:, inverse].astype(float)
+
+
+def auc_rows(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """AUROC of each row of ``scores`` [S, n] (midranks for ties)."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y, bool)
+    n_pos, n_neg = y.sum(), (~y).sum()
+    if n_pos == 0 or n_neg == 0:
+        return np.full(len(scores), np.nan)
+    r = rankdata(scores, axis=1)
+    return (r[:, y].sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def auc_kernel(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Seed-averaged comparison matrix between prompts: K[a, c] = mean over seeds of
+    sum_{i positive in prompt a, j negative in prompt c} (1[s_i > s_j] + 1/2 1[s_i = s_j]).
+
+    With prompt weights w (a bootstrap resample), the seed-averaged AUC is w'Kw / (Wpos * Wneg), so one
+    kernel serves every resample and every paired difference (see :func:`bootstrap_auc`)."""
+    y = np.asarray(y, bool)
+    _, inv = np.unique(groups, return_inverse=True)
+    n_groups = inv.max() + 1
+    sp, sn = scores[:, y], scores[:, ~y]
+    cmp = (sp[:, :, None] > sn[:, None, :]).mean(0) + 0.5 * (sp[:, :, None] == sn[:, None, :]).mean(0)
+    A = np.zeros((y.sum(), n_groups))
+    A[np.arange(y.sum()), inv[y]] = 1
+    C = np.zeros(((~y).sum(), n_groups))
+    C[np.arange((~y).sum()), inv[~y]] = 1
+    return A.T @ cmp @ C
+
+
+def bootstrap_auc(kernel: np.ndarray, y: np.ndarray, groups: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """[B] seed-averaged AUCs under prompt-weight resamples W [B, n_groups] (from :func:`group_bootstrap`)."""
+    y = np.asarray(y, bool)
+    _, inv = np.unique(groups, return_inverse=True)
+    n_pos = np.bincount(inv[y], minlength=W.shape[1])
+    n_neg = np.bincount(inv[~y], minlength=W.shape[1])
+    num = ((W @ kernel) * W).sum(1)
+    den = (W @ n_pos) * (W @ n_neg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def group_bootstrap(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """[n_boot, n_groups] multiplicities of prompts drawn with replacement (groups sorted as np.unique)."""
+    n = len(np.unique(groups))
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_boot).astype(float)

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from emobasis import EmobasisError
-from emobasis.align import make_aligner
+from emobasis.align import Whitener, make_aligner
 from emobasis.heads import fit_logistic, predict
-from emobasis.metrics import auc, bootstrap_weights, fpr_threshold, recall_at_threshold, weighted_auc
+from emobasis.metrics import (auc, auc_kernel, auc_rows, bootstrap_auc, fpr_threshold, group_bootstrap,
+                              recall_at_threshold)
 from emobasis.splits import stable_seed
 
 SHARED = ("gcca", "procrustes", "lowrank")
@@ -267,8 +268,11 @@ def method_features(data: StudyData, holdout: str, position: str, cfg: dict, see
     views = shared_views(data, position, ref)
     train_models = [m for m in data.models if m != holdout]
     train_views = {m: views[m] for m in train_models}
-    gcca_full = make_aligner("gcca", max(cfg["ranks"]), pca_dims=cfg["pca_dims"]).fit(train_views)
-    gcca_full.adapt(holdout, views[holdout])
+    # whitening (an SVD per model) depends only on the shared texts: fit it once, reuse for every aligner and rank
+    white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in views.items()}
+    train_white = {m: white[m] for m in train_models}
+    gcca_full = make_aligner("gcca", max(cfg["ranks"]), pca_dims=cfg["pca_dims"]).fit(train_views, train_white)
+    gcca_full.adapt(holdout, views[holdout], white[holdout])
     X = {m: data.X[m][position] for m in data.models}
     std = lambda F: {m: _standardize(v, ref) for m, v in F.items()}  # noqa: E731
     gcca_all = {m: gcca_full.transform(m, X[m]) for m in data.models}
@@ -280,15 +284,16 @@ def method_features(data: StudyData, holdout: str, position: str, cfg: dict, see
         gcca = {m: v[:, :rank] for m, v in gcca_all.items()}
         feats[("gcca", rank)] = std(gcca)
         if "procrustes" in cfg["aligners"]:
-            pr = make_aligner("procrustes", rank, pca_dims=cfg["pca_dims"]).fit(train_views).adapt(holdout, views[holdout])
+            pr = make_aligner("procrustes", rank, pca_dims=cfg["pca_dims"]).fit(train_views, train_white).adapt(
+                holdout, views[holdout], white[holdout])
             feats[("procrustes", rank)] = std({m: pr.transform(m, X[m]) for m in data.models})
             bases[("procrustes", rank)] = pr
         if "lowrank" in cfg["aligners"]:
             U = lowrank_basis(data, position, train_models, cfg["targets"], rank, tr, ref)
             feats[("lowrank", rank)] = {m: _standardize(data.Z[m][position], ref) @ U for m in data.models}
             bases[("lowrank", rank)] = U
-        rnd = make_aligner("random", rank, pca_dims=cfg["pca_dims"], seed=seed).fit(train_views).adapt(
-            holdout, views[holdout])
+        rnd = make_aligner("random", rank, pca_dims=cfg["pca_dims"], seed=seed).fit(train_views, train_white).adapt(
+            holdout, views[holdout], white[holdout])
         feats[("random", rank)] = std({m: rnd.transform(m, X[m]) for m in data.models})
         if E is not None:
             coef = {m: np.linalg.lstsq(E[ref], F[ref], rcond=None)[0] for m, F in gcca.items()}
@@ -331,32 +336,32 @@ def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, ke
 
 
 def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed):
-    """Per-seed AUC rows, and bootstrap-over-prompts CIs (paired with ``specific`` at the same rank and k)."""
+    """Per-seed AUC rows, and bootstrap-over-prompts CIs of the seed-averaged AUC (paired with ``specific``
+    at the same rank and k). Every method is resampled with the same prompt weights."""
     yte = proto.y[proto.te]
-    W = bootstrap_weights(rows["item_id"].to_numpy()[proto.te], cfg["n_boot"], stable_seed(seed, "boot", target))
-    recs, summ = [], []
-    boot_cache = {}
+    groups = rows["item_id"].to_numpy()[proto.te]
+    W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position))
+    recs, summ, kernels = [], [], {}
     for (name, rank), results in store.items():
         for res in results:
-            aucs = [auc(s, yte) for s in res.scores]
+            aucs = auc_rows(res.scores, yte)
             for s_i, (a, s, thr) in enumerate(zip(aucs, res.scores, res.thresholds)):
                 recs.append({"aligner": name, "rank": rank, "holdout": holdout, "target": target, "position": position,
-                             "k": res.k, "seed": s_i, "auc": a, "recall_at_1pct_fpr": recall_at_threshold(s, yte, thr)})
-            boot = np.mean([weighted_auc(s, yte, W) for s in res.scores], axis=0)
-            boot_cache[(name, rank, res.k)] = boot
-            lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+                             "k": res.k, "seed": s_i, "auc": float(a), "recall_at_1pct_fpr": recall_at_threshold(s, yte, thr)})
+            K = kernels[(name, rank, res.k)] = auc_kernel(res.scores, yte, groups)
+            lo, hi = np.nanpercentile(bootstrap_auc(K, yte, groups, W), [2.5, 97.5])
             summ.append({"aligner": name, "rank": rank, "holdout": holdout, "target": target, "position": position,
                          "k": res.k, "n_seeds": len(aucs), "auc": float(np.mean(aucs)), "auc_ci_low": lo,
-                         "auc_ci_high": hi, "n_test": int(len(yte)), "n_test_pos": int(yte.sum()),
-                         "n_boot": cfg["n_boot"]})
+                         "auc_ci_high": hi, "recall_at_1pct_fpr": float(np.nanmean(
+                             [recall_at_threshold(s, yte, t) for s, t in zip(res.scores, res.thresholds)])),
+                         "n_test": int(len(yte)), "n_test_pos": int(yte.sum()), "n_boot": cfg["n_boot"]})
+    spec_auc = {(r["rank"], r["k"]): r["auc"] for r in summ if r["aligner"] == "specific"}
     for row in summ:
-        ref = boot_cache.get(("specific", row["rank"], row["k"])) if row["aligner"] in SHARED else None
-        if ref is not None and row["k"] != 0:
-            spec_mean = next(r["auc"] for r in summ if r["aligner"] == "specific" and r["rank"] == row["rank"]
-                             and r["k"] == row["k"])
-            diff = boot_cache[(row["aligner"], row["rank"], row["k"])] - ref
+        key = (row["rank"], row["k"])
+        if row["aligner"] in SHARED and key in spec_auc:
+            diff = bootstrap_auc(kernels[(row["aligner"], *key)] - kernels[("specific", *key)], yte, groups, W)
             lo, hi = np.nanpercentile(diff, [2.5, 97.5])
-            row.update(diff_vs_specific=row["auc"] - spec_mean, diff_ci_low=lo, diff_ci_high=hi)
+            row.update(diff_vs_specific=row["auc"] - spec_auc[key], diff_ci_low=lo, diff_ci_high=hi)
     return recs, summ
 
 
@@ -396,10 +401,11 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
             elif not np.array_equal(index, row_index):
                 raise TransferError(f"models read different rows of suite '{suite}'. Fix: rerun extraction with one "
                                     "config for all models.")
-            prof = pd.read_parquet(profiles[m][suite])
+            prof = pd.read_parquet(profiles[m][suite]) if profiles else None
             for p in positions:
                 X[m][p].append(arrays[f"{p}/layer{layers[m]}"].astype(np.float32))
-                Z[m][p].append(prof[prof["position"] == p][concepts].to_numpy(np.float32))
+                if prof is not None:
+                    Z[m][p].append(prof[prof["position"] == p][concepts].to_numpy(np.float32))
         rows.append(table.iloc[index].reset_index(drop=True))
         if embeddings:
             from emobasis.extract import load_activations as _load
@@ -410,7 +416,7 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
             emb.append(e_arrays["embedding"].astype(np.float32))
     data = StudyData(rows=pd.concat(rows, ignore_index=True),
                      X={m: {p: np.concatenate(v) for p, v in X[m].items()} for m in models},
-                     Z={m: {p: np.concatenate(v) for p, v in Z[m].items()} for m in models},
+                     Z={m: {p: np.concatenate(v) for p, v in Z[m].items() if v} for m in models},
                      shared=shared, concepts=concepts, embeddings=np.concatenate(emb) if emb else None, layers=layers)
     for m in models:
         for p in positions:
