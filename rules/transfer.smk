@@ -56,6 +56,10 @@ rule gather_transfer:
         "logs/gather_transfer.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        transfer=config["transfer"],
+        ranks=config["basis"]["ranks"],
+        holdouts=study_models(),
     script:
         "../workflow/scripts/gather_transfer.py"
 

@@ -167,3 +167,31 @@ def test_monitor_scores_a_model_outside_the_study():
     assert float(monitor["threshold"]) > np.median(zero[~y])  # an alarm level above typical safe rows
     with pytest.raises(MonitorError, match="shared texts"):
         score_new_model(monitor, shared_new[:-1], X_new, ref)
+
+
+def test_completeness_check_accepts_a_full_grid_and_names_a_gap(world):
+    from emobasis.transfer import check_transfer_table
+
+    _, summary, _ = world
+    table = summary.rename(columns={"n_seeds": "seed"}).assign(seed=0)
+    cfg = {**SIM_CFG, "seeds": 1}
+    check_transfer_table(table, cfg, ["sim0"])
+    with pytest.raises(TransferError, match="lacks 1 combinations"):
+        check_transfer_table(table[~((table.aligner == "lowrank") & (table["rank"] == 8) & (table.k == 16))], cfg, ["sim0"])
+    with pytest.raises(TransferError, match=r"outside \[0, 1\]"):
+        check_transfer_table(table.assign(auc=table["auc"] * 2), cfg, ["sim0"])
+
+
+def test_default_study_table_is_complete(default_config):
+    """After `make study`: every aligner x rank x holdout x target x position x k is in the real table."""
+    from conftest import REPO
+    from emobasis.transfer import check_transfer_table
+
+    path = REPO / "results" / "tables" / "transfer.csv"
+    if not path.exists():
+        pytest.skip("the default study has not been run here (make study writes results/tables/transfer.csv)")
+    table = pd.read_csv(path)
+    table["k"] = table["k"].map(lambda k: ALL_K if k == "all" else int(k))
+    cfg = {**default_config["transfer"], "ranks": default_config["basis"]["ranks"]}
+    check_transfer_table(table, cfg, [m["id"] for m in default_config["models"]])
+    assert table["auc"].between(0, 1).all()

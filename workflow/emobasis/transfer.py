@@ -442,3 +442,24 @@ def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:
 
 def parse_ks(ks) -> list[int]:
     return [ALL_K if k == "all" else int(k) for k in ks]
+
+
+def check_transfer_table(table: pd.DataFrame, cfg: dict, holdouts: list[str]) -> None:
+    """Every aligner x rank x holdout x target x position x k is present, and every AUC lies in [0, 1].
+
+    ``table`` is the tidy per-seed table (k as in the files: ALL_K for "all"). Raises TransferError."""
+    ks = parse_ks(cfg["ks"])
+    want = pd.MultiIndex.from_product([cfg["aligners"], cfg["ranks"], holdouts, cfg["targets"], cfg["positions"], ks],
+                                      names=["aligner", "rank", "holdout", "target", "position", "k"])
+    have = pd.MultiIndex.from_frame(table[list(want.names)].drop_duplicates())
+    missing = want.difference(have)
+    if len(missing):
+        raise TransferError(f"the transfer table lacks {len(missing)} combinations, e.g. {list(missing[:3])}. "
+                            "Fix: rerun the transfer jobs (snakemake -R transfer).")
+    auc = table["auc"].to_numpy(float)
+    if np.isnan(auc).any() or (auc < 0).any() or (auc > 1).any():
+        raise TransferError("AUCs outside [0, 1] (or NaN) in the transfer table. Fix: check the labels of the test split.")
+    seeds = table[(table["aligner"] == cfg["aligners"][0]) & (table["k"].isin([k for k in ks if 0 < k <= 64]))]
+    if len(seeds) and seeds.groupby(["rank", "holdout", "target", "position", "k"])["seed"].nunique().min() < min(
+            cfg["seeds"], 20):
+        raise TransferError("fewer seeds than configured for k <= 64.")
