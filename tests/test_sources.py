@@ -10,7 +10,7 @@ from emobasis.sources import SourceError, fetch_source, resolve_mirror
 
 
 @pytest.fixture
-def fake_source(tmp_path):
+def two_file_source(tmp_path):
     """A two-file source laid out as a mirror folder, with its spec."""
     mirror = tmp_path / "mirror"
     (mirror / "demo" / "sub").mkdir(parents=True)
@@ -22,8 +22,8 @@ def fake_source(tmp_path):
     return mirror, spec
 
 
-def test_copy_from_mirror_verifies_and_writes_manifest(tmp_path, fake_source):
-    mirror, spec = fake_source
+def test_copy_from_mirror_verifies_and_writes_manifest(tmp_path, two_file_source):
+    mirror, spec = two_file_source
     out = tmp_path / "resources" / "data" / "demo"
     manifest = fetch_source("demo", spec, out, mirror=mirror)
     assert (out / "sub" / "b.json").read_bytes() == b'{"k": 1}\n'
@@ -33,16 +33,16 @@ def test_copy_from_mirror_verifies_and_writes_manifest(tmp_path, fake_source):
     assert on_disk["mirror"] == str(mirror)
 
 
-def test_download_by_url(tmp_path, fake_source):
-    _, spec = fake_source  # a file:// URL exercises the download path without a network
+def test_download_by_url(tmp_path, two_file_source):
+    _, spec = two_file_source  # a file:// URL exercises the download path without a network
     out = tmp_path / "out"
     manifest = fetch_source("demo", spec, out, mirror=None)
     assert manifest["files"]["sub/b.json"]["origin"].startswith("file://")
     assert sha256_file(out / "a.csv") == spec["files"]["a.csv"]
 
 
-def test_checksum_mismatch_is_a_hard_error_and_leaves_nothing(tmp_path, fake_source):
-    mirror, spec = fake_source
+def test_checksum_mismatch_is_a_hard_error_and_leaves_nothing(tmp_path, two_file_source):
+    mirror, spec = two_file_source
     (mirror / "demo" / "sub" / "b.json").write_bytes(b'{"k": 2}\n')  # tampered
     out = tmp_path / "out"
     with pytest.raises(SourceError, match=r"checksum mismatch for source 'demo' file 'sub/b.json'.*Fix:"):
@@ -51,8 +51,8 @@ def test_checksum_mismatch_is_a_hard_error_and_leaves_nothing(tmp_path, fake_sou
     assert list(tmp_path.iterdir()) == [mirror.parent / "mirror"]  # no temp folder left behind
 
 
-def test_failed_refetch_keeps_the_previous_good_copy(tmp_path, fake_source):
-    mirror, spec = fake_source
+def test_failed_refetch_keeps_the_previous_good_copy(tmp_path, two_file_source):
+    mirror, spec = two_file_source
     out = tmp_path / "out"
     fetch_source("demo", spec, out, mirror=mirror)
     (mirror / "demo" / "a.csv").write_bytes(b"tampered")
@@ -61,15 +61,15 @@ def test_failed_refetch_keeps_the_previous_good_copy(tmp_path, fake_source):
     assert sha256_file(out / "a.csv") == spec["files"]["a.csv"]
 
 
-def test_file_missing_from_mirror(tmp_path, fake_source):
-    mirror, spec = fake_source
+def test_file_missing_from_mirror(tmp_path, two_file_source):
+    mirror, spec = two_file_source
     spec["files"]["c.txt"] = "0" * 64
     with pytest.raises(SourceError, match="missing from the mirror"):
         fetch_source("demo", spec, tmp_path / "out", mirror=mirror)
 
 
-def test_unreachable_url_names_the_mirror_fix(tmp_path, fake_source):
-    _, spec = fake_source
+def test_unreachable_url_names_the_mirror_fix(tmp_path, two_file_source):
+    _, spec = two_file_source
     spec["url"] = (tmp_path / "nowhere").as_uri()
     with pytest.raises(SourceError, match="EMOBASIS_MIRROR"):
         fetch_source("demo", spec, tmp_path / "out", mirror=None)

@@ -45,33 +45,33 @@ class ExtractionError(EmobasisError):
 
 # --- model adapters: the one place that knows where each family keeps its decoder layers ------------
 
-def decoder_layers(model) -> torch.nn.ModuleList:
-    """The transformer blocks of a base model (Llama, Qwen2, Gemma3, BERT-style encoders)."""
-    for path in ("layers", "model.layers", "decoder.layers", "encoder.layer", "transformer.h"):
+def _module_at(model, paths, kind):
+    """The first attribute path (``"model.layers"``) of ``model`` that holds a module of type ``kind``."""
+    for path in paths:
         obj = model
         try:
             for attr in path.split("."):
                 obj = getattr(obj, attr)
         except AttributeError:
             continue
-        if isinstance(obj, torch.nn.ModuleList):
+        if isinstance(obj, kind):
             return obj
-    raise ExtractionError(f"cannot find the decoder layers of {type(model).__name__}. Fix: add its layout to "
-                          "emobasis.extract.decoder_layers.")
+    return None
+
+
+def decoder_layers(model) -> torch.nn.ModuleList:
+    """The transformer blocks of a base model (Llama, Qwen2, Gemma3, BERT-style encoders)."""
+    blocks = _module_at(model, ("layers", "model.layers", "decoder.layers", "encoder.layer", "transformer.h"),
+                        torch.nn.ModuleList)
+    if blocks is None:
+        raise ExtractionError(f"cannot find the decoder layers of {type(model).__name__}. Fix: add its layout to "
+                              "emobasis.extract.decoder_layers.")
+    return blocks
 
 
 def final_norm(model):
     """The norm HF applies after the last block (its ``hidden_states[-1]`` is taken after it), if any."""
-    for name in ("norm", "final_layernorm", "model.norm", "ln_f"):
-        obj = model
-        try:
-            for attr in name.split("."):
-                obj = getattr(obj, attr)
-        except AttributeError:
-            continue
-        if isinstance(obj, torch.nn.Module):
-            return obj
-    return None
+    return _module_at(model, ("norm", "final_layernorm", "model.norm", "ln_f"), torch.nn.Module)
 
 
 def layer_indices(n_layers: int, depths) -> list[int]:

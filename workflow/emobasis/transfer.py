@@ -463,3 +463,27 @@ def check_transfer_table(table: pd.DataFrame, cfg: dict, holdouts: list[str]) ->
     if len(seeds) and seeds.groupby(["rank", "holdout", "target", "position", "k"])["seed"].nunique().min() < min(
             cfg["seeds"], 20):
         raise TransferError("fewer seeds than configured for k <= 64.")
+
+
+def load_study_from_inputs(inputs, models: list[str], suites: list[str], positions, with_profiles: bool = True,
+                           with_embeddings: bool = True) -> StudyData:
+    """StudyData from a Snakemake job's named inputs (``tables``, ``acts``, ``profiles``, ``stimuli``,
+    ``concepts``, ``embeddings``), laid out model-major as in rules/common.smk."""
+    import json
+
+    from safetensors import safe_open
+
+    meta = {}
+    for m, path in zip(models, inputs.concepts):
+        with safe_open(path, "numpy") as fh:
+            meta[m] = json.loads(fh.metadata()["emobasis"])
+
+    def per_model(paths):
+        return {m: dict(zip(suites, paths[i * len(suites):(i + 1) * len(suites)])) for i, m in enumerate(models)}
+
+    n_sets = len(inputs.stimuli) // len(models)
+    embeddings = getattr(inputs, "embeddings", None) if with_embeddings else None
+    return load_study(models, suites, dict(zip(suites, inputs.tables)), per_model(inputs.acts),
+                      per_model(inputs.profiles) if with_profiles else None,
+                      {m: inputs.stimuli[i * n_sets:(i + 1) * n_sets] for i, m in enumerate(models)}, meta,
+                      dict(zip(suites, embeddings)) if embeddings else None, positions=positions)
