@@ -10,7 +10,13 @@ PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
 if PACKAGE_DIR not in sys.path:
     sys.path.insert(0, PACKAGE_DIR)
 
-from emobasis.config import ConfigError, model_specs, validate_config
+from emobasis.config import (
+    RANKED_BASELINES,
+    RANKFREE_BASELINES,
+    ConfigError,
+    model_specs,
+    validate_config,
+)
 
 try:
     config.update(
@@ -171,9 +177,9 @@ RANKFREE_METHODS = [
 
 def transfer_methods():
     """(method, rank) pairs whose result files a transfer job writes (rank 0: rank-free baselines)."""
-    ranked = config["transfer"]["aligners"] + RANKED_METHODS
+    ranked = config["transfer"]["aligners"] + list(RANKED_BASELINES)
     pairs = [(m, r) for m in ranked for r in config["basis"]["ranks"]]
-    return pairs + [(m, 0) for m in RANKFREE_METHODS]
+    return pairs + [(m, 0) for m in RANKFREE_BASELINES]
 
 
 def get_transfer_outputs(folder, ext):

@@ -9,7 +9,8 @@ from sklearn.metrics import roc_auc_score
 
 from emobasis.align import AlignError, make_aligner
 from emobasis.heads import fit_logistic, predict
-from emobasis.metrics import bootstrap_weights, fpr_threshold, recall_at_threshold, weighted_auc
+from emobasis.metrics import (auc_kernel, auc_rows, bootstrap_auc, fpr_threshold, group_bootstrap, recall_at_threshold,
+                              weighted_auc)
 from emobasis.simulate import simulate
 from emobasis.transfer import ALL_K, TransferError, check_labels, draw_k, evaluate_holdout
 
@@ -27,12 +28,18 @@ def test_weighted_auc_matches_sklearn(ties):
     np.testing.assert_allclose(got, want, atol=1e-12)
 
 
-def test_bootstrap_resamples_whole_prompts():
-    groups = np.array(["a", "a", "b", "c", "c", "c"])
-    W = bootstrap_weights(groups, 50, seed=0)
-    assert W.shape == (50, 6)
-    assert (W[:, 0] == W[:, 1]).all() and (W[:, 3] == W[:, 5]).all()
-    assert (W[:, [0, 2, 3]].sum(1) == 3).all()  # three prompts drawn each time
+def test_bootstrap_resamples_whole_prompts_and_the_kernel_is_exact():
+    rng = np.random.default_rng(5)
+    groups = np.repeat([f"p{i}" for i in range(30)], 4)  # 4 responses per prompt
+    y = rng.random(120) < 0.3
+    scores = np.round(rng.normal(size=(3, 120)) + y, 1)  # 3 seeds, with ties
+    W = group_bootstrap(groups, 50, seed=0)
+    assert W.shape == (50, 30) and (W.sum(1) == 30).all()
+    got = bootstrap_auc(auc_kernel(scores, y, groups), y, groups, W)
+    rows = W[:, np.unique(groups, return_inverse=True)[1]]  # each row inherits its prompt's multiplicity
+    want = np.mean([weighted_auc(s, y, rows) for s in scores], axis=0)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    np.testing.assert_allclose(auc_rows(scores, y), [roc_auc_score(y, s) for s in scores], atol=1e-12)
 
 
 def test_recall_at_one_percent_fpr():

@@ -21,6 +21,9 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 EMOTION_CORPORA = ("goemotions", "emorynlp")
 #: control concepts with built-in contrast templates (emobasis/resources/control_templates.yaml)
 CONTROL_CONCEPTS = ("harm_salience", "risk_aversion", "epistemic_uncertainty", "prosocial")
+#: LOMO baselines (the ``aligner`` column of the transfer tables): one result file per rank, or rank 0
+RANKED_BASELINES = ("specific", "random", "shuffled", "residualized")
+RANKFREE_BASELINES = ("specific_profiles", "surface", "mismatch_style", "mismatch_concern")
 
 
 class ConfigError(EmobasisError):

@@ -46,14 +46,6 @@ def fpr_threshold(benign_scores: np.ndarray, fpr: float = 0.01) -> float:
     return float(np.quantile(np.asarray(benign_scores, float), 1 - fpr)) if len(benign_scores) else float("nan")
 
 
-def bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """[n_boot, n] row weights from resampling ``groups`` (prompts) with replacement."""
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(len(uniq), np.full(len(uniq), 1 / len(uniq)), size=n_boot)
-    return counts[:, inverse].astype(float)
-
-
 def auc_rows(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
     """AUROC of each row of ``scores`` [S, n] (midranks for ties)."""
     from scipy.stats import rankdata

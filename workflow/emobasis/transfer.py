@@ -34,8 +34,6 @@ from emobasis.metrics import (auc, auc_kernel, auc_rows, bootstrap_auc, fpr_thre
 from emobasis.splits import stable_seed
 
 SHARED = ("gcca", "procrustes", "lowrank")
-RANKED_BASELINES = ("specific", "random", "shuffled", "residualized")
-RANKFREE_BASELINES = ("specific_profiles", "surface", "mismatch_style", "mismatch_concern")
 ALL_K = -1  # k = "all" in tables
 
 
