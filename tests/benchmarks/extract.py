@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from emobasis.config import load_config  # noqa: E402
-from emobasis.extract import (SUITE_POSITIONS, decoder_layers, encode_suite, layer_indices, load_reader,  # noqa: E402
+from emobasis.extract import (SUITE_POSITIONS, decoder_layers, encode_suite, layer_indices, load_reader, text_config,  # noqa: E402
                               pad_token_id, run_extraction)
 
 
@@ -68,7 +68,7 @@ def main() -> None:
 
     tok, model, _ = load_reader(folder)
     enc = encode_suite(tok, rows["prompt"], rows["response"], ex["max_prompt_tokens"], ex["max_response_tokens"])
-    n_layers = model.config.get_text_config().num_hidden_layers
+    n_layers = text_config(model).num_hidden_layers
     layers = layer_indices(n_layers, ex["layers"])
 
     peak = matmul_peak_gflops()

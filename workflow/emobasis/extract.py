@@ -96,6 +96,11 @@ class Encoded:
     examples: list[str] = field(default_factory=list)
 
 
+def text_config(model):
+    """The language-model part of a model's config (multimodal configs nest it)."""
+    return model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+
+
 def has_chat_template(tok) -> bool:
     return bool(getattr(tok, "chat_template", None))
 
@@ -207,7 +212,7 @@ def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int 
     deepest = max(layers)
     n = len(enc.ids)
     lengths = np.array([len(x) for x in enc.ids])
-    d = model.config.get_text_config().hidden_size if hasattr(model.config, "get_text_config") else model.config.hidden_size
+    d = text_config(model).hidden_size
     out = {f"{p}/layer{layer}": np.zeros((n, d), dtype=np.float16) for p in positions for layer in layers}
     state = {}
 
@@ -312,8 +317,7 @@ def extract_dataset(model_dir: str | Path, table, kind: str, cfg: dict, *, rows:
     else:
         enc = encode_stimuli(tok, sub["text"], cfg["max_stimulus_tokens"])
         positions = STIMULUS_POSITIONS
-    text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    n_layers = text_cfg.num_hidden_layers
+    n_layers = text_config(model).num_hidden_layers
     layers = layer_indices(n_layers, cfg["layers"])
     total = int(sum(len(i) for i in enc.ids))
     bar = tqdm(total=total, unit="tok", desc=f"{model_id or Path(model_dir).name}/{dataset or kind}",
@@ -366,12 +370,14 @@ def save_activations(path: str | Path, acts: dict, row_index: np.ndarray, manife
 
 
 def load_activations(path: str | Path, manifest_path: str | Path | None = None, verify: bool = True):
-    """(arrays, row_index) from an activations file; with a manifest, its sha256 is checked first."""
+    """(arrays, row_index) from an activations file, after checking its sha256 against its manifest
+    (default: the ``.json`` next to it, as written by :func:`save_activations`)."""
     from safetensors.numpy import load_file
 
     from emobasis.io import sha256_file
 
-    if manifest_path is not None and verify:
+    manifest_path = Path(path).with_suffix(".json") if manifest_path is None else manifest_path
+    if verify:
         expected = json.loads(Path(manifest_path).read_text())["sha256"]
         got = sha256_file(path)
         if got != expected:

@@ -16,7 +16,7 @@ from emobasis import EmobasisError
 from emobasis.align import Whitener, make_aligner
 from emobasis.heads import fit_logistic, predict
 from emobasis.metrics import fpr_threshold
-from emobasis.transfer import StudyData, shared_views
+from emobasis.transfer import StudyData, _standardize, shared_views
 
 
 class MonitorError(EmobasisError):
@@ -33,11 +33,7 @@ def fit_monitor(data: StudyData, aligner: str, rank: int, position: str, target:
     views = shared_views(data, position, ref)
     white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in views.items()}
     basis = make_aligner(aligner, rank, pca_dims=cfg["pca_dims"]).fit(views, white)
-    feats, stats = {}, {}
-    for m in data.models:
-        F = basis.transform(m, data.X[m][position])
-        stats[m] = (F[ref].mean(0), F[ref].std(0) + 1e-8)
-        feats[m] = (F - stats[m][0]) / stats[m][1]
+    feats = {m: _standardize(basis.transform(m, data.X[m][position]), ref) for m in data.models}
     y = rows[target].to_numpy().astype(bool)
     X = np.concatenate([feats[m][tr] for m in data.models])
     Y = np.concatenate([y[tr] for _ in data.models])
@@ -63,8 +59,7 @@ def score_new_model(monitor: dict, X_shared: np.ndarray, X_rows: np.ndarray, ref
                            ridge=float(monitor["ridge"]))
     aligner.n_shared_, aligner.consensus_ = len(G), G
     aligner.adapt("new", X_shared)
-    F = aligner.transform("new", X_rows)
-    F = (F - F[ref].mean(0)) / (F[ref].std(0) + 1e-8)
+    F = _standardize(aligner.transform("new", X_rows), ref)
     head = np.asarray(monitor["head"])
     if labelled is not None and len(labelled):
         w = np.zeros(len(F))

@@ -113,11 +113,14 @@ class Protocol:
             else:
                 self.draws[k] = [draw_k(y_h, k, stable_seed(seed, target, str(k), str(s))) for s in range(cfg["seeds"])]
 
+    def _pool(self, F: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training models' rows under ``mask``, stacked, with their labels."""
+        return (np.concatenate([F[m][mask] for m in self.train_models]),
+                np.concatenate([self.y[mask] for _ in self.train_models]))
+
     def _fit_zero_shot(self, F: dict) -> np.ndarray:
-        Xtr = np.concatenate([F[m][self.tr] for m in self.train_models])
-        ytr = np.concatenate([self.y[self.tr] for _ in self.train_models])
-        Xva = np.concatenate([F[m][self.va] for m in self.train_models])
-        yva = np.concatenate([self.y[self.va] for _ in self.train_models])
+        Xtr, ytr = self._pool(F, self.tr)
+        Xva, yva = self._pool(F, self.va)
         best, best_auc = None, -1.0
         for l2 in self.cfg["l2_grid"]:  # chosen on the training models' validation rows only
             b = fit_logistic(Xtr, ytr, l2=l2)
@@ -145,7 +148,7 @@ class Protocol:
         S = self.cfg["seeds"]
         if transfer:
             b0 = self._fit_zero_shot(F)
-            benign = np.concatenate([F[m][self.tr & self.benign] for m in self.train_models])
+            benign = self._pool(F, self.tr & self.benign)[0]
             zero = HeadResult(0, predict(h[self.te], b0)[None], np.array([fpr_threshold(predict(benign, b0))]))
             prior, l2 = np.broadcast_to(b0[1:], (S, len(b0) - 1)), self.cfg["prior_l2"]
         else:
@@ -161,11 +164,10 @@ class Protocol:
         signal in the features, a single permuted-label head is a random direction whose AUC can land anywhere."""
         S, l2 = self.cfg["null_seeds"], self.cfg["prior_l2"]
         rng = np.random.default_rng(stable_seed(self.seed, "shuffle"))
-        Xtr = np.concatenate([F[m][self.tr] for m in self.train_models])
-        ytr = np.concatenate([self.y[self.tr] for _ in self.train_models])
+        Xtr, ytr = self._pool(F, self.tr)
         B0 = fit_logistic(np.broadcast_to(Xtr, (S,) + Xtr.shape), np.stack([rng.permutation(ytr) for _ in range(S)]),
                           l2=l2)
-        benign = np.concatenate([F[m][self.tr & self.benign] for m in self.train_models])
+        benign = self._pool(F, self.tr & self.benign)[0]
         h = F[self.holdout]
         Xh, yh = h[self.tr], self.y[self.tr]
         out = [HeadResult(0, predict(h[self.te], B0), np.array([fpr_threshold(v) for v in predict(benign, B0)]))]
@@ -343,15 +345,15 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     for (name, rank), results in store.items():
         for res in results:
             aucs = auc_rows(res.scores, yte)
-            for s_i, (a, s, thr) in enumerate(zip(aucs, res.scores, res.thresholds)):
+            recalls = [recall_at_threshold(s, yte, thr) for s, thr in zip(res.scores, res.thresholds)]
+            for s_i, (a, r) in enumerate(zip(aucs, recalls)):
                 recs.append({"aligner": name, "rank": rank, "holdout": holdout, "target": target, "position": position,
-                             "k": res.k, "seed": s_i, "auc": float(a), "recall_at_1pct_fpr": recall_at_threshold(s, yte, thr)})
+                             "k": res.k, "seed": s_i, "auc": float(a), "recall_at_1pct_fpr": r})
             K = kernels[(name, rank, res.k)] = auc_kernel(res.scores, yte, groups)
             lo, hi = np.nanpercentile(bootstrap_auc(K, yte, groups, W), [2.5, 97.5])
             summ.append({"aligner": name, "rank": rank, "holdout": holdout, "target": target, "position": position,
                          "k": res.k, "n_seeds": len(aucs), "auc": float(np.mean(aucs)), "auc_ci_low": lo,
-                         "auc_ci_high": hi, "recall_at_1pct_fpr": float(np.nanmean(
-                             [recall_at_threshold(s, yte, t) for s, t in zip(res.scores, res.thresholds)])),
+                         "auc_ci_high": hi, "recall_at_1pct_fpr": float(np.nanmean(recalls)),
                          "n_test": int(len(yte)), "n_test_pos": int(yte.sum()), "n_boot": cfg["n_boot"]})
     spec_auc = {(r["rank"], r["k"]): r["auc"] for r in summ if r["aligner"] == "specific"}
     for row in summ:
@@ -384,7 +386,7 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
             raise TransferError(f"model '{m}' has different concepts from the others. Fix: rerun fit_concepts.")
         reads = []
         for path in stimulus_activations[m]:
-            arrays, _ = load_activations(path, str(path).replace(".safetensors", ".json"))
+            arrays, _ = load_activations(path)
             reads.append(arrays[f"{concept_meta[m]['stimulus_position']}/layer{layers[m]}"].astype(np.float32))
         shared[m] = np.concatenate(reads)
     emb = []
@@ -392,8 +394,7 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
         table = pd.read_parquet(suite_tables[suite])
         index = None
         for m in models:
-            arrays, row_index = load_activations(activations[m][suite], str(activations[m][suite]).replace(
-                ".safetensors", ".json"))
+            arrays, row_index = load_activations(activations[m][suite])
             if index is None:
                 index = row_index
             elif not np.array_equal(index, row_index):
@@ -406,9 +407,7 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
                     Z[m][p].append(prof[prof["position"] == p][concepts].to_numpy(np.float32))
         rows.append(table.iloc[index].reset_index(drop=True))
         if embeddings:
-            from emobasis.extract import load_activations as _load
-
-            e_arrays, e_index = _load(embeddings[suite], str(embeddings[suite]).replace(".safetensors", ".json"))
+            e_arrays, e_index = load_activations(embeddings[suite])
             if not np.array_equal(e_index, index):
                 raise TransferError(f"embeddings of suite '{suite}' cover other rows. Fix: rerun embed_responses.")
             emb.append(e_arrays["embedding"].astype(np.float32))

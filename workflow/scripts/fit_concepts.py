@@ -17,7 +17,7 @@ from emobasis.io import atomic_path
 cfg = snakemake.params.concepts
 stimuli, layers = [], None
 for acts_path, table_path, kind in zip(snakemake.input.acts, snakemake.input.tables, snakemake.params.kinds):
-    arrays, row_index = load_activations(acts_path, Path(acts_path).with_suffix(".json"))
+    arrays, row_index = load_activations(acts_path)
     layers = json.loads(Path(acts_path).with_suffix(".json").read_text())["layers"]
     stimuli.append((pd.read_parquet(table_path), arrays, row_index, kind))
 valence = read_nrc_vad(Path(snakemake.input.vad[0]).parent / "NRC-VAD-Lexicon.txt") if snakemake.input.vad else None

@@ -18,7 +18,7 @@ with safe_open(snakemake.input.concepts, "numpy") as fh:
     layer = meta["chosen_layer"]
     fit = {"concepts": meta["concepts"], "directions": fh.get_tensor(f"layer{layer}/directions"),
            "neutral_mean": fh.get_tensor(f"layer{layer}/neutral_mean")}
-arrays, row_index = load_activations(snakemake.input.acts, snakemake.input.manifest)
+arrays, row_index = load_activations(snakemake.input.acts)
 positions = json.loads(Path(snakemake.input.manifest).read_text())["positions"]
 table = pd.read_parquet(snakemake.input.table)
 profiles = concept_profiles(arrays, row_index, table, fit, layer, positions)
