@@ -12,7 +12,7 @@ CORES ?= 2
 EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export EMOBASIS_MIRROR
 
-.PHONY: study test lint clean-results
+.PHONY: study readme test lint clean-results
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 
 study: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
+
+# After `make study`: the README's summary block and docs/headline.png, regenerated from results/.
+readme: $(STAMP)
+	$(BIN)/python -m emobasis.report readme --results results --readme README.md --figure docs/headline.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra

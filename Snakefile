@@ -15,6 +15,7 @@ include: "rules/models.smk"
 include: "rules/extract.smk"
 include: "rules/concepts.smk"
 include: "rules/transfer.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -43,6 +43,8 @@ wildcard_constraints:
     model=_alternatives(MODELS),
     holdout=_alternatives(study_models_from(config)),
     dataset=_alternatives(list(config["suites"]) + list(config["stimulus_sets"])),
+    target=_alternatives(config["transfer"]["targets"]),
+    position=_alternatives(config["transfer"]["positions"]),
 
 
 def package_resource(name):
@@ -97,7 +99,26 @@ def get_final_output():
     targets += ["results/tables/transfer.csv", "results/tables/transfer_summary.csv"]
     targets.append(monitor_path())
     targets += [f"results/scores/{m['id']}.parquet" for m in config["monitor_models"]]
-    return targets
+    return targets + report_outputs()
+
+
+def report_outputs():
+    """Figures, tables and the summary of the report (snakemake --report results/report.html)."""
+    t = config["transfer"]
+    out = [
+        f"results/figures/data_efficiency/{target}.{position}.png"
+        for target in t["targets"]
+        for position in t["positions"]
+    ]
+    out += [f"results/figures/rank_sweep/{target}.png" for target in t["targets"]]
+    out += [f"results/figures/concepts/{m}.png" for m in study_models()]
+    out += [
+        "results/figures/basis_loadings.png",
+        "results/figures/predictor_subspace.png",
+        "results/tables/top_alarms.csv",
+        "results/summary.md",
+    ]
+    return out
 
 
 def get_source_spec(wildcards):

@@ -110,3 +110,17 @@ def test_unknown_control_concept(raw_config):
 def test_emotion_spec_with_unknown_corpus(raw_config):
     raw_config["stimulus_sets"]["emotions"]["concepts"]["calm"] = ["isear:calm"]
     check(raw_config, "'isear:calm'", "goemotions, emorynlp")
+
+
+@pytest.mark.parametrize("key,value,where", [("rank", 21, "basis.ranks"), ("match_k", 33, "transfer.ks"),
+                                             ("position", "response_first", "transfer.positions")])
+def test_verdict_must_read_a_computed_cell(raw_config, key, value, where):
+    if key == "position":
+        raw_config["transfer"]["positions"] = ["prompt_last", "response_mean"]
+    raw_config["verdict"][key] = value
+    check(raw_config, f"verdict.{key}", where)
+
+
+def test_verdict_rule_is_required(raw_config):
+    del raw_config["verdict"]
+    check(raw_config, "missing key 'verdict'")

@@ -191,6 +191,14 @@ def _check_references(cfg: dict) -> None:
         if not 1 <= r <= n:
             raise ConfigError(f"basis.ranks[{i}] = {r} is outside 1..{n} (the number of concepts in the study). "
                               f"Fix: use ranks between 1 and {n}, or add concepts.")
+    v, t = cfg["verdict"], cfg["transfer"]
+    for key, allowed, where in (("aligner", t["aligners"], "transfer.aligners"), ("rank", cfg["basis"]["ranks"], "basis.ranks"),
+                                ("target", t["targets"], "transfer.targets"),
+                                ("position", t["positions"], "transfer.positions"),
+                                ("match_k", [k for k in t["ks"] if k != "all"], "transfer.ks")):
+        if v[key] not in allowed:
+            raise ConfigError(f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
+                              f"read a cell the study computes; pick one of {where}.")
 
 
 def validate_config(config: dict, schema: dict | str | Path | None = None) -> dict:

@@ -484,3 +484,24 @@ def load_study_from_inputs(inputs, models: list[str], suites: list[str], positio
                       per_model(inputs.profiles) if with_profiles else None,
                       {m: inputs.stimuli[i * n_sets:(i + 1) * n_sets] for i, m in enumerate(models)}, meta,
                       dict(zip(suites, embeddings)) if embeddings else None, positions=positions)
+
+
+def zero_shot_scores(data: StudyData, holdout: str, aligner: str, rank: int, position: str, target: str, cfg: dict,
+                     seed: int = 0) -> pd.Series:
+    """The k = 0 head's scores on the holdout's test rows, exactly as in the LOMO grid (a basis at the
+    largest swept rank, truncated to ``rank`` for gcca; the same head selection), indexed by row position."""
+    if aligner not in ("gcca", "procrustes"):
+        raise TransferError(f"zero-shot row scores are available for gcca and procrustes, not '{aligner}'.")
+    rows = data.rows
+    ref = rows["split"].isin(["train", "val"]).to_numpy()
+    views = shared_views(data, position, ref)
+    white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in views.items()}
+    train_models = [m for m in data.models if m != holdout]
+    fit_rank = max(cfg["ranks"]) if aligner == "gcca" else rank
+    basis = make_aligner(aligner, fit_rank, pca_dims=cfg["pca_dims"]).fit(
+        {m: views[m] for m in train_models}, {m: white[m] for m in train_models})
+    basis.adapt(holdout, views[holdout], white[holdout])
+    F = {m: _standardize(basis.transform(m, data.X[m][position])[:, :rank], ref) for m in data.models}
+    proto = Protocol(rows, holdout, data.models, target, {**cfg, "ks": [0]}, seed)
+    b0 = proto._fit_zero_shot(F)
+    return pd.Series(predict(F[holdout][proto.te], b0), index=np.flatnonzero(proto.te), name="score")

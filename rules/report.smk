@@ -1,0 +1,164 @@
+rule basis_anatomy:
+    input:
+        unpack(get_transfer_inputs),
+    output:
+        loadings="results/tables/basis_loadings.csv",
+        fractions="results/tables/predictor_subspace.csv",
+        angles="results/tables/predictor_angles.csv",
+    log:
+        "logs/basis_anatomy.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        verdict=config["verdict"],
+        transfer=config["transfer"],
+        ranks=config["basis"]["ranks"],
+        models=study_models(),
+        suites=config["study"]["suites"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/basis_anatomy.py"
+
+
+rule top_alarms:
+    input:
+        unpack(get_transfer_inputs),
+    output:
+        table="results/tables/top_alarms.csv",
+        html=report(
+            "results/tables/top_alarms.html",
+            caption="../workflow/report/top_alarms.rst",
+            category="4. Monitor",
+        ),
+    log:
+        "logs/top_alarms.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        verdict=config["verdict"],
+        transfer=config["transfer"],
+        ranks=config["basis"]["ranks"],
+        models=study_models(),
+        suites=config["study"]["suites"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/top_alarms.py"
+
+
+rule plot_data_efficiency:
+    input:
+        "results/tables/transfer_summary.csv",
+    output:
+        report(
+            "results/figures/data_efficiency/{target}.{position}.png",
+            caption="../workflow/report/data_efficiency.rst",
+            category="1. Transfer",
+            subcategory="Data efficiency",
+            labels={"target": "{target}", "position": "{position}"},
+        ),
+    log:
+        "logs/plot_data_efficiency/{target}.{position}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        rank=config["verdict"]["rank"],
+        holdouts=study_models(),
+    script:
+        "../workflow/scripts/plot_data_efficiency.py"
+
+
+rule plot_rank_sweep:
+    input:
+        "results/tables/transfer_summary.csv",
+    output:
+        report(
+            "results/figures/rank_sweep/{target}.png",
+            caption="../workflow/report/rank_sweep.rst",
+            category="1. Transfer",
+            subcategory="Rank sweep",
+            labels={"target": "{target}"},
+        ),
+    log:
+        "logs/plot_rank_sweep/{target}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        positions=config["transfer"]["positions"],
+        ranks=config["basis"]["ranks"],
+        match_k=config["verdict"]["match_k"],
+    script:
+        "../workflow/scripts/plot_rank_sweep.py"
+
+
+rule plot_basis:
+    input:
+        loadings="results/tables/basis_loadings.csv",
+        fractions="results/tables/predictor_subspace.csv",
+        angles="results/tables/predictor_angles.csv",
+    output:
+        loadings=report(
+            "results/figures/basis_loadings.png",
+            caption="../workflow/report/basis_loadings.rst",
+            category="2. Shared basis",
+        ),
+        subspace=report(
+            "results/figures/predictor_subspace.png",
+            caption="../workflow/report/predictor_subspace.rst",
+            category="2. Shared basis",
+        ),
+    log:
+        "logs/plot_basis.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        target=config["verdict"]["target"],
+    script:
+        "../workflow/scripts/plot_basis.py"
+
+
+rule plot_concepts:
+    input:
+        "results/concepts/diagnostics.csv",
+    output:
+        report(
+            "results/figures/concepts/{model}.png",
+            caption="../workflow/report/concepts.rst",
+            category="3. Concepts",
+            labels={"model": "{model}"},
+        ),
+    log:
+        "logs/plot_concepts/{model}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    script:
+        "../workflow/scripts/plot_concepts.py"
+
+
+rule write_summary:
+    input:
+        summary="results/tables/transfer_summary.csv",
+        fractions="results/tables/predictor_subspace.csv",
+        angles="results/tables/predictor_angles.csv",
+        models=[model_manifest(m) for m in study_models()],
+        sources=[source_manifest(s) for s in config["sources"]],
+        suites=expand(
+            "results/suites/{suite}.summary.json", suite=config["study"]["suites"]
+        ),
+    output:
+        summary="results/summary.md",
+        html=report(
+            "results/summary.html",
+            caption="../workflow/report/summary.rst",
+            category="0. Verdict",
+        ),
+        claims="results/tables/summary_claims.csv",
+    log:
+        "logs/write_summary.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        verdict=config["verdict"],
+        holdouts=study_models(),
+        config=config,
+    script:
+        "../workflow/scripts/write_summary.py"

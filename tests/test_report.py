@@ -1,0 +1,179 @@
+"""The report: verdict rule, summary numbers traced to the tables, basis anatomy, figures, README block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emobasis.anatomy import basis_anatomy
+from emobasis.metrics import auc
+from emobasis.report import (KS, ReportError, claims, decide, parse_claims, plot_data_efficiency, plot_loadings,
+                             plot_rank_sweep, plot_subspace, read_summary, readme_block, summary_html,
+                             top_alarms, update_readme, write_summary)
+from emobasis.simulate import simulate
+from emobasis.transfer import ALL_K, evaluate_holdout, zero_shot_scores
+
+CFG = {"targets": ["tone_masked"], "positions": ["prompt_last"], "ranks": [4, 6],
+       "aligners": ["gcca", "procrustes", "lowrank"], "ks": [0, 8, 16, 32, 64, 128, ALL_K], "seeds": 10,
+       "null_seeds": 50, "l2_grid": [0.1, 1.0, 10.0], "prior_l2": 1.0, "specific_l2": 1.0, "pca_dims": 24,
+       "n_boot": 200}
+RULE = {"aligner": "gcca", "rank": 4, "target": "tone_masked", "position": "prompt_last", "match_k": 32,
+        "chance": 0.5, "margin": 0.05}
+HOLDOUTS = ["sim0", "sim1"]
+
+
+def tidy(summary: pd.DataFrame) -> pd.DataFrame:
+    """As gather_transfer writes it (k as text, 'all'), and read back as the report reads it."""
+    return summary.assign(k=summary["k"].map(lambda k: "all" if k == ALL_K else str(k)))
+
+
+@pytest.fixture(scope="module", params=["shared", "specific"])
+def world(request, tmp_path_factory):
+    data, _ = simulate(request.param, n_rows=1500, n_shared=400, d=32, seed=1)
+    summary = pd.concat([evaluate_holdout(data, h, CFG, seed=3)[1] for h in HOLDOUTS], ignore_index=True)
+    path = tmp_path_factory.mktemp("report") / "transfer_summary.csv"
+    tidy(summary).to_csv(path, index=False)
+    return request.param, data, read_summary(path)
+
+
+def test_verdict_rule_gives_the_planted_answer_in_both_worlds(world):
+    name, _, summary = world
+    v = decide(summary, RULE, HOLDOUTS)
+    if name == "shared":
+        assert v["verdict"] == "transferable", v
+    else:
+        assert v["verdict"] == "model-specific", v
+        assert not any(h["A_above_chance"] for h in v["per_holdout"].values())
+
+
+def test_verdict_rule_thresholds_are_applied_as_written(world):
+    _, _, summary = world
+    strict = {**RULE, "chance": 0.99}
+    assert decide(summary, strict, HOLDOUTS)["verdict"] == "model-specific"
+    no_text = summary[summary["aligner"] != "residualized"]  # criterion C cannot be met without the baseline
+    assert decide(no_text, RULE, HOLDOUTS)["verdict"] in ("partially shared", "model-specific")
+
+
+def test_every_number_in_the_summary_is_the_table_cell_it_names(world):
+    _, data, summary = world
+    anatomy = basis_anatomy(data, "gcca", 4, [4, 6], ["tone_masked"], 24, seed=0)
+    text, cl, verdict = write_summary(summary, anatomy["fractions"], anatomy["angles"], RULE, HOLDOUTS,
+                                      {"limits": ["simulated"], "provenance": {"seed": 0}})
+    assert f"**Verdict: {verdict['verdict']}.**" in text
+    check_summary_against_table(text, summary)
+    assert len(parse_claims(text)) == len(cl) == 11 * len(HOLDOUTS)
+    assert "<table>" in summary_html(text)
+
+
+def check_summary_against_table(text: str, summary: pd.DataFrame) -> int:
+    parsed = parse_claims(text)
+    assert len(parsed), "no claims table in the summary"
+    for _, row in parsed.iterrows():
+        quantity = "diff_vs_specific" if row["claim"].startswith("shared - specific") else "auc"
+        sel = summary[(summary["aligner"] == row["aligner"]) & (summary["rank"] == int(row["rank"]))
+                      & (summary["holdout"] == row["holdout"]) & (summary["k"] == row["k"])]
+        cols = ("auc", "auc_ci_low", "auc_ci_high") if quantity == "auc" else \
+            ("diff_vs_specific", "diff_ci_low", "diff_ci_high")
+        target_pos = sel[["target", "position"]].drop_duplicates()
+        for _, tp in target_pos.iterrows():
+            cell = sel[(sel["target"] == tp["target"]) & (sel["position"] == tp["position"])]
+            if all(abs(float(row[c]) - cell[col].iloc[0]) <= 5e-4 + 1e-9
+                   for c, col in zip(("value", "low", "high"), cols)):
+                break
+        else:
+            raise AssertionError(f"summary claim {dict(row)} matches no cell of transfer_summary.csv")
+    return len(parsed)
+
+
+def test_summary_refuses_a_missing_cell(world):
+    _, _, summary = world
+    with pytest.raises(ReportError, match="0 rows"):
+        claims(summary[summary["k"] != "32"], RULE, HOLDOUTS)
+
+
+def test_zero_shot_row_scores_reproduce_the_grid_auc(world):
+    _, data, summary = world
+    for h in HOLDOUTS:
+        s = zero_shot_scores(data, h, "gcca", 4, "prompt_last", "tone_masked", CFG, seed=3)
+        y = data.rows["tone_masked"].to_numpy()[s.index]
+        grid = summary[(summary.aligner == "gcca") & (summary["rank"] == 4) & (summary.holdout == h)
+                       & (summary.k == "0")]["auc"].item()
+        assert auc(s.to_numpy(), y) == pytest.approx(grid, abs=1e-12)
+        top = top_alarms(data.rows, s, h, "tone_masked", n=5)
+        assert list(top["rank"]) == [1, 2, 3, 4, 5] and top["score"].is_monotonic_decreasing
+        assert top["score"].iloc[0] == pytest.approx(s.max(), abs=1e-3)
+
+
+def test_anatomy_finds_the_planted_subspace(world):
+    name, data, _ = world
+    a = basis_anatomy(data, "gcca", 4, [4, 6], ["tone_masked"], 24, seed=0)
+    fr = a["fractions"][a["fractions"]["rank"] == 4]
+    if name == "shared":  # the label lives in the shared latent: nearly all of each predictor is inside
+        assert (fr["fraction"] > 0.8).all() and (fr["fraction"] > fr["random_fraction"] + 0.4).all(), fr
+        ang = a["angles"][a["angles"]["target"] == "tone_masked"]
+        assert (ang["degrees"] < 30).all(), ang
+    else:  # the label lives in each model's private latent: the shared subspace holds little of it
+        assert (fr["fraction"] < 0.3).all(), fr
+    L = a["loadings"][a["loadings"]["model"] == "mean"]
+    best = L.loc[L.groupby("direction")["loading"].apply(lambda s: s.abs().idxmax())]
+    assert best["concept"].str.startswith("shared").all(), best  # shared directions read the shared concepts
+
+
+def test_figures_have_a_panel_per_holdout_and_position(world):
+    _, data, summary = world
+    fig = plot_data_efficiency(summary, "tone_masked", "prompt_last", 4, HOLDOUTS)
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split("\n")[0] for ax in axes] == [f"holdout: {h}" for h in HOLDOUTS]
+    labels = {line.get_label() for line in axes[0].get_lines()}
+    assert {"gcca (shared)", "specific (holdout's own probe)", "surface (TF-IDF on the response)"} <= labels
+    x, y = axes[0].get_lines()[0].get_data()
+    assert len(x) == len(KS)
+    fig = plot_rank_sweep(summary, "tone_masked", ["prompt_last"], [4, 6])
+    assert fig.axes[0].get_title() == "prompt_last"
+    a = basis_anatomy(data, "gcca", 4, [4, 6], ["tone_masked"], 24, seed=0)
+    assert plot_loadings(a["loadings"], data.concepts).axes[0].get_images()[0].get_array().shape == (
+        len(data.concepts), 4)
+    assert len(plot_subspace(a["fractions"], a["angles"], "tone_masked").axes) >= 2
+
+
+def test_readme_block_is_replaced_between_markers():
+    md = "# s\n\n**Verdict: partially shared.** x\n\n## Headline\n\nintro\n\n| a |\n|---|\n| 1 |\n\n## In plain words\n"
+    block = readme_block(md, "docs/headline.png")
+    readme = "top\n<!-- summary:start -->\nold\n<!-- summary:end -->\nbottom\n"
+    out = update_readme(readme, block)
+    assert out.startswith("top\n") and out.endswith("\nbottom\n") and "old" not in out
+    assert "**Verdict: partially shared.**" in out and "| 1 |" in out and "![headline figure](docs/headline.png)" in out
+    with pytest.raises(ReportError, match="block"):
+        update_readme("no markers", block)
+
+
+# --- the default study's own report (after `make study`) ------------------------------------------------
+
+def _results():
+    from conftest import REPO
+
+    return REPO / "results"
+
+
+def test_default_study_summary_numbers_equal_the_transfer_table():
+    results = _results()
+    if not (results / "summary.md").exists():
+        pytest.skip("the default study has not been run here (make study writes results/summary.md)")
+    text = (results / "summary.md").read_text()
+    summary = read_summary(results / "tables" / "transfer_summary.csv")
+    assert check_summary_against_table(text, summary) >= 11 * 3
+    claims_csv = pd.read_csv(results / "tables" / "summary_claims.csv", dtype={"k": str})
+    assert len(claims_csv) == len(parse_claims(text))
+
+
+def test_readme_shows_the_current_default_study_summary():
+    from conftest import REPO
+
+    results = _results()
+    if not (results / "summary.md").exists():
+        pytest.skip("the default study has not been run here (make study writes results/summary.md)")
+    readme = (REPO / "README.md").read_text()
+    block = readme_block((results / "summary.md").read_text(), "docs/headline.png")
+    assert block in readme, "README summary block is stale: run `make readme` after `make study`"
+    assert (REPO / "docs" / "headline.png").exists()

@@ -1,0 +1,138 @@
+"""What the shared basis is made of, and how much of each model's own failure predictor lies inside it.
+
+All functions work on one position of a :class:`emobasis.transfer.StudyData` and a basis fit on *every*
+study model (the deployed basis, as in :mod:`emobasis.monitor`); nothing here is a transfer result.
+
+- **loadings**: correlation, over the unlabelled train/val rows, between each shared coordinate and each
+  named concept's profile score, per model and averaged over models. A shared direction is read by the
+  concepts it correlates with. Each direction's sign is fixed so its largest mean loading is positive
+  (GCCA signs are arbitrary).
+- **predictor fraction**: each model's own predictor is a ridge-logistic head on its whitened
+  activations (all ``pca_dims`` components, train rows). Its score's variance over the train/val rows
+  is split by regressing it on the model's r shared coordinates: the R^2 is the fraction inside the
+  shared subspace. The reference is the same R^2 for random r-dimensional subspaces of the whitened
+  space (mean over draws), what an unrelated basis of that size would capture.
+- **predictor angles**: the regression coefficients above place every model's predictor in the common
+  r-dim coordinates; the principal angles between two models' predictor subspaces (spanned by their
+  predictors for every target) say whether they point the same way. 0 degrees: the same direction;
+  90: orthogonal.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import subspace_angles
+
+from emobasis.align import Whitener, make_aligner
+from emobasis.heads import fit_logistic
+from emobasis.transfer import StudyData, _standardize, shared_views
+
+
+def fit_full_basis(data: StudyData, aligner: str, rank: int, position: str, pca_dims: int):
+    """The aligner fit on every study model's shared texts; returns (basis, {model: [n, rank] coordinates})."""
+    ref = data.rows["split"].isin(["train", "val"]).to_numpy()
+    views = shared_views(data, position, ref)
+    white = {m: Whitener(pca_dims).fit(v) for m, v in views.items()}
+    basis = make_aligner(aligner, rank, pca_dims=pca_dims).fit(views, white)
+    coords = {m: _standardize(basis.transform(m, data.X[m][position]), ref) for m in data.models}
+    return basis, coords
+
+
+def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every column of A with every column of B: [a, b]."""
+    A = (A - A.mean(0)) / (A.std(0) + 1e-12)
+    B = (B - B.mean(0)) / (B.std(0) + 1e-12)
+    return A.T @ B / len(A)
+
+
+def concept_loadings(data: StudyData, coords: dict[str, np.ndarray], position: str) -> pd.DataFrame:
+    """Tidy loadings: concept, direction (1-based), model ('mean' = average over models), loading."""
+    ref = data.rows["split"].isin(["train", "val"]).to_numpy()
+    per_model = {m: _corr(data.Z[m][position][ref], coords[m][ref]) for m in data.models}  # [K, r]
+    mean = np.mean(list(per_model.values()), axis=0)
+    sign = np.sign(mean[np.abs(mean).argmax(0), np.arange(mean.shape[1])])
+    sign[sign == 0] = 1
+    out = []
+    for model, L in [*per_model.items(), ("mean", mean)]:
+        L = L * sign
+        for (c, concept), j in itertools.product(enumerate(data.concepts), range(L.shape[1])):
+            out.append({"position": position, "model": model, "concept": concept, "direction": j + 1,
+                        "loading": float(L[c, j])})
+    return pd.DataFrame(out)
+
+
+def _r2(y: np.ndarray, F: np.ndarray) -> tuple[float, np.ndarray]:
+    """R^2 of y on F (with intercept) and the slope coefficients."""
+    Fb = np.concatenate([np.ones((len(F), 1)), F], 1)
+    coef = np.linalg.lstsq(Fb, y, rcond=None)[0]
+    resid = y - Fb @ coef
+    return float(1 - resid.var() / y.var()), coef[1:]
+
+
+def predictor_fractions(data: StudyData, basis, coords: dict[str, np.ndarray], position: str,
+                        targets: list[str], ranks: list[int], l2: float = 1.0, n_random: int = 20,
+                        seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Fraction of each model's own predictor inside the first r shared directions, for every r in ranks.
+
+    Returns (table, {(model, target): coefficients of the predictor in the shared coordinates at max rank})."""
+    rows = data.rows
+    ref = rows["split"].isin(["train", "val"]).to_numpy()
+    tr = (rows["split"] == "train").to_numpy()
+    rng = np.random.default_rng(seed)
+    out, betas = [], {}
+    for m in data.models:
+        W = _standardize(basis.whiteners_[m].transform(data.X[m][position]), ref)
+        for t in targets:
+            y = rows[t].to_numpy().astype(bool)
+            b = fit_logistic(W[tr], y[tr], l2=l2)
+            score = W[ref] @ b[1:]
+            for r in ranks:
+                frac, beta = _r2(score, coords[m][ref][:, :r])
+                rand = []
+                for _ in range(n_random):
+                    Q = np.linalg.qr(rng.normal(size=(W.shape[1], r)))[0]
+                    rand.append(_r2(score, W[ref] @ Q)[0])
+                out.append({"position": position, "model": m, "target": t, "rank": r, "fraction": frac,
+                            "random_fraction": float(np.mean(rand)), "pca_dims": W.shape[1]})
+                if r == max(ranks):
+                    betas[(m, t)] = beta
+    return pd.DataFrame(out), betas
+
+
+def predictor_angles(betas: dict, targets: list[str], position: str) -> pd.DataFrame:
+    """Principal angles (degrees) between two models' predictor subspaces in the shared coordinates, and
+    the angle between their predictors for each target."""
+    models = sorted({m for m, _ in betas}, key=[m for m, _ in betas].index)
+    out = []
+    for a, b in itertools.combinations(models, 2):
+        A = np.stack([betas[(a, t)] for t in targets], 1)
+        B = np.stack([betas[(b, t)] for t in targets], 1)
+        angles = np.degrees(subspace_angles(A, B))[::-1]  # smallest first
+        for i, ang in enumerate(angles):
+            out.append({"position": position, "model_a": a, "model_b": b, "target": "all",
+                        "angle": i + 1, "degrees": float(ang)})
+        for t in targets:
+            u, v = betas[(a, t)], betas[(b, t)]
+            cos = float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-12))
+            out.append({"position": position, "model_a": a, "model_b": b, "target": t, "angle": 1,
+                        "degrees": float(np.degrees(np.arccos(np.clip(cos, -1, 1))))})
+    return pd.DataFrame(out)
+
+
+def basis_anatomy(data: StudyData, aligner: str, rank: int, ranks: list[int], targets: list[str],
+                  pca_dims: int, l2: float = 1.0, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Loadings (at ``rank``), predictor fractions (every rank in ``ranks``) and angles (at max rank), for
+    every position in the study data."""
+    tables = {"loadings": [], "fractions": [], "angles": []}
+    top = max([rank, *ranks])
+    for position in next(iter(data.X.values())):
+        basis, coords = fit_full_basis(data, aligner, top, position, pca_dims)
+        tables["loadings"].append(concept_loadings(data, {m: c[:, :rank] for m, c in coords.items()}, position))
+        frac, betas = predictor_fractions(data, basis, coords, position, targets, sorted(set(ranks) | {rank}),
+                                          l2=l2, seed=seed)
+        tables["fractions"].append(frac)
+        tables["angles"].append(predictor_angles(betas, targets, position).assign(rank=top))
+    return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}

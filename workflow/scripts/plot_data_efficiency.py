@@ -1,0 +1,12 @@
+"""AUC against k per holdout (one target and position)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from emobasis.report import read_summary, plot_data_efficiency
+
+w = snakemake.wildcards
+fig = plot_data_efficiency(read_summary(snakemake.input[0]), w.target, w.position, snakemake.params.rank,
+                           snakemake.params.holdouts)
+fig.savefig(snakemake.output[0], dpi=120)

@@ -1,0 +1,11 @@
+"""AUC against rank per aligner, zero-shot and at k = match_k."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from emobasis.report import plot_rank_sweep, read_summary
+
+p = snakemake.params
+fig = plot_rank_sweep(read_summary(snakemake.input[0]), snakemake.wildcards.target, p.positions, p.ranks, p.match_k)
+fig.savefig(snakemake.output[0], dpi=120)

@@ -1,0 +1,27 @@
+"""The holdouts' test rows that the zero-shot monitor scores highest (same basis and head as the LOMO grid)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from emobasis.metrics import auc
+from emobasis.report import table_html, top_alarms
+from emobasis.transfer import load_study_from_inputs, parse_ks, zero_shot_scores
+
+p, v = snakemake.params, snakemake.params.verdict
+cfg = {**p.transfer, "ranks": p.ranks, "ks": parse_ks(p.transfer["ks"])}
+data = load_study_from_inputs(snakemake.input, p.models, p.suites, [v["position"]], with_embeddings=False)
+tables = []
+for holdout in p.models:
+    scores = zero_shot_scores(data, holdout, v["aligner"], v["rank"], v["position"], v["target"], cfg, seed=p.seed)
+    y = data.rows[v["target"]].to_numpy()[scores.index]
+    print(f"{holdout}: zero-shot AUC {auc(scores.to_numpy(), y):.4f} on {len(y)} test rows", file=sys.stderr)
+    tables.append(top_alarms(data.rows, scores, holdout, v["target"]))
+table = pd.concat(tables, ignore_index=True)
+table.to_csv(snakemake.output.table, index=False)
+intro = (f"Zero-shot monitor ({v['aligner']}, rank {v['rank']}, {v['position']}, target {v['target']}), basis and "
+         "head learned without the holdout; the holdout's test rows it scores highest. Texts truncated.")
+with open(snakemake.output.html, "w") as fh:
+    fh.write(table_html(table, "What the monitor flags on each holdout", intro))

@@ -1,0 +1,26 @@
+"""results/summary.md: the verdict by the pre-registered rule, every claim with its number and CI."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import json
+
+import pandas as pd
+
+from emobasis.report import read_summary, study_context, summary_html, write_summary
+
+p = snakemake.params
+models = [json.load(open(path)) for path in snakemake.input.models]
+sources = {path.split("/")[-2]: json.load(open(path)) for path in snakemake.input.sources}
+suites = {path.split("/")[-1].split(".")[0]: json.load(open(path)) for path in snakemake.input.suites}
+summary = read_summary(snakemake.input.summary)
+context = study_context(p.config, models, sources, suites, summary)
+text, claims, verdict = write_summary(summary, pd.read_csv(snakemake.input.fractions),
+                                      pd.read_csv(snakemake.input.angles), p.verdict, p.holdouts, context)
+claims.to_csv(snakemake.output.claims, index=False)
+with open(snakemake.output.summary, "w") as fh:
+    fh.write(text)
+with open(snakemake.output.html, "w") as fh:
+    fh.write(summary_html(text))
+print(verdict, file=sys.stderr)
