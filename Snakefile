@@ -18,6 +18,22 @@ include: "rules/transfer.smk"
 include: "rules/report.smk"
 
 
+# Small jobs run where Snakemake runs, even under a cluster executor (profiles/slurm).
+localrules:
+    all,
+    fetch_source,
+    build_suite,
+    build_stimuli,
+    check_tone_scorer,
+    gather_concept_diagnostics,
+    gather_transfer,
+    plot_data_efficiency,
+    plot_rank_sweep,
+    plot_basis,
+    plot_concepts,
+    write_summary,
+
+
 rule all:
     input:
         get_final_output(),

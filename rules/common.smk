@@ -159,6 +159,29 @@ def get_dataset_table(wildcards):
     return f"results/{folder}/{wildcards.dataset}.parquet"
 
 
+def own_responses():
+    return config["study"]["reader_mode"] == "own_responses"
+
+
+def get_own_responses(wildcards):
+    """Own-response mode: this model's responder in this suite and those of the whole study (whose common
+    prompts every model reads); None: the model reads every response."""
+    if not own_responses() or get_dataset_kind(wildcards) != "suite":
+        return None
+    return {
+        "responder": MODELS[wildcards.model]["responders"][wildcards.dataset],
+        "study": get_suite_responders(wildcards, wildcards.dataset),
+    }
+
+
+def get_suite_responders(wildcards, suite=None):
+    """Own-response mode: the responders of every study model in this suite (embed their rows)."""
+    if not own_responses():
+        return []
+    suite = suite or wildcards.suite
+    return sorted({m["responders"][suite] for m in config["models"]})
+
+
 def get_dataset_max_rows(wildcards):
     if get_dataset_kind(wildcards) == "suite":
         return config["study"]["max_rows_per_suite"]

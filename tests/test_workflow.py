@@ -84,3 +84,42 @@ def test_snakefmt_is_clean():
     res = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=REPO, capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_gpu_study_config_validates_with_pinned_hub_models(tmp_path):
+    """config/study-gpu.yaml: the suites' responders and other open chat models, each at a 40-hex revision."""
+    overlay = yaml.safe_load((REPO / "config" / "study-gpu.yaml").read_text())
+    ids = [m["id"] for m in overlay["models"]]
+    assert {"llama-2-7b-chat", "vicuna-13b-v1.5", "mistral-7b-instruct-v0.1"} <= set(ids) and len(ids) >= 5
+    for m in overlay["models"]:
+        assert m["source"] == "hub" and len(m["revision"]) == 40 and not m.get("trust_remote_code", False)
+    res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"),
+                    str(REPO / "config/study-gpu.yaml"))
+    assert res.returncode == 0, res.stderr[-2000:] + res.stdout[-2000:]
+    counts = job_counts(res.stdout)
+    assert counts["extract"] == len(ids) * 4 and counts["transfer"] == len(ids)
+
+
+def test_slurm_profile_validates_and_asks_gpus_for_extraction_only(tmp_path):
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    gpu_rules = [rule for rule, res in profile["set-resources"].items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))]
+    assert gpu_rules == ["extract"]
+    res = snakemake("-n", "--directory", str(tmp_path), "--workflow-profile", str(REPO / "profiles" / "slurm"),
+                    "--slurm-no-account", "--configfile", str(REPO / "config/config.yaml"),
+                    str(REPO / "config/study-gpu.yaml"))
+    assert res.returncode == 0, res.stderr[-2000:] + res.stdout[-2000:]
+    assert "gpu=1" in res.stdout  # extraction jobs carry the GPU request into the plan
+
+
+def test_no_shell_no_pickle_no_remote_code_by_default(default_config):
+    """Config values never reach a shell (no rule has shell:/run:), the code never unpickles, and hub models
+    run no repo code unless a model opts in."""
+    import re
+
+    rules = "".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))])
+    assert not re.search(r"^\s+(shell|run):", rules, re.M)
+    code = "".join(p.read_text() for p in (REPO / "workflow").rglob("*.py"))
+    for forbidden in ("import pickle", "allow_pickle=True", "torch.load(", "joblib", "cloudpickle"):
+        assert forbidden not in code, forbidden
+    assert all(m["trust_remote_code"] is False for m in default_config["models"])

@@ -86,7 +86,7 @@ def predictor_fractions(data: StudyData, basis, coords: dict[str, np.ndarray], p
     for m in data.models:
         W = _standardize(basis.whiteners_[m].transform(data.X[m][position]), ref)
         for t in targets:
-            y = rows[t].to_numpy().astype(bool)
+            y = data.y(m, t)
             b = fit_logistic(W[tr], y[tr], l2=l2)
             score = W[ref] @ b[1:]
             for r in ranks:

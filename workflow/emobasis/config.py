@@ -83,6 +83,7 @@ def _defaults(cfg: dict) -> dict:
     study.setdefault("suites", list(cfg.get("suites", {})))
     study.setdefault("stimulus_sets", list(cfg.get("stimulus_sets", {})))
     study.setdefault("max_rows_per_suite", None)
+    study.setdefault("reader_mode", "all_responses")
     cfg.setdefault("monitor_models", [])
     cfg.get("extraction", {}).setdefault("device", "auto")
     return cfg
@@ -191,6 +192,16 @@ def _check_references(cfg: dict) -> None:
         if not 1 <= r <= n:
             raise ConfigError(f"basis.ranks[{i}] = {r} is outside 1..{n} (the number of concepts in the study). "
                               f"Fix: use ranks between 1 and {n}, or add concepts.")
+    if cfg["study"].get("reader_mode") == "own_responses":
+        for m in cfg["models"]:
+            missing = [s for s in cfg["study"]["suites"] if s not in (m.get("responders") or {})]
+            if missing:
+                raise ConfigError(f"study.reader_mode is own_responses but model '{m['id']}' names no responder for "
+                                  f"suite(s) {', '.join(missing)}. Fix: add models[].responders, e.g. "
+                                  "{jailbreakbench: llama-2-7b-chat-hf, xstest: llama2orig}.")
+        if cfg.get("monitor_models"):
+            raise ConfigError("monitor_models cannot be scored in own_responses mode (a new model has no own "
+                              "responses in the suites). Fix: score them in a study with reader_mode all_responses.")
     v, t = cfg["verdict"], cfg["transfer"]
     for key, allowed, where in (("aligner", t["aligners"], "transfer.aligners"), ("rank", cfg["basis"]["ranks"], "basis.ranks"),
                                 ("target", t["targets"], "transfer.targets"),

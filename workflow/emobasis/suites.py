@@ -215,7 +215,7 @@ def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str 
     """Positions of the rows a study reads (sorted). ``None`` keeps every row.
 
     A seeded subsample for small studies: unsafe rows first (up to half of ``max_rows``, so the rare
-    class keeps its power), then the rest drawn at random; the selection depends only on the table and
+    class keeps its power), then safe rows at random (then more unsafe rows if safe ones run out); the selection depends only on the table and
     the seed, so every model reads the same rows. AUC does not depend on the changed base rate.
     """
     n = len(table)
@@ -225,6 +225,32 @@ def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str 
     pos = np.flatnonzero(table["unsafe"].to_numpy())
     neg = np.flatnonzero(~table["unsafe"].to_numpy())
     n_pos = min(len(pos), max_rows // 2)
-    chosen = np.concatenate([rng.choice(pos, n_pos, replace=False),
-                             rng.choice(neg, min(len(neg), max_rows - n_pos), replace=False)])
+    first = rng.choice(pos, n_pos, replace=False)
+    chosen = np.concatenate([first, rng.choice(neg, min(len(neg), max_rows - n_pos), replace=False)])
+    if len(chosen) < max_rows:  # too few safe rows: fill up with more unsafe ones
+        rest = np.setdiff1d(pos, first)
+        chosen = np.concatenate([chosen, rng.choice(rest, min(len(rest), max_rows - len(chosen)), replace=False)])
     return np.sort(chosen)
+
+
+def own_rows(table: pd.DataFrame, responder: str, responders: list[str], max_rows: int | None, seed: int,
+             suite: str = "") -> np.ndarray:
+    """Positions of the rows a model reads in own-response mode: its responder's responses to the prompt
+    slots (item, attack) that every study responder answered, the same slots for every model. A seeded
+    subsample of slots like :func:`study_rows` (slots where any responder was unsafe first)."""
+    who = table["responder"].astype(str).to_numpy()
+    known = sorted(set(who))
+    for r in [responder, *responders]:
+        if r not in known:
+            raise SuiteError(f"suite '{suite}' has no responses by responder '{r}'. Fix: name one of: "
+                             f"{', '.join(known)} (models[].responders in the config).")
+    slot = (table["item_id"].astype(str) + "|" + table["attack"].astype(str)).to_numpy()
+    common = sorted(set.intersection(*(set(slot[who == r]) for r in responders)))
+    if not common:
+        raise SuiteError(f"suite '{suite}': the responders {', '.join(responders)} answered no prompt in common. "
+                         "Fix: choose responders that answered the same prompts.")
+    in_study = np.isin(who, responders) & np.isin(slot, common)
+    unsafe = pd.Series(table["unsafe"].to_numpy()[in_study]).groupby(slot[in_study]).any()
+    slots = pd.DataFrame({"slot": common, "unsafe": unsafe.reindex(common).to_numpy().astype(bool)})
+    chosen = slots["slot"].to_numpy()[study_rows(slots, max_rows, seed, f"{suite}:own")]
+    return np.flatnonzero((who == responder) & np.isin(slot, chosen))

@@ -41,21 +41,48 @@ class TransferError(EmobasisError):
     """The LOMO evaluation cannot run on the given data."""
 
 
+#: columns that belong to one response (and so to one model in own-response mode); the rest describe the
+#: prompt slot (item_id, split, suite, benign, attack, category, ...) and are shared by every model
+RESPONSE_COLUMNS = ("row_id", "prompt", "responder", "response", "unsafe", "calm", "tone_masked", "tone_score",
+                    "tone_refusal", "tone_warning", "tone_hedge", "tone_alarm")
+
+
 @dataclass
 class StudyData:
-    """Everything LOMO needs, rows aligned across models (the same study rows in the same order)."""
+    """Everything LOMO needs, rows aligned across models.
+
+    Reader mode (``own is None``): every model read the same study rows, in the same order; ``rows`` holds
+    them. Own-response mode: each model read its own responder's responses; ``rows`` holds the prompt slots
+    (item, attack) every model answered, with the slot columns only, and ``own[m]`` the model's own rows
+    (labels, texts) aligned with them. Use :meth:`table` and :meth:`y` for anything a response decides."""
 
     rows: pd.DataFrame  # row_id, item_id, split, suite, benign, calm, tone_score, response, + targets
     X: dict[str, dict[str, np.ndarray]]  # model -> position -> [n, d_m] suite activations
     Z: dict[str, dict[str, np.ndarray]]  # model -> position -> [n, K] concept profiles
     shared: dict[str, np.ndarray]  # model -> [n_shared, d_m] stimulus activations (unlabelled)
     concepts: list[str]
-    embeddings: np.ndarray | None = None  # [n, e] sentence embeddings of the responses
+    embeddings: np.ndarray | dict | None = None  # [n, e] sentence embeddings of the responses (per model if own)
     layers: dict[str, int] = field(default_factory=dict)
+    own: dict[str, pd.DataFrame] | None = None
 
     @property
     def models(self) -> list[str]:
         return list(self.X)
+
+    @property
+    def same_texts(self) -> bool:
+        """True when every model read the same texts (reader mode): suite rows can serve as shared texts."""
+        return self.own is None
+
+    def table(self, model: str) -> pd.DataFrame:
+        """The rows as ``model`` read them (its own responses and labels in own-response mode)."""
+        return self.rows if self.own is None else self.own[model]
+
+    def y(self, model: str, target: str) -> np.ndarray:
+        return self.table(model)[target].to_numpy().astype(bool)
+
+    def emb(self, model: str) -> np.ndarray | None:
+        return self.embeddings.get(model) if isinstance(self.embeddings, dict) else self.embeddings
 
 
 def _standardize(F: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -63,12 +90,13 @@ def _standardize(F: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (F - mu) / sd
 
 
-def check_labels(rows: pd.DataFrame, target: str) -> None:
+def check_labels(rows: pd.DataFrame, target: str, model: str | None = None) -> None:
+    whose = f" for model '{model}'" if model else ""
     for split in ("train", "val", "test"):
         y = rows.loc[rows["split"] == split, target]
         if y.nunique() < 2:
             raise TransferError(f"target '{target}' has a single class ({y.iloc[0] if len(y) else 'no rows'}) in the "
-                                f"{split} split. Fix: add suites or rows with both classes, or raise "
+                                f"{split} split{whose}. Fix: add suites or rows with both classes, or raise "
                                 "study.max_rows_per_suite.")
 
 
@@ -96,9 +124,13 @@ class HeadResult:
 class Protocol:
     """Head training and scoring shared by every method, for one (holdout, target)."""
 
-    def __init__(self, rows: pd.DataFrame, holdout: str, models: list[str], target: str, cfg: dict, seed: int):
+    def __init__(self, rows: pd.DataFrame, holdout: str, models: list[str], target: str, cfg: dict, seed: int,
+                 labels: dict[str, np.ndarray] | None = None):
+        """``labels``: model -> labels of its rows (own-response mode); default: ``rows[target]`` for all."""
         self.holdout, self.train_models, self.cfg, self.seed = holdout, [m for m in models if m != holdout], cfg, seed
-        self.y = rows[target].to_numpy().astype(bool)
+        shared_y = rows[target].to_numpy().astype(bool) if labels is None else None
+        self.Y = labels if labels is not None else {m: shared_y for m in models}
+        self.y = self.Y[holdout]
         self.split = rows["split"].to_numpy()
         self.benign = rows["benign"].to_numpy().astype(bool)
         self.tr, self.va, self.te = (self.split == s for s in ("train", "val", "test"))
@@ -116,7 +148,7 @@ class Protocol:
     def _pool(self, F: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The training models' rows under ``mask``, stacked, with their labels."""
         return (np.concatenate([F[m][mask] for m in self.train_models]),
-                np.concatenate([self.y[mask] for _ in self.train_models]))
+                np.concatenate([self.Y[m][mask] for m in self.train_models]))
 
     def _fit_zero_shot(self, F: dict) -> np.ndarray:
         Xtr, ytr = self._pool(F, self.tr)
@@ -181,10 +213,18 @@ class Protocol:
         return out
 
 
+def study_protocol(data: StudyData, holdout: str, target: str, cfg: dict, seed: int) -> Protocol:
+    labels = None if data.same_texts else {m: data.y(m, target) for m in data.models}
+    return Protocol(data.rows, holdout, data.models, target, cfg, seed, labels=labels)
+
+
 # --- features per method -------------------------------------------------------------------------------
 
 def shared_views(data: StudyData, position: str, ref: np.ndarray) -> dict[str, np.ndarray]:
-    """Unlabelled shared texts per model: stimuli plus the train/val suite rows at this position."""
+    """Unlabelled shared texts per model: stimuli plus the train/val suite rows at this position (stimuli only
+    in own-response mode, where the models read different responses)."""
+    if not data.same_texts:
+        return {m: data.shared[m].astype(np.float64) for m in data.models}
     return {m: np.concatenate([data.shared[m], data.X[m][position][ref]]).astype(np.float64) for m in data.models}
 
 
@@ -200,7 +240,7 @@ def lowrank_basis(data: StudyData, position: str, train_models: list[str], targe
     B = []
     for m in train_models:
         for t in targets:
-            b = fit_logistic(Zs[m][tr], data.rows[t].to_numpy().astype(bool)[tr], l2=l2)[1:]
+            b = fit_logistic(Zs[m][tr], data.y(m, t)[tr], l2=l2)[1:]
             B.append(b / (np.linalg.norm(b) + 1e-12))
     U = np.linalg.svd(np.stack(B, 1), full_matrices=False)[0]
     U = U[:, : min(rank, U.shape[1])]
@@ -211,28 +251,40 @@ def lowrank_basis(data: StudyData, position: str, train_models: list[str], targe
     return np.concatenate([U, extra], 1)
 
 
-def surface_scores(rows: pd.DataFrame, target: str, proto: Protocol) -> list[HeadResult]:
-    """TF-IDF logistic on the response text: the words alone (same k draws; k = 0 uses train rows)."""
+def surface_scores(data: StudyData, target: str, proto: Protocol) -> list[HeadResult]:
+    """TF-IDF logistic on the response text: the words alone (same k draws). k = 0 trains on the train rows
+    (in own-response mode: the training models' own responses); k > 0 on the holdout's drawn rows."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    text = rows["response"].astype(str).to_numpy()
+    text = data.table(proto.holdout)["response"].astype(str).to_numpy()
     y = proto.y
-    vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(text[proto.tr])
+    if data.same_texts:
+        train_text, train_y, train_benign = text[proto.tr], y[proto.tr], proto.tr & proto.benign
+    else:
+        train_text = np.concatenate([data.table(m)["response"].astype(str).to_numpy()[proto.tr]
+                                     for m in proto.train_models])
+        train_y = np.concatenate([proto.Y[m][proto.tr] for m in proto.train_models])
+        train_benign = np.concatenate([proto.benign[proto.tr] for _ in proto.train_models])
+    vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
     T = vec.transform(text)
-    def fit_score(idx_rows):
-        yy = y[idx_rows]
+    T_train = T[proto.tr] if data.same_texts else vec.transform(train_text)
+    benign_train = T[train_benign] if data.same_texts else T_train[train_benign]
+
+    def fit_score(X_fit, yy, benign):
         if yy.all() or not yy.any():
             return np.full(proto.te.sum(), 0.5), np.nan
-        clf = LogisticRegression(C=10.0, max_iter=2000).fit(T[idx_rows], yy)
-        benign = T[proto.tr & proto.benign]
+        clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
         thr = fpr_threshold(clf.decision_function(benign)) if benign.shape[0] else np.nan
         return clf.decision_function(T[proto.te]), thr
+
     tr_rows = np.flatnonzero(proto.tr)
-    s0, t0 = fit_score(tr_rows)
+    s0, t0 = fit_score(T_train, train_y, benign_train)
+    own_benign = T[proto.tr & proto.benign]
     out = [HeadResult(0, s0[None], np.array([t0]))]
     for k, draws in proto.draws.items():
-        res = [fit_score(tr_rows[idx]) for idx in draws]
+        res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign if not data.same_texts else benign_train)
+               for idx in draws]
         out.append(HeadResult(k, np.stack([r[0] for r in res]), np.array([r[1] for r in res])))
     return out
 
@@ -244,7 +296,7 @@ def mismatch_scores(data: StudyData, holdout: str, position: str, proto: Protoco
     mismatch_concern: harm_salience + fear - tone_score (inner concern under a calm surface)."""
     Z = _standardize(data.Z[holdout][position], proto.ref)
     col = {c: Z[:, i] for i, c in enumerate(data.concepts)}
-    tone = data.rows["tone_score"].to_numpy(float)
+    tone = data.table(holdout)["tone_score"].to_numpy(float)
     tone = (tone - tone[proto.ref].mean()) / (tone[proto.ref].std() + 1e-8)
     out = {}
     formulas = {"mismatch_style": ("prosocial", "risk_aversion", "confidence"),
@@ -277,7 +329,8 @@ def method_features(data: StudyData, holdout: str, position: str, cfg: dict, see
     std = lambda F: {m: _standardize(v, ref) for m, v in F.items()}  # noqa: E731
     gcca_all = {m: gcca_full.transform(m, X[m]) for m in data.models}
     own = gcca_full.whiteners_[holdout].transform(X[holdout])
-    E = None if data.embeddings is None else np.concatenate([data.embeddings, np.ones((len(rows), 1))], 1)
+    E = {m: np.concatenate([data.emb(m), np.ones((len(rows), 1))], 1) for m in data.models
+         if data.emb(m) is not None}
     feats, bases = {}, {}
     for rank in cfg["ranks"]:
         # GCCA is nested in the rank: the rank-r basis is the first r consensus columns
@@ -295,9 +348,9 @@ def method_features(data: StudyData, holdout: str, position: str, cfg: dict, see
         rnd = make_aligner("random", rank, pca_dims=cfg["pca_dims"], seed=seed).fit(train_views, train_white).adapt(
             holdout, views[holdout], white[holdout])
         feats[("random", rank)] = std({m: rnd.transform(m, X[m]) for m in data.models})
-        if E is not None:
-            coef = {m: np.linalg.lstsq(E[ref], F[ref], rcond=None)[0] for m, F in gcca.items()}
-            feats[("residualized", rank)] = std({m: F - E @ coef[m] for m, F in gcca.items()})
+        if len(E) == len(data.models):
+            coef = {m: np.linalg.lstsq(E[m][ref], F[ref], rcond=None)[0] for m, F in gcca.items()}
+            feats[("residualized", rank)] = std({m: F - E[m] @ coef[m] for m, F in gcca.items()})
         feats[("specific", rank)] = {holdout: _standardize(own[:, :rank], ref)}
         bases[("gcca", rank)] = gcca_full
     return feats, (bases if keep_bases else {})
@@ -311,14 +364,15 @@ def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, ke
         raise TransferError(f"LOMO needs the holdout among >= 3 models (have {data.models}).")
     rows = data.rows
     for target in cfg["targets"]:
-        check_labels(rows, target)
+        for m in ([None] if data.same_texts else data.models):
+            check_labels(data.table(m) if m else rows, target, m)
     records, summaries, all_bases = [], [], {}
     for position in cfg["positions"]:
         feats, bases = method_features(data, holdout, position, cfg, seed, keep_bases)
         all_bases.update({(name, rank, position): b for (name, rank), b in bases.items()})
         ref = rows["split"].isin(["train", "val"]).to_numpy()
         for target in cfg["targets"]:
-            proto = Protocol(rows, holdout, data.models, target, cfg, seed)
+            proto = study_protocol(data, holdout, target, cfg, seed)
             store: dict[tuple[str, int], list[HeadResult]] = {}
             for (name, rank), F in feats.items():
                 store[(name, rank)] = proto.run(F, transfer=name != "specific")
@@ -326,7 +380,7 @@ def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, ke
                     store[("shuffled", rank)] = proto.run_shuffled(F)
             store[("specific_profiles", 0)] = proto.run({holdout: _standardize(data.Z[holdout][position], ref)},
                                                         transfer=False)
-            store[("surface", 0)] = surface_scores(rows, target, proto)
+            store[("surface", 0)] = surface_scores(data, target, proto)
             for name, res in mismatch_scores(data, holdout, position, proto).items():
                 store[(name, 0)] = res
             recs, summ = summarize(store, proto, rows, holdout, target, position, cfg, seed)
@@ -372,8 +426,11 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
                positions=("prompt_last", "response_first", "response_mean")) -> StudyData:
     """Assemble StudyData from the workflow's files (paths keyed by model and suite / stimulus set).
 
-    Every model must have read the same study rows; the chosen layer of each model comes from its concept
-    file, and the shared (unlabelled) texts are its stimulus reads at that layer."""
+    Reader mode: every model must have read the same study rows. Own-response mode (the activation
+    manifests name a responder): each model read its own responder's rows; they are aligned on the prompt
+    slots (item, attack) that every model answered, and each model keeps its own labels and texts
+    (``StudyData.own``). The chosen layer of each model comes from its concept file, and the shared
+    (unlabelled) texts are its stimulus reads at that layer."""
     from emobasis.extract import load_activations
 
     rows, X, Z, shared, layers = [], {m: {p: [] for p in positions} for m in models}, \
@@ -389,37 +446,79 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
             arrays, _ = load_activations(path)
             reads.append(arrays[f"{concept_meta[m]['stimulus_position']}/layer{layers[m]}"].astype(np.float32))
         shared[m] = np.concatenate(reads)
-    emb = []
+    responders = {m: {s: _manifest(activations[m][s]).get("responder") for s in suites} for m in models}
+    own_mode = any(r for v in responders.values() for r in v.values())
+    if own_mode and not all(r for v in responders.values() for r in v.values()):
+        raise TransferError("some models read their own responses and others every response. Fix: rerun the "
+                            "extraction with one study.reader_mode for all models.")
+    rows, own = [], {m: [] for m in models}
+    emb, emb_own = [], {m: [] for m in models}
     for suite in suites:
         table = pd.read_parquet(suite_tables[suite])
-        index = None
+        reads = {m: load_activations(activations[m][suite]) for m in models}
+        if own_mode:  # align the models' own rows on the prompt slots (item, attack) that every model answered
+            slot = (table["item_id"].astype(str) + "|" + table["attack"].astype(str)).to_numpy()
+            keys = {m: slot[reads[m][1]] for m in models}
+            for m, k in keys.items():
+                if len(set(k)) != len(k):
+                    raise TransferError(f"model '{m}' read two responses to one prompt slot of suite '{suite}'. "
+                                        "Fix: check the suite's responder column.")
+            common = sorted(set.intersection(*(set(k) for k in keys.values())))
+            if not common:
+                raise TransferError(f"the models' own responses in suite '{suite}' share no prompt. Fix: choose "
+                                    "responders that answered the same prompts.")
+            pick = {m: pd.Series(np.arange(len(k)), index=k).loc[common].to_numpy() for m, k in keys.items()}
+            index_of = {m: reads[m][1][pick[m]] for m in models}
+        else:
+            index = reads[models[0]][1]
+            for m in models[1:]:
+                if not np.array_equal(index, reads[m][1]):
+                    raise TransferError(f"models read different rows of suite '{suite}'. Fix: rerun extraction with "
+                                        "one config for all models.")
+            pick = {m: np.arange(len(index)) for m in models}
+            index_of = {m: index for m in models}
         for m in models:
-            arrays, row_index = load_activations(activations[m][suite])
-            if index is None:
-                index = row_index
-            elif not np.array_equal(index, row_index):
-                raise TransferError(f"models read different rows of suite '{suite}'. Fix: rerun extraction with one "
-                                    "config for all models.")
+            arrays = reads[m][0]
             prof = pd.read_parquet(profiles[m][suite]) if profiles else None
             for p in positions:
-                X[m][p].append(arrays[f"{p}/layer{layers[m]}"].astype(np.float32))
+                X[m][p].append(arrays[f"{p}/layer{layers[m]}"][pick[m]].astype(np.float32))
                 if prof is not None:
-                    Z[m][p].append(prof[prof["position"] == p][concepts].to_numpy(np.float32))
-        rows.append(table.iloc[index].reset_index(drop=True))
+                    Z[m][p].append(prof[prof["position"] == p][concepts].to_numpy(np.float32)[pick[m]])
+            own[m].append(table.iloc[index_of[m]].reset_index(drop=True))
+        rows.append(own[models[0]][-1])
         if embeddings:
             e_arrays, e_index = load_activations(embeddings[suite])
-            if not np.array_equal(e_index, index):
-                raise TransferError(f"embeddings of suite '{suite}' cover other rows. Fix: rerun embed_responses.")
-            emb.append(e_arrays["embedding"].astype(np.float32))
-    data = StudyData(rows=pd.concat(rows, ignore_index=True),
-                     X={m: {p: np.concatenate(v) for p, v in X[m].items()} for m in models},
+            where = pd.Series(np.arange(len(e_index)), index=e_index)
+            for m in models:
+                missing = np.setdiff1d(index_of[m], e_index)
+                if len(missing):
+                    raise TransferError(f"embeddings of suite '{suite}' lack {len(missing)} rows model '{m}' read. "
+                                        "Fix: rerun embed_responses.")
+                emb_own[m].append(e_arrays["embedding"][where.loc[index_of[m]].to_numpy()].astype(np.float32))
+    rows = pd.concat(rows, ignore_index=True)
+    own_tables = None
+    if own_mode:
+        own_tables = {m: pd.concat(v, ignore_index=True) for m, v in own.items()}
+        rows = rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in rows.columns])
+    embedding = None
+    if embeddings:
+        embedding = {m: np.concatenate(v) for m, v in emb_own.items()} if own_mode else np.concatenate(
+            emb_own[models[0]])
+    data = StudyData(rows=rows, X={m: {p: np.concatenate(v) for p, v in X[m].items()} for m in models},
                      Z={m: {p: np.concatenate(v) for p, v in Z[m].items() if v} for m in models},
-                     shared=shared, concepts=concepts, embeddings=np.concatenate(emb) if emb else None, layers=layers)
+                     shared=shared, concepts=concepts, embeddings=embedding, layers=layers, own=own_tables)
     for m in models:
         for p in positions:
             if not np.isfinite(data.X[m][p]).all():
                 raise TransferError(f"non-finite activations for model '{m}' at '{p}'. Fix: rebuild its extraction.")
     return data
+
+
+def _manifest(path) -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads(Path(path).with_suffix(".json").read_text())
 
 
 def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:
@@ -502,6 +601,6 @@ def zero_shot_scores(data: StudyData, holdout: str, aligner: str, rank: int, pos
         {m: views[m] for m in train_models}, {m: white[m] for m in train_models})
     basis.adapt(holdout, views[holdout], white[holdout])
     F = {m: _standardize(basis.transform(m, data.X[m][position])[:, :rank], ref) for m in data.models}
-    proto = Protocol(rows, holdout, data.models, target, {**cfg, "ks": [0]}, seed)
+    proto = study_protocol(data, holdout, target, {**cfg, "ks": [0]}, seed)
     b0 = proto._fit_zero_shot(F)
     return pd.Series(predict(F[holdout][proto.te], b0), index=np.flatnonzero(proto.te), name="score")

@@ -16,9 +16,9 @@ data = load_study_from_inputs(snakemake.input, p.models, p.suites, [v["position"
 tables = []
 for holdout in p.models:
     scores = zero_shot_scores(data, holdout, v["aligner"], v["rank"], v["position"], v["target"], cfg, seed=p.seed)
-    y = data.rows[v["target"]].to_numpy()[scores.index]
+    y = data.y(holdout, v["target"])[scores.index]
     print(f"{holdout}: zero-shot AUC {auc(scores.to_numpy(), y):.4f} on {len(y)} test rows", file=sys.stderr)
-    tables.append(top_alarms(data.rows, scores, holdout, v["target"]))
+    tables.append(top_alarms(data.table(holdout), scores, holdout, v["target"]))
 table = pd.concat(tables, ignore_index=True)
 table.to_csv(snakemake.output.table, index=False)
 intro = (f"Zero-shot monitor ({v['aligner']}, rank {v['rank']}, {v['position']}, target {v['target']}), basis and "

@@ -1,0 +1,279 @@
+"""A whole (tiny) study run by Snakemake: determinism, a killed run, a corrupted file, adding a model, SLURM.
+
+The study is the default config shrunk by ``conftest.tiny_study_config``: real suites and stimuli from the
+data mirror, three tiny random-init reader models from local folders, the real MiniLM embedder. Each run
+takes about two minutes on two cores. Runs stop at the tables and the summary (no figures) to save time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, TINY_MODELS
+
+pytestmark = [pytest.mark.workflow, pytest.mark.data]
+
+TARGETS = ["results/tables/transfer_summary.csv", "results/summary.md", "results/tables/basis_loadings.csv"]
+# files that must be byte-identical between runs (manifests carry timings and are left out)
+COMPARED = ["results/tables/*.csv", "results/summary.md", "results/suites/*.parquet", "results/stimuli/*.parquet",
+            "results/activations/*/*.safetensors", "results/concepts/*.safetensors", "results/profiles/*/*.parquet",
+            "results/transfer/*/*/*.parquet", "results/basis/*/*/*.npz"]
+
+
+def smk(workdir: Path, config: Path, *args: str, timeout: int = 1200, env: dict | None = None):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           *args, "--configfile", str(config)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def run_ok(workdir: Path, config: Path, *args: str, **kw):
+    res = smk(workdir, config, "--cores", "2", *TARGETS, *args, **kw)  # targets first: some flags take lists
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+def digests(workdir: Path) -> dict[str, str]:
+    out = {}
+    for pattern in COMPARED:
+        for path in sorted(workdir.glob(pattern)):
+            out[str(path.relative_to(workdir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys(), sorted(set(a) ^ set(b))
+    differ = [k for k in a if a[k] != b[k]]
+    assert not differ, f"{len(differ)} files differ between runs, e.g. {differ[:5]}"
+
+
+@pytest.fixture(scope="module")
+def clean_run(tiny_study, tmp_path_factory):
+    """A finished, uninterrupted tiny study: (workdir, config, digests)."""
+    config, _ = tiny_study
+    work = tmp_path_factory.mktemp("run-a")
+    run_ok(work, config)
+    return work, config, digests(work)
+
+
+def test_two_clean_runs_are_byte_identical(clean_run, tmp_path):
+    work, config, first = clean_run
+    assert len(first) > 60 and "results/tables/transfer_summary.csv" in first
+    run_ok(tmp_path / "run-b", config)
+    assert_same(first, digests(tmp_path / "run-b"))
+
+
+def test_rerun_with_nothing_changed_schedules_nothing(clean_run):
+    work, config, _ = clean_run
+    res = smk(work, config, "-n", *TARGETS)
+    assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr, res.stdout[-2000:]
+
+
+def dry_run_jobs(res) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job in a dry-run listing."""
+    jobs, rule = [], None
+    for line in res.stdout.splitlines():
+        s = line.strip()
+        if s.startswith(("rule ", "localrule ")) and s.endswith(":"):
+            rule = s.split()[1][:-1]
+            jobs.append((rule, {}))
+        elif s.startswith("wildcards:") and jobs:
+            jobs[-1][1].update(kv.split("=", 1) for kv in s[len("wildcards:"):].strip().split(", "))
+    return jobs
+
+
+def test_adding_a_model_schedules_only_its_jobs_and_the_cross_model_ones(clean_run, tiny_study, minilm_dir,
+                                                                         mirror, tmp_path):
+    from conftest import tiny_study_config
+
+    work, config, _ = clean_run
+    _, models_dir = tiny_study
+    raw = yaml.safe_load(config.read_text())
+    four = tiny_study_config(raw, mirror, models_dir, minilm_dir, models=tuple(TINY_MODELS))
+    path = tmp_path / "four.yaml"
+    path.write_text(yaml.safe_dump(four, sort_keys=False))
+    res = smk(work, path, "-n", *TARGETS)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    jobs = dry_run_jobs(res)
+    per_model = {"build_model", "extract", "fit_concepts", "profiles"}
+    for rule, wc in jobs:
+        if rule in per_model:
+            assert wc.get("model") == "tiny-d", (rule, wc)  # nothing of the other models is recomputed
+    rules = [r for r, _ in jobs]
+    assert rules.count("extract") == 4 and rules.count("build_model") == 1  # 2 suites + 2 stimulus sets
+    assert rules.count("transfer") == 4  # every holdout's LOMO sees the new model
+    for untouched in ("fetch_source", "build_suite", "build_stimuli", "embed_responses"):
+        assert untouched not in rules, untouched
+
+
+def test_killed_run_leaves_no_partial_file_and_resumes_to_the_same_results(clean_run, tiny_study, tmp_path):
+    from emobasis.extract import load_activations
+
+    _, config, first = clean_run
+    work = tmp_path / "run-killed"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+           "--cores", "2", *TARGETS, "--configfile", str(config)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = work / "logs" / "extract"
+    deadline = time.time() + 600
+    try:  # wait until an extraction job is running (its log exists, its output does not), then SIGKILL all
+        while time.time() < deadline and proc.poll() is None:
+            running = [p for p in logs.glob("*/*.log")
+                       if not (work / "results" / "activations" / p.parent.name / f"{p.stem}.safetensors").exists()]
+            if running:
+                time.sleep(1.0)  # well inside the forward pass of that job
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before an extraction could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    done = sorted((work / "results" / "activations").glob("*/*.safetensors"))
+    for path in done:  # whatever exists is whole: it matches the checksum in its manifest
+        load_activations(path)
+    unlock = smk(work, config, "--unlock")
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    run_ok(work, config)
+    assert_same(first, digests(work))
+    leftovers = [p for p in (work / "results").rglob("*.tmp")]  # the killed job's temp file went with its rerun
+    assert not leftovers, leftovers
+
+
+def test_corrupted_activation_is_detected_never_used_then_rebuilt(clean_run, tmp_path):
+    _, config, first = clean_run
+    work = tmp_path / "run-corrupt"
+    shutil.copytree(clean_run[0], work, symlinks=True)
+    target = work / "results" / "activations" / "tiny-b" / "xstest.safetensors"
+    data = bytearray(target.read_bytes())
+    data[-100] ^= 0xFF  # one flipped byte in the float16 payload
+    target.write_bytes(bytes(data))
+    profile = work / "results" / "profiles" / "tiny-b" / "xstest.parquet"
+    before = profile.read_bytes()
+    res = smk(work, config, "--cores", "2", *TARGETS)
+    failed_logs = [line.split("log: ", 1)[1].split(" (check")[0].split(",")[0] for line in res.stdout.splitlines()
+                   + res.stderr.splitlines() if line.strip().startswith("log: ")]
+    out = res.stdout + res.stderr + "".join((work / p).read_text() for p in failed_logs if (work / p).exists())
+    assert res.returncode != 0
+    assert "sha256" in out and "tiny-b/xstest.safetensors" in out and "Fix:" in out, out[-3000:]
+    assert not profile.exists() or profile.read_bytes() == before  # nothing was computed from the bad file
+    # the fix the message names: rebuild that extraction
+    run_ok(work, config, "--forcerun", "results/activations/tiny-b/xstest.safetensors")
+    assert_same(first, digests(work))
+
+
+def test_artifacts_hold_no_pickles(clean_run):
+    """safetensors, parquet, JSON, CSV and npz of plain arrays only: every npz loads with allow_pickle=False."""
+    work = clean_run[0]
+    files = [p for p in (work / "results").rglob("*") if p.is_file()]
+    suffixes = {p.suffix for p in files}
+    assert suffixes <= {".safetensors", ".parquet", ".json", ".csv", ".npz", ".md", ".html", ".png"}, suffixes
+    npz = [p for p in files if p.suffix == ".npz"]
+    assert npz
+    for path in npz:
+        with np.load(path, allow_pickle=False) as z:
+            for key in z.files:
+                assert z[key].dtype != object, (path, key)
+
+
+SLURM_SCRIPT = REPO / "tests" / "slurm" / "cluster.sh"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster (Debian slurm-wlm + munge), started for this module."""
+    if os.geteuid() != 0:
+        pytest.skip("the SLURM integration test starts slurmctld/slurmd/munged and needs root")
+    if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
+        pytest.skip("no slurm-wlm and no apt-get to install it (Debian/Ubuntu only)")
+    inst = subprocess.run(["bash", str(SLURM_SCRIPT), "install"], capture_output=True, text=True, timeout=900)
+    if inst.returncode != 0:
+        pytest.skip(f"could not install slurm-wlm and munge: {inst.stderr[-500:]}")
+    state = tmp_path_factory.mktemp("slurm")
+    start = subprocess.run(["bash", str(SLURM_SCRIPT), "start", str(state)], capture_output=True, text=True,
+                           timeout=120)
+    if start.returncode != 0:
+        subprocess.run(["bash", str(SLURM_SCRIPT), "stop", str(state)], capture_output=True)
+        pytest.skip(f"SLURM could not start in this sandbox: {start.stderr[-1500:]}")
+    yield state
+    subprocess.run(["bash", str(SLURM_SCRIPT), "stop", str(state)], capture_output=True, timeout=60)
+
+
+def test_slurm_executor_gives_the_local_results(clean_run, slurm_cluster, tmp_path):
+    """profiles/slurm unchanged, through snakemake-executor-plugin-slurm: one model's extractions (forced; each
+    asks for a GPU) and every job downstream of them run as SLURM jobs, and the tables equal the local run's."""
+    _, config, first = clean_run
+    work = tmp_path / "run-slurm"
+    shutil.copytree(clean_run[0], work, symlinks=True)
+    redo = [f"results/activations/tiny-a/{d}.safetensors" for d in ("jailbreakbench", "xstest", "emotions", "controls")]
+    target = ["results/tables/transfer_summary.csv"]
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), *target,
+         "--workflow-profile", str(REPO / "profiles" / "slurm"), "--slurm-no-account",
+         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+         "--seconds-between-status-checks", "2", "--jobs", "4",
+         # the test node's 16 CPUs are announced, not real: keep torch from oversubscribing the real cores
+         "--set-threads", "extract=1", "build_model=1", "embed_responses=1", "transfer=1",
+         "--forcerun", *redo, "--configfile", str(config)],
+        capture_output=True, text=True, timeout=1500)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    table = "results/tables/transfer_summary.csv"
+    assert hashlib.sha256((work / table).read_bytes()).hexdigest() == first[table]
+    queue = subprocess.run(["squeue", "--states=all", "-h", "-O", "Comment:|,tres-per-job:|,State:"],
+                           capture_output=True, text=True)
+    rows = [[f.strip() for f in line.split("|")][:3] for line in queue.stdout.splitlines() if line.startswith("rule_")]
+    rules = [name.split("_wildcards")[0] for name, _, _ in rows]
+    assert rows and all(state == "COMPLETED" for _, _, state in rows), (queue, res.stdout[-2000:])
+    assert rules.count("rule_extract") == 4 and rules.count("rule_transfer") == 3, rules
+    assert {r for (name, tres, _), r in zip(rows, rules) if "gpu" in tres} == {"rule_extract"}, rows
+    assert all("gpu" in tres for (_, tres, _), r in zip(rows, rules) if r == "rule_extract"), rows
+    assert "rule_gather_transfer" not in rules  # a local rule
+
+
+def test_own_response_mode_reads_each_models_own_responses(tiny_study, tmp_path):
+    """reader_mode own_responses: each model reads only its responder's responses to common prompts, and
+    every holdout is scored on its own labels."""
+    import pandas as pd
+
+    config, _ = tiny_study
+    cfg = yaml.safe_load(config.read_text())
+    cfg["study"]["reader_mode"] = "own_responses"
+    responders = {"tiny-a": ("llama-2-7b-chat-hf", "llama2orig"), "tiny-b": ("vicuna-13b-v1.5", "mistralinstruct"),
+                  "tiny-c": ("gpt-3.5-turbo-1106", "mistralguard")}
+    for m in cfg["models"]:
+        jbb, xs = responders[m["id"]]
+        m["responders"] = {"jailbreakbench": jbb, "xstest": xs}
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    work = tmp_path / "run-own"
+    run_ok(work, path)
+    slots = {}
+    for m, pair in responders.items():
+        for suite, responder in zip(("jailbreakbench", "xstest"), pair):
+            manifest = json.loads((work / f"results/activations/{m}/{suite}.json").read_text())
+            assert manifest["responder"] == responder
+            table = pd.read_parquet(work / f"results/suites/{suite}.parquet")
+            from emobasis.extract import load_activations
+
+            _, index = load_activations(work / f"results/activations/{m}/{suite}.safetensors")
+            read = table.iloc[index]
+            assert (read["responder"] == responder).all() and len(read) == 120
+            slots.setdefault(suite, []).append(set(read["item_id"].astype(str) + "|" + read["attack"].astype(str)))
+    for suite, sets in slots.items():  # every model answered the same prompts
+        assert all(s == sets[0] for s in sets), suite
+    summary = pd.read_csv(work / "results/tables/transfer_summary.csv", dtype={"k": str})
+    pos = summary[(summary.aligner == "gcca") & (summary.k == "0") & (summary.target == "unsafe")
+                  ].groupby("holdout")["n_test_pos"].first()
+    assert pos.nunique() > 1, pos  # the holdouts' own labels differ
