@@ -26,9 +26,12 @@ def run(workdir: Path, cfg: dict, *targets: str):
     path = workdir / "config.yaml"
     workdir.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != "EMOBASIS_MIRROR"}  # the variable would override `mirror:`
+    if cfg.get("mirror"):
+        env["EMOBASIS_MIRROR"] = cfg["mirror"]
     res = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
                           str(workdir), "--cores", "1", *targets, "--configfile", str(path)],
-                         capture_output=True, text=True, timeout=600, env={**os.environ})
+                         capture_output=True, text=True, timeout=600, env=env)
     return res, res.stdout + res.stderr
 
 
