@@ -210,15 +210,6 @@ def get_valence_manifest(wildcards):
     return [source_manifest(source)] if source else []
 
 
-RANKED_METHODS = ["specific", "random", "shuffled", "residualized"]
-RANKFREE_METHODS = [
-    "specific_profiles",
-    "surface",
-    "mismatch_style",
-    "mismatch_concern",
-]
-
-
 def transfer_methods():
     """(method, rank) pairs whose result files a transfer job writes (rank 0: rank-free baselines)."""
     ranked = config["transfer"]["aligners"] + list(RANKED_BASELINES)

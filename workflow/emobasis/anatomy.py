@@ -26,19 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import subspace_angles
 
-from emobasis.align import Whitener, make_aligner
 from emobasis.heads import fit_logistic
-from emobasis.transfer import StudyData, _standardize, shared_views
-
-
-def fit_full_basis(data: StudyData, aligner: str, rank: int, position: str, pca_dims: int):
-    """The aligner fit on every study model's shared texts; returns (basis, {model: [n, rank] coordinates})."""
-    ref = data.rows["split"].isin(["train", "val"]).to_numpy()
-    views = shared_views(data, position, ref)
-    white = {m: Whitener(pca_dims).fit(v) for m, v in views.items()}
-    basis = make_aligner(aligner, rank, pca_dims=pca_dims).fit(views, white)
-    coords = {m: _standardize(basis.transform(m, data.X[m][position]), ref) for m in data.models}
-    return basis, coords
+from emobasis.transfer import StudyData, _standardize, fit_basis
 
 
 def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -129,7 +118,7 @@ def basis_anatomy(data: StudyData, aligner: str, rank: int, ranks: list[int], ta
     tables = {"loadings": [], "fractions": [], "angles": []}
     top = max([rank, *ranks])
     for position in next(iter(data.X.values())):
-        basis, coords = fit_full_basis(data, aligner, top, position, pca_dims)
+        basis, coords = fit_basis(data, aligner, top, position, pca_dims)
         tables["loadings"].append(concept_loadings(data, {m: c[:, :rank] for m, c in coords.items()}, position))
         frac, betas = predictor_fractions(data, basis, coords, position, targets, sorted(set(ranks) | {rank}),
                                           l2=l2, seed=seed)

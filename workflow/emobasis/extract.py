@@ -369,6 +369,11 @@ def save_activations(path: str | Path, acts: dict, row_index: np.ndarray, manife
     return manifest
 
 
+def activation_manifest_path(path: str | Path) -> Path:
+    """The JSON manifest written next to an activations file by :func:`save_activations`."""
+    return Path(path).with_suffix(".json")
+
+
 def load_activations(path: str | Path, manifest_path: str | Path | None = None, verify: bool = True):
     """(arrays, row_index) from an activations file, after checking its sha256 against its manifest
     (default: the ``.json`` next to it, as written by :func:`save_activations`)."""
@@ -376,7 +381,7 @@ def load_activations(path: str | Path, manifest_path: str | Path | None = None, 
 
     from emobasis.io import sha256_file
 
-    manifest_path = Path(path).with_suffix(".json") if manifest_path is None else manifest_path
+    manifest_path = activation_manifest_path(path) if manifest_path is None else manifest_path
     if verify:
         expected = json.loads(Path(manifest_path).read_text())["sha256"]
         got = sha256_file(path)

@@ -30,7 +30,10 @@ def _remove_stale(path: Path) -> None:
     """Temporary siblings of ``path`` left by a killed job (SIGKILL skips cleanup): the job that owns ``path``
     now is the only writer, so they can go."""
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

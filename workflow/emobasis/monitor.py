@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from emobasis import EmobasisError
-from emobasis.align import Whitener, make_aligner
+from emobasis.align import make_aligner
 from emobasis.heads import fit_logistic, predict
 from emobasis.metrics import fpr_threshold
-from emobasis.transfer import StudyData, _standardize, shared_views
+from emobasis.transfer import StudyData, _standardize, fit_basis
 
 
 class MonitorError(EmobasisError):
@@ -28,12 +28,8 @@ def fit_monitor(data: StudyData, aligner: str, rank: int, position: str, target:
         raise MonitorError(f"deploy.aligner '{aligner}' cannot adapt a new model from hidden states. "
                            "Fix: use gcca or procrustes.")
     rows = data.rows
-    ref = rows["split"].isin(["train", "val"]).to_numpy()
     tr = (rows["split"] == "train").to_numpy()
-    views = shared_views(data, position, ref)
-    white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in views.items()}
-    basis = make_aligner(aligner, rank, pca_dims=cfg["pca_dims"]).fit(views, white)
-    feats = {m: _standardize(basis.transform(m, data.X[m][position]), ref) for m in data.models}
+    basis, feats = fit_basis(data, aligner, rank, position, cfg["pca_dims"])
     X = np.concatenate([feats[m][tr] for m in data.models])
     Y = np.concatenate([data.y(m, target)[tr] for m in data.models])
     head = fit_logistic(X, Y, l2=cfg["prior_l2"])

@@ -47,14 +47,17 @@ class ReportError(EmobasisError):
 
 
 def read_summary(path) -> pd.DataFrame:
-    table = pd.read_csv(path, dtype={"k": str})
-    table["k"] = table["k"].astype(str)
-    return table
+    return pd.read_csv(path, dtype={"k": str})
+
+
+def _rows(summary: pd.DataFrame, aligner: str, rank: int, holdout: str, target: str, position: str,
+          k: str) -> pd.DataFrame:
+    return summary[(summary["aligner"] == aligner) & (summary["rank"] == rank) & (summary["holdout"] == holdout)
+                   & (summary["target"] == target) & (summary["position"] == position) & (summary["k"] == str(k))]
 
 
 def _cell(summary: pd.DataFrame, aligner: str, rank: int, holdout: str, target: str, position: str, k: str) -> pd.Series:
-    sel = summary[(summary["aligner"] == aligner) & (summary["rank"] == rank) & (summary["holdout"] == holdout)
-                  & (summary["target"] == target) & (summary["position"] == position) & (summary["k"] == str(k))]
+    sel = _rows(summary, aligner, rank, holdout, target, position, k)
     if len(sel) != 1:
         raise ReportError(f"transfer_summary.csv has {len(sel)} rows for {aligner} r{rank} {holdout} {target} "
                           f"{position} k={k}. Fix: rerun gather_transfer with this config.")
@@ -63,7 +66,7 @@ def _cell(summary: pd.DataFrame, aligner: str, rank: int, holdout: str, target: 
 
 # --- claims and verdict ---------------------------------------------------------------------------------
 
-def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str], ranked_rank: int | None = None) -> pd.DataFrame:
+def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> pd.DataFrame:
     """Every number the summary quotes, one row each, with the key that finds it in transfer_summary.csv.
 
     quantity: ``auc`` (auc, auc_ci_low, auc_ci_high) or ``diff_vs_specific`` (diff, diff_ci_low, diff_ci_high)."""
@@ -91,9 +94,7 @@ def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str], ranked_rank: 
 def first_k(summary: pd.DataFrame, rule: dict, holdout: str, bound: float) -> str:
     """Smallest k > 0 at which the shared basis's paired difference with specific has CI low > bound."""
     for k in KS[1:]:
-        sel = summary[(summary["aligner"] == rule["aligner"]) & (summary["rank"] == rule["rank"])
-                      & (summary["holdout"] == holdout) & (summary["target"] == rule["target"])
-                      & (summary["position"] == rule["position"]) & (summary["k"] == k)]
+        sel = _rows(summary, rule["aligner"], rule["rank"], holdout, rule["target"], rule["position"], k)
         if len(sel) and sel["diff_ci_low"].iloc[0] > bound:
             return k
     return "never"
@@ -105,9 +106,7 @@ def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
     for h in holdouts:
         z = _cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], "0")
         m = _cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], str(rule["match_k"]))
-        res = summary[(summary["aligner"] == "residualized") & (summary["rank"] == rule["rank"])
-                      & (summary["holdout"] == h) & (summary["target"] == rule["target"])
-                      & (summary["position"] == rule["position"]) & (summary["k"] == "0")]
+        res = _rows(summary, "residualized", rule["rank"], h, rule["target"], rule["position"], "0")
         per[h] = {"A_above_chance": bool(z["auc_ci_low"] > rule["chance"]),
                   "B_matches_specific": bool(m["diff_ci_low"] > -rule["margin"]),
                   "C_beyond_words": bool(len(res) == 1 and res["auc_ci_low"].iloc[0] > rule["chance"])}
@@ -136,25 +135,31 @@ def fmt(value: float, low: float, high: float, signed: bool = False) -> str:
     return f"{f.format(value)} [{f.format(low)}, {f.format(high)}]"
 
 
+def fmt_claim(claim: pd.Series) -> str:
+    """A row of :func:`claims` as printed: value [CI], differences signed."""
+    return fmt(claim["value"], claim["ci_low"], claim["ci_high"], signed=claim["quantity"] != "auc")
+
+
+def _claim(cl: pd.DataFrame, holdout: str, claim: str) -> pd.Series:
+    return cl[(cl["holdout"] == holdout) & (cl["claim"] == claim)].iloc[0]
+
+
 def claims_markdown(cl: pd.DataFrame) -> str:
     lines = ["| holdout | claim | aligner | rank | k | value [95% CI] |", "|---|---|---|---|---|---|"]
     for _, r in cl.iterrows():
-        lines.append(f"| {r['holdout']} | {r['claim']} | {r['aligner']} | {r['rank']} | {r['k']} | "
-                     f"{fmt(r['value'], r['ci_low'], r['ci_high'], signed=r['quantity'] != 'auc')} |")
+        lines.append(f"| {r['holdout']} | {r['claim']} | {r['aligner']} | {r['rank']} | {r['k']} | {fmt_claim(r)} |")
     return "\n".join(lines)
 
 
 def headline_markdown(cl: pd.DataFrame, rule: dict) -> str:
     """One line per holdout: the numbers a reader wants first."""
     k = str(rule["match_k"])
-    get = lambda h, c: cl[(cl.holdout == h) & (cl.claim == c)].iloc[0]  # noqa: E731
     lines = [f"| holdout | zero-shot {rule['aligner']} | shared - specific at k={k} | shared - specific at k=all | "
              "residualized zero-shot | surface zero-shot |", "|---|---|---|---|---|---|"]
     for h in cl["holdout"].unique():
-        cells = [get(h, "zero-shot"), get(h, f"shared - specific at k={k}"), get(h, "shared - specific at k=all"),
-                 get(h, "residualized zero-shot"), get(h, "surface zero-shot")]
-        lines.append(f"| {h} | " + " | ".join(fmt(c["value"], c["ci_low"], c["ci_high"], c["quantity"] != "auc")
-                                             for c in cells) + " |")
+        cells = ["zero-shot", f"shared - specific at k={k}", "shared - specific at k=all", "residualized zero-shot",
+                 "surface zero-shot"]
+        lines.append(f"| {h} | " + " | ".join(fmt_claim(_claim(cl, h, c)) for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -163,9 +168,7 @@ def write_summary(summary: pd.DataFrame, fractions: pd.DataFrame, angles: pd.Dat
     """The text of results/summary.md, the claims behind it, and the verdict."""
     cl = claims(summary, rule, holdouts)
     v = decide(summary, rule, holdouts)
-    get = lambda h, c: cl[(cl.holdout == h) & (cl.claim == c)].iloc[0]  # noqa: E731
-    k = str(rule["match_k"])
-    zs = [get(h, "zero-shot") for h in holdouts]
+    each = lambda c: "; ".join(f"{h} {fmt_claim(_claim(cl, h, c))}" for h in holdouts)  # noqa: E731
     fr = fractions[(fractions["position"] == rule["position"]) & (fractions["target"] == rule["target"])
                    & (fractions["rank"] == rule["rank"])]
     ang = angles[(angles["position"] == rule["position"]) & (angles["target"] == rule["target"])]
@@ -173,7 +176,6 @@ def write_summary(summary: pd.DataFrame, fractions: pd.DataFrame, angles: pd.Dat
     matches = {h: first_k(summary, rule, h, -rule["margin"]) for h in holdouts}
     beats = {h: first_k(summary, rule, h, 0.0) for h in holdouts}
     crit = lambda h: ", ".join(f"{CRITERIA[name]} {'yes' if ok else 'no'}" for name, ok in v["per_holdout"][h].items())  # noqa: E731
-    zs_txt = "; ".join(f"{h} {fmt(c['value'], c['ci_low'], c['ci_high'])}" for h, c in zip(holdouts, zs))
     lines = [
         "# emobasis — summary of this study",
         "",
@@ -199,21 +201,16 @@ def write_summary(summary: pd.DataFrame, fractions: pd.DataFrame, angles: pd.Dat
         "## In plain words",
         "",
         f"- **Zero-shot transfer vs chance (0.5)**: a head trained on the other models' shared coordinates "
-        f"scores the held-out model at {zs_txt}. Shuffled-label heads stay at "
+        f"scores the held-out model at {each('zero-shot')}. Shuffled-label heads stay at "
         f"{shuffled.min():.3f}-{shuffled.max():.3f} over every cell of the grid.",
         f"- **Labels needed to match the model's own probe** (first k whose paired-difference CI lower bound is "
         f"above -{rule['margin']}): " + "; ".join(f"{h} k={matches[h]}" for h in holdouts)
         + ". First k where shared is significantly better (CI above 0): "
         + "; ".join(f"{h} {beats[h]}" for h in holdouts) + ".",
-        "- **Cost at full data** (k = all, shared - specific): " + "; ".join(
-            f"{h} {fmt(get(h, 'shared - specific at k=all')['value'], get(h, 'shared - specific at k=all')['ci_low'], get(h, 'shared - specific at k=all')['ci_high'], True)}"
-            for h in holdouts) + ".",
+        f"- **Cost at full data** (k = all, shared - specific): {each('shared - specific at k=all')}.",
         "- **Does the inside signal add anything beyond the words?** Residualized on a sentence embedding of "
-        "the response: " + "; ".join(
-            f"{h} {fmt(get(h, 'residualized zero-shot')['value'], get(h, 'residualized zero-shot')['ci_low'], get(h, 'residualized zero-shot')['ci_high'])}"
-            for h in holdouts) + ". TF-IDF on the response text alone: " + "; ".join(
-            f"{h} {fmt(get(h, 'surface zero-shot')['value'], get(h, 'surface zero-shot')['ci_low'], get(h, 'surface zero-shot')['ci_high'])}"
-            for h in holdouts) + ".",
+        f"the response: {each('residualized zero-shot')}. TF-IDF on the response text alone: "
+        f"{each('surface zero-shot')}.",
     ]
     if len(fr):
         lines.append(f"- **How much is shared**: at rank {rule['rank']}, the fraction of each model's own "
@@ -388,8 +385,8 @@ def plot_subspace(fractions: pd.DataFrame, angles: pd.DataFrame, target: str):
     axes[0][0].legend(fontsize=7, title="dotted: random subspace", title_fontsize=7)
     ax = axes[0][-1]
     sub = angles[(angles["target"] == target)]
-    A = np.full((len(positions), len(sub) // max(len(positions), 1)), np.nan)
     pairs = list(dict.fromkeys(zip(sub["model_a"], sub["model_b"])))
+    A = np.full((len(positions), len(pairs)), np.nan)
     for i, p in enumerate(positions):
         for j, pair in enumerate(pairs):
             v = sub[(sub["position"] == p) & (sub["model_a"] == pair[0]) & (sub["model_b"] == pair[1])]["degrees"]
@@ -458,8 +455,12 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
 
     prov = {}
     for m in models:
-        where = f"{m['repo']}@{m['revision']}" if m.get("source") == "hub" else \
-            ", ".join(f"{p['package']}:{p['path']}" for p in m.get("parts") or [])
+        if m.get("source") == "hub":
+            where = f"{m['repo']}@{m['revision']}"
+        elif m.get("source") == "local":
+            where = str(m.get("path"))
+        else:
+            where = ", ".join(f"{p['package']}:{p['path']}" for p in m.get("parts") or [])
         prov[f"model {m['id']}"] = (f"{m.get('source')} {m.get('format')} ({where}); sha256 {m.get('sha256')}; "
                                     f"{m.get('num_hidden_layers')} layers, hidden {m.get('hidden_size')}")
     for name, man in sources.items():

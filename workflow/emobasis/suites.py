@@ -215,8 +215,8 @@ def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str 
     """Positions of the rows a study reads (sorted). ``None`` keeps every row.
 
     A seeded subsample for small studies: unsafe rows first (up to half of ``max_rows``, so the rare
-    class keeps its power), then safe rows at random (then more unsafe rows if safe ones run out); the selection depends only on the table and
-    the seed, so every model reads the same rows. AUC does not depend on the changed base rate.
+    class keeps its power), then safe rows at random (then more unsafe rows if safe ones run out); the
+    selection depends only on the table and the seed, so every model reads the same rows. AUC does not depend on the changed base rate.
     """
     n = len(table)
     if max_rows is None or max_rows >= n:
@@ -233,6 +233,11 @@ def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str 
     return np.sort(chosen)
 
 
+def prompt_slots(table: pd.DataFrame) -> np.ndarray:
+    """The prompt slot of each row, ``item_id|attack``: what different responders answered in common."""
+    return (table["item_id"].astype(str) + "|" + table["attack"].astype(str)).to_numpy()
+
+
 def own_rows(table: pd.DataFrame, responder: str, responders: list[str], max_rows: int | None, seed: int,
              suite: str = "") -> np.ndarray:
     """Positions of the rows a model reads in own-response mode: its responder's responses to the prompt
@@ -244,7 +249,7 @@ def own_rows(table: pd.DataFrame, responder: str, responders: list[str], max_row
         if r not in known:
             raise SuiteError(f"suite '{suite}' has no responses by responder '{r}'. Fix: name one of: "
                              f"{', '.join(known)} (models[].responders in the config).")
-    slot = (table["item_id"].astype(str) + "|" + table["attack"].astype(str)).to_numpy()
+    slot = prompt_slots(table)
     common = sorted(set.intersection(*(set(slot[who == r]) for r in responders)))
     if not common:
         raise SuiteError(f"suite '{suite}': the responders {', '.join(responders)} answered no prompt in common. "

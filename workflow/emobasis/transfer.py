@@ -21,6 +21,7 @@ The holdout never contributes labels to a basis or a k = 0 head.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -259,17 +260,13 @@ def surface_scores(data: StudyData, target: str, proto: Protocol) -> list[HeadRe
 
     text = data.table(proto.holdout)["response"].astype(str).to_numpy()
     y = proto.y
-    if data.same_texts:
-        train_text, train_y, train_benign = text[proto.tr], y[proto.tr], proto.tr & proto.benign
-    else:
-        train_text = np.concatenate([data.table(m)["response"].astype(str).to_numpy()[proto.tr]
-                                     for m in proto.train_models])
-        train_y = np.concatenate([proto.Y[m][proto.tr] for m in proto.train_models])
-        train_benign = np.concatenate([proto.benign[proto.tr] for _ in proto.train_models])
+    train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
+    train_text = np.concatenate([data.table(m)["response"].astype(str).to_numpy()[proto.tr] for m in train_models])
+    train_y = np.concatenate([proto.Y[m][proto.tr] for m in train_models])
+    train_benign = np.concatenate([proto.benign[proto.tr] for _ in train_models])
     vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
-    T = vec.transform(text)
-    T_train = T[proto.tr] if data.same_texts else vec.transform(train_text)
-    benign_train = T[train_benign] if data.same_texts else T_train[train_benign]
+    T, T_train = vec.transform(text), vec.transform(train_text)
+    own_benign = T[proto.tr & proto.benign]
 
     def fit_score(X_fit, yy, benign):
         if yy.all() or not yy.any():
@@ -279,12 +276,10 @@ def surface_scores(data: StudyData, target: str, proto: Protocol) -> list[HeadRe
         return clf.decision_function(T[proto.te]), thr
 
     tr_rows = np.flatnonzero(proto.tr)
-    s0, t0 = fit_score(T_train, train_y, benign_train)
-    own_benign = T[proto.tr & proto.benign]
+    s0, t0 = fit_score(T_train, train_y, T_train[train_benign])
     out = [HeadResult(0, s0[None], np.array([t0]))]
     for k, draws in proto.draws.items():
-        res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign if not data.same_texts else benign_train)
-               for idx in draws]
+        res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign) for idx in draws]
         out.append(HeadResult(k, np.stack([r[0] for r in res]), np.array([r[1] for r in res])))
     return out
 
@@ -431,7 +426,8 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
     slots (item, attack) that every model answered, and each model keeps its own labels and texts
     (``StudyData.own``). The chosen layer of each model comes from its concept file, and the shared
     (unlabelled) texts are its stimulus reads at that layer."""
-    from emobasis.extract import load_activations
+    from emobasis.extract import activation_manifest_path, load_activations
+    from emobasis.suites import prompt_slots
 
     rows, X, Z, shared, layers = [], {m: {p: [] for p in positions} for m in models}, \
         {m: {p: [] for p in positions} for m in models}, {}, {}
@@ -446,7 +442,8 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
             arrays, _ = load_activations(path)
             reads.append(arrays[f"{concept_meta[m]['stimulus_position']}/layer{layers[m]}"].astype(np.float32))
         shared[m] = np.concatenate(reads)
-    responders = {m: {s: _manifest(activations[m][s]).get("responder") for s in suites} for m in models}
+    responders = {m: {s: json.loads(activation_manifest_path(activations[m][s]).read_text()).get("responder")
+                      for s in suites} for m in models}
     own_mode = any(r for v in responders.values() for r in v.values())
     if own_mode and not all(r for v in responders.values() for r in v.values()):
         raise TransferError("some models read their own responses and others every response. Fix: rerun the "
@@ -457,7 +454,7 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
         table = pd.read_parquet(suite_tables[suite])
         reads = {m: load_activations(activations[m][suite]) for m in models}
         if own_mode:  # align the models' own rows on the prompt slots (item, attack) that every model answered
-            slot = (table["item_id"].astype(str) + "|" + table["attack"].astype(str)).to_numpy()
+            slot = prompt_slots(table)
             keys = {m: slot[reads[m][1]] for m in models}
             for m, k in keys.items():
                 if len(set(k)) != len(k):
@@ -514,13 +511,6 @@ def load_study(models: list[str], suites: list[str], suite_tables: dict, activat
     return data
 
 
-def _manifest(path) -> dict:
-    import json
-    from pathlib import Path
-
-    return json.loads(Path(path).with_suffix(".json").read_text())
-
-
 def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:
     """Plain arrays (no pickled objects) describing a fitted basis at one rank and position."""
     if isinstance(basis, np.ndarray):  # lowrank: [K, rank] concept combinations
@@ -565,8 +555,6 @@ def load_study_from_inputs(inputs, models: list[str], suites: list[str], positio
                            with_embeddings: bool = True) -> StudyData:
     """StudyData from a Snakemake job's named inputs (``tables``, ``acts``, ``profiles``, ``stimuli``,
     ``concepts``, ``embeddings``), laid out model-major as in rules/common.smk."""
-    import json
-
     from safetensors import safe_open
 
     meta = {}
@@ -585,21 +573,29 @@ def load_study_from_inputs(inputs, models: list[str], suites: list[str], positio
                       dict(zip(suites, embeddings)) if embeddings else None, positions=positions)
 
 
+def fit_basis(data: StudyData, aligner: str, rank: int, position: str, pca_dims: int, holdout: str | None = None):
+    """An aligner fit on the shared texts of every model but ``holdout`` (all models when None), the holdout
+    adapted from its unlabelled shared texts; returns (basis, {model: standardized [n, rank] coordinates})."""
+    ref = data.rows["split"].isin(["train", "val"]).to_numpy()
+    views = shared_views(data, position, ref)
+    white = {m: Whitener(pca_dims).fit(v) for m, v in views.items()}
+    fit_on = [m for m in data.models if m != holdout]
+    basis = make_aligner(aligner, rank, pca_dims=pca_dims).fit({m: views[m] for m in fit_on},
+                                                               {m: white[m] for m in fit_on})
+    if holdout is not None:
+        basis.adapt(holdout, views[holdout], white[holdout])
+    return basis, {m: _standardize(basis.transform(m, data.X[m][position]), ref) for m in data.models}
+
+
 def zero_shot_scores(data: StudyData, holdout: str, aligner: str, rank: int, position: str, target: str, cfg: dict,
                      seed: int = 0) -> pd.Series:
     """The k = 0 head's scores on the holdout's test rows, exactly as in the LOMO grid (a basis at the
     largest swept rank, truncated to ``rank`` for gcca; the same head selection), indexed by row position."""
     if aligner not in ("gcca", "procrustes"):
         raise TransferError(f"zero-shot row scores are available for gcca and procrustes, not '{aligner}'.")
-    rows = data.rows
-    ref = rows["split"].isin(["train", "val"]).to_numpy()
-    views = shared_views(data, position, ref)
-    white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in views.items()}
-    train_models = [m for m in data.models if m != holdout]
+    ref = data.rows["split"].isin(["train", "val"]).to_numpy()
     fit_rank = max(cfg["ranks"]) if aligner == "gcca" else rank
-    basis = make_aligner(aligner, fit_rank, pca_dims=cfg["pca_dims"]).fit(
-        {m: views[m] for m in train_models}, {m: white[m] for m in train_models})
-    basis.adapt(holdout, views[holdout], white[holdout])
+    basis, _ = fit_basis(data, aligner, fit_rank, position, cfg["pca_dims"], holdout)
     F = {m: _standardize(basis.transform(m, data.X[m][position])[:, :rank], ref) for m in data.models}
     proto = study_protocol(data, holdout, target, {**cfg, "ks": [0]}, seed)
     b0 = proto._fit_zero_shot(F)
