@@ -1,7 +1,6 @@
 """Bad config fails at validation with one message naming the key and the fix; the default passes."""
 
 import pytest
-
 from emobasis.config import ConfigError, concept_names, validate_config
 
 
@@ -92,8 +91,9 @@ def test_bad_sha256(raw_config):
 
 
 def test_hub_model_needs_pinned_revision(raw_config):
-    raw_config["models"].append({"id": "llama", "source": "hub", "repo": "meta-llama/Llama-2-7b-chat-hf",
-                                 "revision": "main"})
+    raw_config["models"].append(
+        {"id": "llama", "source": "hub", "repo": "meta-llama/Llama-2-7b-chat-hf", "revision": "main"}
+    )
     check(raw_config, "models[3].revision", "40-hex")
 
 
@@ -112,8 +112,10 @@ def test_emotion_spec_with_unknown_corpus(raw_config):
     check(raw_config, "'isear:calm'", "goemotions, emorynlp")
 
 
-@pytest.mark.parametrize("key,value,where", [("rank", 21, "basis.ranks"), ("match_k", 33, "transfer.ks"),
-                                             ("position", "response_first", "transfer.positions")])
+@pytest.mark.parametrize(
+    "key,value,where",
+    [("rank", 21, "basis.ranks"), ("match_k", 33, "transfer.ks"), ("position", "response_first", "transfer.positions")],
+)
 def test_verdict_must_read_a_computed_cell(raw_config, key, value, where):
     if key == "position":
         raw_config["transfer"]["positions"] = ["prompt_last", "response_mean"]

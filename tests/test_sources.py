@@ -4,7 +4,6 @@ import hashlib
 import json
 
 import pytest
-
 from emobasis.io import sha256_file
 from emobasis.sources import SourceError, fetch_source, resolve_mirror
 
@@ -17,8 +16,11 @@ def two_file_source(tmp_path):
     files = {"a.csv": b"x,y\n1,2\n", "sub/b.json": b'{"k": 1}\n'}
     for rel, data in files.items():
         (mirror / "demo" / rel).write_bytes(data)
-    spec = {"mirror_dir": "demo", "url": (mirror / "demo").as_uri(),
-            "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}}
+    spec = {
+        "mirror_dir": "demo",
+        "url": (mirror / "demo").as_uri(),
+        "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()},
+    }
     return mirror, spec
 
 

@@ -5,9 +5,9 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import source_root
-from emobasis.suites import SuiteError, finish_suite, label_summary, read_suite, read_table
+from emobasis.suites import SuiteError, finish_suite, label_summary, read_suite
+from emobasis.tablesuite import read_table
 from emobasis.tone import validate_against_labels
 
 
@@ -50,11 +50,15 @@ def test_jailbreakbench_rows_match_source_files(jbb, default_config, mirror):
 def test_xstest_rows_and_labels_match_source_files(xstest, default_config, mirror):
     table, _ = xstest
     assert len(table) == 2250 and table["item_id"].nunique() == 450
-    assert sorted(table["responder"].unique()) == ["gpt4", "llama2new", "llama2orig", "mistralguard",
-                                                   "mistralinstruct"]
+    assert sorted(table["responder"].unique()) == ["gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinstruct"]
     # unsafe = full compliance on a contrast prompt: counts from the source's PROVENANCE.md
     assert table.groupby("responder")["unsafe"].sum().to_dict() == {
-        "gpt4": 1, "llama2new": 0, "llama2orig": 0, "mistralguard": 7, "mistralinstruct": 128}
+        "gpt4": 1,
+        "llama2new": 0,
+        "llama2orig": 0,
+        "mistralguard": 7,
+        "mistralinstruct": 128,
+    }
     assert table["benign"].sum() == 250 * 5
     assert not (table["benign"] & table["unsafe"]).any()
 
@@ -90,25 +94,47 @@ def test_split_is_deterministic(default_config, mirror, xstest):
 
 # --- generic table adapter ------------------------------------------------------------------------
 
-ROWS = pd.DataFrame({
-    "qid": [1, 1, 2, 3], "question": ["q1", "q1", "q2", "q3"], "answer": ["Sure, here.", "I cannot.", "Ok.", "No! That is illegal and dangerous."],
-    "model": ["m1", "m2", "m1", "m1"], "harmful": ["unsafe", "safe", "unsafe", "safe"], "safe_prompt": [0, 0, 0, 1],
-})
-SPEC = {"adapter": "table", "source": "mine",
-        "columns": {"item_id": "qid", "prompt": "question", "response": "answer", "unsafe": "harmful",
-                    "responder": "model", "benign": "safe_prompt"},
-        "unsafe_values": ["unsafe"]}
+ROWS = pd.DataFrame(
+    {
+        "qid": [1, 1, 2, 3],
+        "question": ["q1", "q1", "q2", "q3"],
+        "answer": ["Sure, here.", "I cannot.", "Ok.", "No! That is illegal and dangerous."],
+        "model": ["m1", "m2", "m1", "m1"],
+        "harmful": ["unsafe", "safe", "unsafe", "safe"],
+        "safe_prompt": [0, 0, 0, 1],
+    }
+)
+SPEC = {
+    "adapter": "table",
+    "source": "mine",
+    "columns": {
+        "item_id": "qid",
+        "prompt": "question",
+        "response": "answer",
+        "unsafe": "harmful",
+        "responder": "model",
+        "benign": "safe_prompt",
+    },
+    "unsafe_values": ["unsafe"],
+}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_table_adapter_reads_each_format(tmp_path, fmt):
     path = tmp_path / f"suite.{fmt}"
-    {"csv": lambda: ROWS.to_csv(path, index=False),
-     "jsonl": lambda: ROWS.to_json(path, orient="records", lines=True),
-     "parquet": lambda: ROWS.to_parquet(path)}[fmt]()
+    {
+        "csv": lambda: ROWS.to_csv(path, index=False),
+        "jsonl": lambda: ROWS.to_json(path, orient="records", lines=True),
+        "parquet": lambda: ROWS.to_parquet(path),
+    }[fmt]()
     base, _ = read_table(tmp_path, {**SPEC, "file": path.name}, "mine")
-    table = finish_suite(base, "mine", {"train": 0.5, "val": 0.25, "test": 0.25},
-                         {"threshold": 1.0, "weights": {"refusal": 2, "warning": 1, "hedge": 0.25, "alarm": 0.5}}, 0)
+    table = finish_suite(
+        base,
+        "mine",
+        {"train": 0.5, "val": 0.25, "test": 0.25},
+        {"threshold": 1.0, "weights": {"refusal": 2, "warning": 1, "hedge": 0.25, "alarm": 0.5}},
+        0,
+    )
     assert table["unsafe"].tolist() == [True, False, True, False]
     assert table["benign"].tolist() == [False, False, False, True]
     assert table["item_id"].tolist() == ["mine-1", "mine-1", "mine-2", "mine-3"]
@@ -123,10 +149,10 @@ def test_table_adapter_names_a_missing_column(tmp_path):
 
 
 def test_table_adapter_rejects_non_boolean_labels(tmp_path):
-    ROWS.to_csv(tmp_path / "s.csv", index=False)
+    ROWS.assign(harmful=["harmful", "harmless", "harmful", "harmless"]).to_csv(tmp_path / "s.csv", index=False)
     spec = {**SPEC, "file": "s.csv"}
-    del spec["unsafe_values"]
-    with pytest.raises(SuiteError, match="unsafe_values"):
+    del spec["unsafe_values"]  # the defaults (1/0, true/false, yes/no, unsafe/safe) do not cover these
+    with pytest.raises(SuiteError, match=r"'harmful' x2, 'harmless' x2.*Fix: .*unsafe_values.*safe_values"):
         read_table(tmp_path, spec, "mine")
 
 
@@ -144,13 +170,19 @@ def test_empty_suite_is_an_error():
 def test_own_rows_read_one_responder_on_the_prompts_every_responder_answered():
     from emobasis.suites import own_rows
 
-    t = pd.DataFrame({"item_id": ["i1", "i1", "i2", "i2", "i3", "i3", "i4"],
-                      "attack": ["a", "a", "a", "a", "b", "b", "a"],
-                      "responder": ["x", "y", "x", "y", "x", "y", "x"],  # i4 has no answer by y
-                      "unsafe": [True, False, False, False, False, True, True]})
+    t = pd.DataFrame(
+        {
+            "item_id": ["i1", "i1", "i2", "i2", "i3", "i3", "i4"],
+            "attack": ["a", "a", "a", "a", "b", "b", "a"],
+            "responder": ["x", "y", "x", "y", "x", "y", "x"],  # i4 has no answer by y
+            "unsafe": [True, False, False, False, False, True, True],
+        }
+    )
     rx, ry = own_rows(t, "x", ["x", "y"], None, 0, "s"), own_rows(t, "y", ["x", "y"], None, 0, "s")
     assert list(rx) == [0, 2, 4] and list(ry) == [1, 3, 5]
     sub = own_rows(t, "x", ["x", "y"], 2, 0, "s")
-    assert len(sub) == 2 and list(t.iloc[sub]["item_id"]) == list(t.iloc[own_rows(t, "y", ["x", "y"], 2, 0, "s")]["item_id"])
+    assert len(sub) == 2 and list(t.iloc[sub]["item_id"]) == list(
+        t.iloc[own_rows(t, "y", ["x", "y"], 2, 0, "s")]["item_id"]
+    )
     with pytest.raises(SuiteError, match="no responses by responder 'z'. Fix: name one of: x, y"):
         own_rows(t, "z", ["x", "z"], None, 0, "s")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import yaml
 
 from emobasis import EmobasisError
+from emobasis.methods import adaptable, aligners
+from emobasis.tablespec import TableSpecError, check_table_suite
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
@@ -21,18 +22,34 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 EMOTION_CORPORA = ("goemotions", "emorynlp")
 #: control concepts with built-in contrast templates (emobasis/resources/control_templates.yaml)
 CONTROL_CONCEPTS = ("harm_salience", "risk_aversion", "epistemic_uncertainty", "prosocial")
-#: LOMO baselines (the ``aligner`` column of the transfer tables): one result file per rank, or rank 0
-RANKED_BASELINES = ("specific", "random", "shuffled", "residualized")
-RANKFREE_BASELINES = ("specific_profiles", "surface", "mismatch_style", "mismatch_concern")
 
 
 class ConfigError(EmobasisError):
     """The study configuration is invalid."""
 
 
+def study_sources(cfg: dict) -> list[str]:
+    """The data sources the study reads (in config order): its suites' sources, the corpora of its
+    emotion stimulus sets and the valence source. Only these must be downloadable or in the mirror."""
+    used = {cfg["suites"][s]["source"] for s in cfg["study"]["suites"]}
+    for set_name in cfg["study"]["stimulus_sets"]:
+        sset = cfg["stimulus_sets"][set_name]
+        if sset["kind"] == "emotions":
+            used |= {str(spec).split(":", 1)[0] for specs in sset["concepts"].values() for spec in specs}
+    if cfg["concepts"].get("valence_source"):
+        used.add(cfg["concepts"]["valence_source"])
+    return [s for s in cfg["sources"] if s in used]
+
+
 def load_schema(path: str | Path | None = None) -> dict:
+    """The schema file, with the method names the registry (:mod:`emobasis.methods`) allows filled in."""
     with open(path or SCHEMA_PATH) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    props = schema["properties"]
+    props["transfer"]["properties"]["aligners"]["items"]["enum"] = aligners()
+    props["verdict"]["properties"]["aligner"]["enum"] = aligners()
+    props["deploy"]["properties"]["aligner"]["enum"] = adaptable()
+    return schema
 
 
 def _key(path) -> str:
@@ -57,19 +74,33 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return f"missing key '{name}'. Fix: add it (config/config.yaml shows an example)."
     if v == "enum":
         opts = ", ".join(map(str, err.validator_value))
-        what = "unknown model source" if where.endswith(".source") and where.startswith(
-            ("models", "embedder")) else "invalid value"
+        what = (
+            "unknown model source"
+            if where.endswith(".source") and where.startswith(("models", "embedder"))
+            else "invalid value"
+        )
         return f"{what} '{err.instance}' at '{where}'. Fix: use one of: {opts}."
-    if v in ("exclusiveMinimum", "minimum", "maximum", "exclusiveMaximum") and where.startswith(
-            "extraction.layers"):
-        return (f"relative layer depth {err.instance} at '{where}' is outside (0, 1]. "
-                "Fix: give depths as fractions of the model's layer count, e.g. 0.5 for the middle layer.")
-    if v == "pattern" and "sha256" in where.split(".")[-1] or v == "pattern" and where.startswith(
-            "sources") and ".files." in where:
-        return f"'{where}' = {err.instance!r} is not a sha256. Fix: write the 64 lowercase hex digits of the file's sha256."
+    if v in ("exclusiveMinimum", "minimum", "maximum", "exclusiveMaximum") and where.startswith("extraction.layers"):
+        return (
+            f"relative layer depth {err.instance} at '{where}' is outside (0, 1]. "
+            "Fix: give depths as fractions of the model's layer count, e.g. 0.5 for the middle layer."
+        )
+    if (
+        v == "pattern"
+        and "sha256" in where.split(".")[-1]
+        or v == "pattern"
+        and where.startswith("sources")
+        and ".files." in where
+    ):
+        return (
+            f"'{where}' = {err.instance!r} is not a sha256. "
+            "Fix: write the 64 lowercase hex digits of the file's sha256."
+        )
     if v == "pattern" and where.endswith(".revision"):
-        return (f"'{where}' = {err.instance!r} is not a pinned revision. "
-                "Fix: give the full 40-hex-digit commit of the hub repo.")
+        return (
+            f"'{where}' = {err.instance!r} is not a pinned revision. "
+            "Fix: give the full 40-hex-digit commit of the hub repo."
+        )
     return f"invalid value at '{where}': {err.message}. Fix: see the description of '{where}' in config/schema.yaml."
 
 
@@ -98,118 +129,192 @@ def concept_names(cfg: dict) -> list[str]:
     return names
 
 
-def _check_references(cfg: dict) -> None:
+def _check_models(cfg: dict) -> None:
+    """Unique model ids; at least three study models for leave-one-model-out."""
     ids = [m["id"] for m in cfg["models"]] + [m["id"] for m in cfg.get("monitor_models", [])]
     if "embedder" in cfg:
         ids.append(cfg["embedder"]["id"])
     seen = set()
     for i in ids:
         if i in seen:
-            raise ConfigError(f"duplicate model id '{i}' in 'models' (or 'embedder'). "
-                              "Fix: give every model a unique id.")
+            raise ConfigError(
+                f"duplicate model id '{i}' in 'models' (or 'embedder'). Fix: give every model a unique id."
+            )
         seen.add(i)
 
+    if len(cfg["models"]) < 3:
+        raise ConfigError(
+            f"leave-one-model-out needs at least 3 models, the config has {len(cfg['models'])}. "
+            "Fix: add models under 'models'."
+        )
+
+
+def _check_datasets(cfg: dict) -> None:
+    """Suites name existing sources (table suites are checked in full), study names existing datasets,
+    split fractions sum to 1."""
     for name, suite in cfg["suites"].items():
         if suite["source"] not in cfg["sources"]:
-            raise ConfigError(f"suite '{name}' names source '{suite['source']}', which does not exist. "
-                              f"Fix: use one of the keys of 'sources': {', '.join(cfg['sources'])}.")
-        if suite["adapter"] == "table" and suite["file"] not in cfg["sources"][suite["source"]]["files"]:
-            raise ConfigError(f"suites.{name}.file '{suite['file']}' is not listed in sources.{suite['source']}.files. "
-                              "Fix: add it there with its sha256.")
+            raise ConfigError(
+                f"suite '{name}' names source '{suite['source']}', which does not exist. "
+                f"Fix: use one of the keys of 'sources': {', '.join(cfg['sources'])}."
+            )
+        if suite["adapter"] == "table":
+            try:
+                check_table_suite(name, suite, cfg)
+            except TableSpecError as exc:
+                raise ConfigError(str(exc)) from None
 
     clash = set(cfg["suites"]) & set(cfg["stimulus_sets"])
     if clash:
-        raise ConfigError(f"'{sorted(clash)[0]}' names both a suite and a stimulus set (activation files are "
-                          "named by dataset). Fix: rename one of them.")
+        raise ConfigError(
+            f"'{sorted(clash)[0]}' names both a suite and a stimulus set (activation files are "
+            "named by dataset). Fix: rename one of them."
+        )
 
     for kind, key in (("suite", "suites"), ("stimulus set", "stimulus_sets")):
         for ref in cfg["study"][key]:
             if ref not in cfg[key]:
-                raise ConfigError(f"study.{key} names {kind} '{ref}', which does not exist. "
-                                  f"Fix: use one of the keys of '{key}': {', '.join(cfg[key])}.")
+                raise ConfigError(
+                    f"study.{key} names {kind} '{ref}', which does not exist. "
+                    f"Fix: use one of the keys of '{key}': {', '.join(cfg[key])}."
+                )
 
+    total = sum(cfg["split"].values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError(
+            f"split fractions sum to {total:g}, not 1. Fix: make split.train + split.val + split.test = 1."
+        )
+
+
+def _check_concepts(cfg: dict) -> None:
+    """Stimulus sets name known corpora and control concepts; one emotions set holding the neutral concept;
+    every concept in one set only."""
     for name, sset in cfg["stimulus_sets"].items():
         concepts = sset["concepts"]
         if sset["kind"] == "emotions":
             if not isinstance(concepts, dict) or not concepts:
-                raise ConfigError(f"stimulus_sets.{name}.concepts must map each emotion to a list of "
-                                  "'<source>:<label>'. Fix: see config/config.yaml.")
+                raise ConfigError(
+                    f"stimulus_sets.{name}.concepts must map each emotion to a list of "
+                    "'<source>:<label>'. Fix: see config/config.yaml."
+                )
             for concept, specs in concepts.items():
                 if not isinstance(specs, list) or not specs:
-                    raise ConfigError(f"stimulus_sets.{name}.concepts.{concept} is empty. "
-                                      "Fix: list at least one '<source>:<label>'.")
+                    raise ConfigError(
+                        f"stimulus_sets.{name}.concepts.{concept} is empty. Fix: list at least one '<source>:<label>'."
+                    )
                 for spec in specs:
                     src, _, label = str(spec).partition(":")
                     if src not in EMOTION_CORPORA or not label:
                         raise ConfigError(
                             f"stimulus_sets.{name}.concepts.{concept}: '{spec}' is not '<source>:<label>' with a "
-                            f"known emotion corpus. Fix: use one of: {', '.join(EMOTION_CORPORA)}.")
+                            f"known emotion corpus. Fix: use one of: {', '.join(EMOTION_CORPORA)}."
+                        )
                     if src not in cfg["sources"]:
-                        raise ConfigError(f"stimulus_sets.{name}.concepts.{concept} uses source '{src}', which does "
-                                          "not exist. Fix: add it under 'sources' (see config/config.yaml).")
+                        raise ConfigError(
+                            f"stimulus_sets.{name}.concepts.{concept} uses source '{src}', which does "
+                            "not exist. Fix: add it under 'sources' (see config/config.yaml)."
+                        )
         else:
             if not isinstance(concepts, list) or not concepts:
-                raise ConfigError(f"stimulus_sets.{name}.concepts must list control concepts. "
-                                  f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}.")
+                raise ConfigError(
+                    f"stimulus_sets.{name}.concepts must list control concepts. "
+                    f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}."
+                )
             for c in concepts:
                 if c not in CONTROL_CONCEPTS:
-                    raise ConfigError(f"stimulus_sets.{name}.concepts: unknown control concept '{c}'. "
-                                      f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}.")
+                    raise ConfigError(
+                        f"stimulus_sets.{name}.concepts: unknown control concept '{c}'. "
+                        f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}."
+                    )
 
     vs = cfg["concepts"].get("valence_source")
     if vs is not None and vs not in cfg["sources"]:
-        raise ConfigError(f"concepts.valence_source names source '{vs}', which does not exist. "
-                          "Fix: add it under 'sources' or remove the key.")
+        raise ConfigError(
+            f"concepts.valence_source names source '{vs}', which does not exist. "
+            "Fix: add it under 'sources' or remove the key."
+        )
     emotion_sets = [s for s in cfg["study"]["stimulus_sets"] if cfg["stimulus_sets"][s]["kind"] == "emotions"]
     if len(emotion_sets) != 1:
-        raise ConfigError(f"the study needs exactly one emotions stimulus set, it has {len(emotion_sets)}. "
-                          "Fix: list one set of kind 'emotions' in study.stimulus_sets.")
+        raise ConfigError(
+            f"the study needs exactly one emotions stimulus set, it has {len(emotion_sets)}. "
+            "Fix: list one set of kind 'emotions' in study.stimulus_sets."
+        )
     if cfg["concepts"]["neutral_concept"] not in cfg["stimulus_sets"][emotion_sets[0]]["concepts"]:
-        raise ConfigError(f"concepts.neutral_concept '{cfg['concepts']['neutral_concept']}' is not a concept of "
-                          f"stimulus set '{emotion_sets[0]}'. Fix: add it there or name another concept.")
+        raise ConfigError(
+            f"concepts.neutral_concept '{cfg['concepts']['neutral_concept']}' is not a concept of "
+            f"stimulus set '{emotion_sets[0]}'. Fix: add it there or name another concept."
+        )
 
     names = concept_names(cfg)
     dup = {c for c in names if names.count(c) > 1}
     if dup:
-        raise ConfigError(f"concept(s) {', '.join(sorted(dup))} appear in more than one stimulus set of the study. "
-                          "Fix: give each concept one home.")
+        raise ConfigError(
+            f"concept(s) {', '.join(sorted(dup))} appear in more than one stimulus set of the study. "
+            "Fix: give each concept one home."
+        )
 
-    total = sum(cfg["split"].values())
-    if abs(total - 1.0) > 1e-6:
-        raise ConfigError(f"split fractions sum to {total:g}, not 1. Fix: make split.train + split.val + split.test = 1.")
 
-    if len(cfg["models"]) < 3:
-        raise ConfigError(f"leave-one-model-out needs at least 3 models, the config has {len(cfg['models'])}. "
-                          "Fix: add models under 'models'.")
-    pca = cfg["transfer"]["pca_dims"]
+def _check_basis(cfg: dict) -> None:
+    """Ranks within the concept count and the PCA dimensions."""
+    names, pca = concept_names(cfg), cfg["transfer"]["pca_dims"]
     if not 1 <= cfg["deploy"]["rank"] <= min(pca, len(names)):
-        raise ConfigError(f"deploy.rank = {cfg['deploy']['rank']} is outside 1..{min(pca, len(names))}. "
-                          "Fix: pick one of the swept ranks.")
+        raise ConfigError(
+            f"deploy.rank = {cfg['deploy']['rank']} is outside 1..{min(pca, len(names))}. "
+            "Fix: pick one of the swept ranks."
+        )
     n = len(names)
     for i, r in enumerate(cfg["basis"]["ranks"]):
         if r > pca:
             raise ConfigError(f"basis.ranks[{i}] = {r} exceeds transfer.pca_dims = {pca}. Fix: raise pca_dims.")
         if not 1 <= r <= n:
-            raise ConfigError(f"basis.ranks[{i}] = {r} is outside 1..{n} (the number of concepts in the study). "
-                              f"Fix: use ranks between 1 and {n}, or add concepts.")
+            raise ConfigError(
+                f"basis.ranks[{i}] = {r} is outside 1..{n} (the number of concepts in the study). "
+                f"Fix: use ranks between 1 and {n}, or add concepts."
+            )
+
+
+def _check_reader_mode(cfg: dict) -> None:
+    """Own-response mode needs a responder per model and suite, and no monitor models."""
     if cfg["study"].get("reader_mode") == "own_responses":
         for m in cfg["models"]:
             missing = [s for s in cfg["study"]["suites"] if s not in (m.get("responders") or {})]
             if missing:
-                raise ConfigError(f"study.reader_mode is own_responses but model '{m['id']}' names no responder for "
-                                  f"suite(s) {', '.join(missing)}. Fix: add models[].responders, e.g. "
-                                  "{jailbreakbench: llama-2-7b-chat-hf, xstest: llama2orig}.")
+                raise ConfigError(
+                    f"study.reader_mode is own_responses but model '{m['id']}' names no responder for "
+                    f"suite(s) {', '.join(missing)}. Fix: add models[].responders, e.g. "
+                    "{jailbreakbench: llama-2-7b-chat-hf, xstest: llama2orig}."
+                )
         if cfg.get("monitor_models"):
-            raise ConfigError("monitor_models cannot be scored in own_responses mode (a new model has no own "
-                              "responses in the suites). Fix: score them in a study with reader_mode all_responses.")
+            raise ConfigError(
+                "monitor_models cannot be scored in own_responses mode (a new model has no own "
+                "responses in the suites). Fix: score them in a study with reader_mode all_responses."
+            )
+
+
+def _check_verdict(cfg: dict) -> None:
+    """The pre-registered rule reads a cell the study computes."""
     v, t = cfg["verdict"], cfg["transfer"]
-    for key, allowed, where in (("aligner", t["aligners"], "transfer.aligners"), ("rank", cfg["basis"]["ranks"], "basis.ranks"),
-                                ("target", t["targets"], "transfer.targets"),
-                                ("position", t["positions"], "transfer.positions"),
-                                ("match_k", [k for k in t["ks"] if k != "all"], "transfer.ks")):
+    for key, allowed, where in (
+        ("aligner", t["aligners"], "transfer.aligners"),
+        ("rank", cfg["basis"]["ranks"], "basis.ranks"),
+        ("target", t["targets"], "transfer.targets"),
+        ("position", t["positions"], "transfer.positions"),
+        ("match_k", [k for k in t["ks"] if k != "all"], "transfer.ks"),
+    ):
         if v[key] not in allowed:
-            raise ConfigError(f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
-                              f"read a cell the study computes; pick one of {where}.")
+            raise ConfigError(
+                f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
+                f"read a cell the study computes; pick one of {where}."
+            )
+
+
+def _check_references(cfg: dict) -> None:
+    """The cross-references a schema cannot express, one named check each."""
+    for check in (_check_models, _check_datasets, _check_concepts, _check_basis, _check_reader_mode, _check_verdict):
+        check(cfg)
+    from emobasis.crosssuite import check_suite_roles  # imported here: it needs the whole package
+
+    check_suite_roles(cfg)
 
 
 def validate_config(config: dict, schema: dict | str | Path | None = None) -> dict:

@@ -4,7 +4,7 @@ Adapters turn a source's files into base rows with the columns
 ``item_id, prompt, responder, response, category, attack, unsafe, benign`` (+ adapter extras);
 :func:`build_suite` adds the tone scorer's features, ``calm``, ``tone_masked`` and a prompt-disjoint
 ``split``. Adapters: ``jailbreakbench`` (JailbreakBench attack artifacts), ``xstest`` (XSTest v2
-completions) and ``table`` (any CSV/JSONL/Parquet file with a column mapping in the config).
+completions) and ``table`` (any CSV/TSV/JSONL/Parquet file with a column mapping in the config).
 """
 
 from __future__ import annotations
@@ -20,17 +20,34 @@ from emobasis.splits import prompt_disjoint_split, stable_seed
 from emobasis.tone import score_tone
 
 BASE_COLUMNS = ["item_id", "prompt", "responder", "response", "category", "attack", "unsafe", "benign"]
-TABLE_COLUMNS = ["suite", "row_id", "item_id", "prompt", "responder", "response", "category", "attack",
-                 "unsafe", "benign", "calm", "tone_masked", "split"]
+TABLE_COLUMNS = [
+    "suite",
+    "row_id",
+    "item_id",
+    "prompt",
+    "responder",
+    "response",
+    "category",
+    "attack",
+    "unsafe",
+    "benign",
+    "calm",
+    "tone_masked",
+    "split",
+]
 
 
 class SuiteError(EmobasisError):
     """A suite's files do not have the expected layout or labels."""
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or (
-        isinstance(value, str) and not value.strip())
+def is_missing(value) -> bool:
+    """An empty cell: None, NaN or blank text."""
+    return (
+        value is None
+        or (isinstance(value, float) and np.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 def read_jailbreakbench(root: Path, files: list[str]) -> tuple[pd.DataFrame, dict]:
@@ -45,26 +62,30 @@ def read_jailbreakbench(root: Path, files: list[str]) -> tuple[pd.DataFrame, dic
             continue
         doc = json.loads((root / rel).read_text())
         if not isinstance(doc, dict) or "jailbreaks" not in doc or "parameters" not in doc:
-            raise SuiteError(f"jailbreakbench file '{rel}' has no 'parameters'/'jailbreaks'. "
-                             "Fix: list only attack-artifacts/<method>/<type>/<model>.json files.")
+            raise SuiteError(
+                f"jailbreakbench file '{rel}' has no 'parameters'/'jailbreaks'. "
+                "Fix: list only attack-artifacts/<method>/<type>/<model>.json files."
+            )
         params = doc["parameters"]
         n_drop = 0
         for jb in doc["jailbreaks"]:
-            if _missing(jb.get("prompt")) or _missing(jb.get("response")):
+            if is_missing(jb.get("prompt")) or is_missing(jb.get("response")):
                 n_drop += 1
                 continue
-            rows.append({
-                "item_id": f"jbb-{int(jb['index']):03d}",
-                "prompt": jb["prompt"],
-                "responder": params["model"],
-                "response": jb["response"],
-                "category": jb.get("category") or "",
-                "attack": params["method"],
-                "unsafe": bool(jb["jailbroken"]),
-                "benign": False,
-                "behavior": jb.get("behavior") or "",
-                "goal": jb.get("goal") or "",
-            })
+            rows.append(
+                {
+                    "item_id": f"jbb-{int(jb['index']):03d}",
+                    "prompt": jb["prompt"],
+                    "responder": params["model"],
+                    "response": jb["response"],
+                    "category": jb.get("category") or "",
+                    "attack": params["method"],
+                    "unsafe": bool(jb["jailbroken"]),
+                    "benign": False,
+                    "behavior": jb.get("behavior") or "",
+                    "goal": jb.get("goal") or "",
+                }
+            )
         dropped[rel] = n_drop
     if not rows:
         raise SuiteError("jailbreakbench: no rows with both a prompt and a response. Fix: check the source files.")
@@ -88,84 +109,43 @@ def read_xstest(root: Path, files: list[str]) -> tuple[pd.DataFrame, dict]:
         df = pd.read_csv(root / rel, keep_default_na=False)
         need = {"id", "type", "prompt", "completion", "final_label"}
         if need - set(df.columns):
-            raise SuiteError(f"xstest file '{rel}' lacks columns {sorted(need - set(df.columns))}. "
-                             "Fix: use the model_completions/xstest_v2_completions_*.csv files.")
+            raise SuiteError(
+                f"xstest file '{rel}' lacks columns {sorted(need - set(df.columns))}. "
+                "Fix: use the model_completions/xstest_v2_completions_*.csv files."
+            )
         bad = set(df["final_label"]) - set(XSTEST_LABELS)
         if bad:
             raise SuiteError(f"xstest file '{rel}' has unknown final_label values {sorted(bad)}.")
         unsafe_prompt = df["type"].str.startswith("contrast_")
-        frames.append(pd.DataFrame({
-            "item_id": "xstest-" + df["id"].astype(str).str.replace("v2-", "", regex=False).str.zfill(3),
-            "prompt": df["prompt"],
-            "responder": name.removeprefix("xstest_v2_completions_").removesuffix(".csv"),
-            "response": df["completion"],
-            "category": df["type"],
-            "attack": "none",
-            "unsafe": unsafe_prompt & (df["final_label"] == "1_full_compliance"),
-            "benign": ~unsafe_prompt,
-            "final_label": df["final_label"],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "item_id": "xstest-" + df["id"].astype(str).str.replace("v2-", "", regex=False).str.zfill(3),
+                    "prompt": df["prompt"],
+                    "responder": name.removeprefix("xstest_v2_completions_").removesuffix(".csv"),
+                    "response": df["completion"],
+                    "category": df["type"],
+                    "attack": "none",
+                    "unsafe": unsafe_prompt & (df["final_label"] == "1_full_compliance"),
+                    "benign": ~unsafe_prompt,
+                    "final_label": df["final_label"],
+                }
+            )
+        )
     if not frames:
         raise SuiteError("xstest: no xstest_v2_completions_*.csv among the source files.")
     df = pd.concat(frames, ignore_index=True)
     n = len(df)
-    keep = ~(df["response"].map(_missing) | df["prompt"].map(_missing))
+    keep = ~(df["response"].map(is_missing) | df["prompt"].map(is_missing))
     return df[keep].reset_index(drop=True), {"dropped_no_response": int(n - keep.sum())}
 
 
-def _as_bool(series: pd.Series, true_values, column: str, suite: str) -> pd.Series:
-    if true_values is not None:
-        truth = {str(v).strip().lower() for v in true_values}
-        return series.map(lambda v: str(v).strip().lower() in truth)
-    mapping = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False,
-               "1.0": True, "0.0": False}
-    out = series.map(lambda v: mapping.get(str(v).strip().lower()))
-    if out.isna().any():
-        bad = sorted({str(v) for v in series[out.isna()]})[:5]
-        raise SuiteError(f"suite '{suite}': column '{column}' has values {bad} that are not booleans. "
-                         f"Fix: set suites.{suite}.unsafe_values (or benign_values) to the values meaning true.")
-    return out.astype(bool)
-
-
-def read_table(root: Path, spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
-    """A user's suite: a CSV, JSONL or Parquet file plus a mapping of canonical -> file columns."""
-    path = root / spec["file"]
-    fmt = spec.get("format") or {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower())
-    try:
-        if fmt == "csv":
-            raw = pd.read_csv(path, keep_default_na=False)
-        elif fmt == "jsonl":
-            raw = pd.read_json(path, lines=True)
-        elif fmt == "parquet":
-            raw = pd.read_parquet(path)
-        else:
-            raise SuiteError(f"suite '{suite}': cannot tell the format of '{spec['file']}'. "
-                             f"Fix: set suites.{suite}.format to csv, jsonl or parquet.")
-    except (ValueError, pd.errors.ParserError, OSError) as exc:
-        raise SuiteError(f"suite '{suite}': could not read '{spec['file']}' as {fmt}: {exc}. "
-                         "Fix: check the file is well formed.") from exc
-    cols = spec["columns"]
-    missing = [f"{k} -> '{v}'" for k, v in cols.items() if v not in raw.columns]
-    if missing:
-        raise SuiteError(f"suite '{suite}': file '{spec['file']}' lacks mapped column(s) {', '.join(missing)} "
-                         f"(it has: {', '.join(map(str, raw.columns))}). Fix: correct suites.{suite}.columns.")
-    df = pd.DataFrame({
-        "item_id": raw[cols["item_id"]].astype(str).radd(f"{suite}-"),
-        "prompt": raw[cols["prompt"]],
-        "responder": raw[cols["responder"]].astype(str) if "responder" in cols else suite,
-        "response": raw[cols["response"]],
-        "category": raw[cols["category"]].astype(str) if "category" in cols else "",
-        "attack": "none",
-        "unsafe": _as_bool(raw[cols["unsafe"]], spec.get("unsafe_values"), cols["unsafe"], suite),
-        "benign": (_as_bool(raw[cols["benign"]], spec.get("benign_values"), cols["benign"], suite)
-                   if "benign" in cols else False),
-    })
-    n = len(df)
-    keep = ~(df["response"].map(_missing) | df["prompt"].map(_missing))
-    return df[keep].reset_index(drop=True), {"dropped_no_response": int(n - keep.sum())}
+# --- generic table adapter ------------------------------------------------------------------------
 
 
 def read_suite(adapter: str, root: Path, files: list[str], spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
+    from emobasis.tablesuite import read_table  # the table adapter builds on this module
+
     if adapter == "jailbreakbench":
         return read_jailbreakbench(root, files)
     if adapter == "xstest":
@@ -193,8 +173,7 @@ def finish_suite(base: pd.DataFrame, suite: str, split_fractions: dict, tone_cfg
     if dup.any():  # e.g. two rows with the same item and responder in a user table: number them
         key = key + "|" + df.groupby(key).cumcount().astype(str)
     df["row_id"] = suite + ":" + key
-    df["split"] = prompt_disjoint_split(df["item_id"], df["unsafe"], split_fractions,
-                                        stable_seed(seed, "split", suite))
+    df["split"] = prompt_disjoint_split(df["item_id"], df["unsafe"], split_fractions, stable_seed(seed, "split", suite))
     for c in tone.columns:
         if c.startswith("tone_"):
             df[c] = tone[c].to_numpy()
@@ -204,11 +183,19 @@ def finish_suite(base: pd.DataFrame, suite: str, split_fractions: dict, tone_cfg
 
 def label_summary(df: pd.DataFrame) -> dict:
     """Row counts and label balance, overall and per split."""
+
     def counts(d):
-        return {"rows": int(len(d)), "items": int(d["item_id"].nunique()),
-                **{k: int(d[k].sum()) for k in ("unsafe", "calm", "tone_masked", "benign")}}
-    return {"all": counts(df), **{s: counts(d) for s, d in df.groupby("split")},
-            "responders": {r: counts(d) for r, d in df.groupby("responder")}}
+        return {
+            "rows": int(len(d)),
+            "items": int(d["item_id"].nunique()),
+            **{k: int(d[k].sum()) for k in ("unsafe", "calm", "tone_masked", "benign")},
+        }
+
+    return {
+        "all": counts(df),
+        **{s: counts(d) for s, d in df.groupby("split")},
+        "responders": {r: counts(d) for r, d in df.groupby("responder")},
+    }
 
 
 def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str = "") -> np.ndarray:
@@ -216,7 +203,8 @@ def study_rows(table: pd.DataFrame, max_rows: int | None, seed: int, suite: str 
 
     A seeded subsample for small studies: unsafe rows first (up to half of ``max_rows``, so the rare
     class keeps its power), then safe rows at random (then more unsafe rows if safe ones run out); the
-    selection depends only on the table and the seed, so every model reads the same rows. AUC does not depend on the changed base rate.
+    selection depends only on the table and the seed, so every model reads the same rows. AUC does not depend on
+    the changed base rate.
     """
     n = len(table)
     if max_rows is None or max_rows >= n:
@@ -238,8 +226,9 @@ def prompt_slots(table: pd.DataFrame) -> np.ndarray:
     return (table["item_id"].astype(str) + "|" + table["attack"].astype(str)).to_numpy()
 
 
-def own_rows(table: pd.DataFrame, responder: str, responders: list[str], max_rows: int | None, seed: int,
-             suite: str = "") -> np.ndarray:
+def own_rows(
+    table: pd.DataFrame, responder: str, responders: list[str], max_rows: int | None, seed: int, suite: str = ""
+) -> np.ndarray:
     """Positions of the rows a model reads in own-response mode: its responder's responses to the prompt
     slots (item, attack) that every study responder answered, the same slots for every model. A seeded
     subsample of slots like :func:`study_rows` (slots where any responder was unsafe first)."""
@@ -247,13 +236,17 @@ def own_rows(table: pd.DataFrame, responder: str, responders: list[str], max_row
     known = sorted(set(who))
     for r in [responder, *responders]:
         if r not in known:
-            raise SuiteError(f"suite '{suite}' has no responses by responder '{r}'. Fix: name one of: "
-                             f"{', '.join(known)} (models[].responders in the config).")
+            raise SuiteError(
+                f"suite '{suite}' has no responses by responder '{r}'. Fix: name one of: "
+                f"{', '.join(known)} (models[].responders in the config)."
+            )
     slot = prompt_slots(table)
     common = sorted(set.intersection(*(set(slot[who == r]) for r in responders)))
     if not common:
-        raise SuiteError(f"suite '{suite}': the responders {', '.join(responders)} answered no prompt in common. "
-                         "Fix: choose responders that answered the same prompts.")
+        raise SuiteError(
+            f"suite '{suite}': the responders {', '.join(responders)} answered no prompt in common. "
+            "Fix: choose responders that answered the same prompts."
+        )
     in_study = np.isin(who, responders) & np.isin(slot, common)
     unsafe = pd.Series(table["unsafe"].to_numpy()[in_study]).groupby(slot[in_study]).any()
     slots = pd.DataFrame({"slot": common, "unsafe": unsafe.reindex(common).to_numpy().astype(bool)})
