@@ -12,7 +12,7 @@ CORES ?= 2
 EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export EMOBASIS_MIRROR
 
-.PHONY: study readme test lint clean-results
+.PHONY: study readme test lint format clean-results
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Rewrite the package, scripts and tests in the house style (ruff) and the rules (snakefmt).
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt .
 
 clean-results:
 	rm -rf results/* .snakemake logs

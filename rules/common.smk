@@ -10,13 +10,14 @@ PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
 if PACKAGE_DIR not in sys.path:
     sys.path.insert(0, PACKAGE_DIR)
 
+from emobasis import paths
 from emobasis.config import (
-    RANKED_BASELINES,
-    RANKFREE_BASELINES,
     ConfigError,
     model_specs,
+    study_sources,
     validate_config,
 )
+from emobasis.methods import METHODS, result_methods
 
 try:
     config.update(
@@ -28,8 +29,29 @@ except ConfigError as exc:
 MODELS = model_specs(config)
 
 
-def study_models_from(cfg):
-    return [m["id"] for m in cfg["models"]]
+# --- the study: models, suites, datasets -----------------------------------------------------------
+
+
+def study_models():
+    """Reader models of the study, in config order."""
+    return [m["id"] for m in config["models"]]
+
+
+def study_suites():
+    return config["study"]["suites"]
+
+
+def study_stimulus_sets():
+    return config["study"]["stimulus_sets"]
+
+
+def study_datasets():
+    """Suites then stimulus sets of the study: every reader model extracts each of them."""
+    return study_suites() + study_stimulus_sets()
+
+
+def xstest_suites():
+    return [s for s in study_suites() if config["suites"][s]["adapter"] == "xstest"]
 
 
 def _alternatives(names):
@@ -41,10 +63,13 @@ wildcard_constraints:
     suite=_alternatives(config["suites"]),
     stimulus_set=_alternatives(config["stimulus_sets"]),
     model=_alternatives(MODELS),
-    holdout=_alternatives(study_models_from(config)),
+    holdout=_alternatives(study_models()),
     dataset=_alternatives(list(config["suites"]) + list(config["stimulus_sets"])),
     target=_alternatives(config["transfer"]["targets"]),
     position=_alternatives(config["transfer"]["positions"]),
+
+
+# --- file names ------------------------------------------------------------------------------------
 
 
 def package_resource(name):
@@ -56,46 +81,38 @@ def source_manifest(source):
     return f"resources/data/{source}/MANIFEST.json"
 
 
+def study_source_manifests():
+    """Manifests of the data sources the study reads (not every configured source)."""
+    return [source_manifest(s) for s in study_sources(config)]
+
+
 def model_manifest(model):
     return f"resources/models/{model}/MANIFEST.json"
 
 
-def study_models():
-    """Reader models of the study, in config order."""
-    return [m["id"] for m in config["models"]]
+def stimulus_activations(models):
+    """Each model's reads of the study's stimulus sets, model-major."""
+    return [paths.activations(m, s) for m in models for s in study_stimulus_sets()]
 
 
-def xstest_suites():
-    return [
-        s
-        for s in config["study"]["suites"]
-        if config["suites"][s]["adapter"] == "xstest"
-    ]
+def monitor_path():
+    d = config["deploy"]
+    return f"results/basis/{d['aligner']}/r{d['rank']}/all.npz"
 
 
-def study_datasets():
-    """Suites then stimulus sets of the study: every reader model extracts each of them."""
-    return config["study"]["suites"] + config["study"]["stimulus_sets"]
+# --- final targets ---------------------------------------------------------------------------------
 
 
 def get_final_output():
-    targets = [f"results/suites/{s}.parquet" for s in config["study"]["suites"]]
-    targets += [
-        f"results/stimuli/{s}.parquet" for s in config["study"]["stimulus_sets"]
-    ]
+    targets = [paths.suite_table(s) for s in study_suites()]
+    targets += [paths.stimulus_table(s) for s in study_stimulus_sets()]
     targets += [f"results/tables/tone_scorer_{s}.csv" for s in xstest_suites()]
     targets += [model_manifest(m) for m in MODELS]
     targets += [
-        f"results/activations/{m}/{d}.safetensors"
-        for m in study_models()
-        for d in study_datasets()
+        paths.activations(m, d) for m in study_models() for d in study_datasets()
     ]
     targets.append("results/concepts/diagnostics.csv")
-    targets += [
-        f"results/profiles/{m}/{s}.parquet"
-        for m in study_models()
-        for s in config["study"]["suites"]
-    ]
+    targets += [paths.profiles(m, s) for m in study_models() for s in study_suites()]
     targets += ["results/tables/transfer.csv", "results/tables/transfer_summary.csv"]
     targets.append(monitor_path())
     targets += [f"results/scores/{m['id']}.parquet" for m in config["monitor_models"]]
@@ -119,6 +136,9 @@ def report_outputs():
         "results/summary.md",
     ]
     return out
+
+
+# --- data, stimuli, models -------------------------------------------------------------------------
 
 
 def get_source_spec(wildcards):
@@ -150,13 +170,17 @@ def get_model_spec(wildcards):
     return MODELS[wildcards.model]
 
 
+# --- extraction ------------------------------------------------------------------------------------
+
+
 def get_dataset_kind(wildcards):
     return "suite" if wildcards.dataset in config["suites"] else "stimuli"
 
 
 def get_dataset_table(wildcards):
-    folder = "suites" if get_dataset_kind(wildcards) == "suite" else "stimuli"
-    return f"results/{folder}/{wildcards.dataset}.parquet"
+    if get_dataset_kind(wildcards) == "suite":
+        return paths.suite_table(wildcards.dataset)
+    return paths.stimulus_table(wildcards.dataset)
 
 
 def own_responses():
@@ -188,21 +212,23 @@ def get_dataset_max_rows(wildcards):
     return None
 
 
-def get_stimulus_activations(wildcards):
-    return [
-        f"results/activations/{wildcards.model}/{s}.safetensors"
-        for s in config["study"]["stimulus_sets"]
-    ]
+def get_embedder_manifest(wildcards):
+    return model_manifest(config["embedder"]["id"])
+
+
+# --- concepts --------------------------------------------------------------------------------------
+
+
+def get_model_stimulus_activations(wildcards):
+    return stimulus_activations([wildcards.model])
 
 
 def get_stimulus_tables(wildcards):
-    return [f"results/stimuli/{s}.parquet" for s in config["study"]["stimulus_sets"]]
+    return [paths.stimulus_table(s) for s in study_stimulus_sets()]
 
 
 def get_stimulus_kinds(wildcards):
-    return [
-        config["stimulus_sets"][s]["kind"] for s in config["study"]["stimulus_sets"]
-    ]
+    return [config["stimulus_sets"][s]["kind"] for s in study_stimulus_sets()]
 
 
 def get_valence_manifest(wildcards):
@@ -210,11 +236,31 @@ def get_valence_manifest(wildcards):
     return [source_manifest(source)] if source else []
 
 
+# --- cross-model stages ----------------------------------------------------------------------------
+
+
+def transfer_settings():
+    """The one param of every cross-model rule: the config's transfer block plus the basis ranks, the
+    study's models, suites and stimulus sets, the seed, and whether text embeddings exist.
+    """
+    return {
+        **config["transfer"],
+        "ranks": config["basis"]["ranks"],
+        "models": study_models(),
+        "suites": study_suites(),
+        "stimulus_sets": study_stimulus_sets(),
+        "seed": config["seed"],
+        "embeddings": "embedder" in config,
+    }
+
+
 def transfer_methods():
     """(method, rank) pairs whose result files a transfer job writes (rank 0: rank-free baselines)."""
-    ranked = config["transfer"]["aligners"] + list(RANKED_BASELINES)
-    pairs = [(m, r) for m in ranked for r in config["basis"]["ranks"]]
-    return pairs + [(m, 0) for m in RANKFREE_BASELINES]
+    pairs = []
+    for method in result_methods(config["transfer"]["aligners"]):
+        ranks = config["basis"]["ranks"] if METHODS[method].ranked else [0]
+        pairs += [(method, r) for r in ranks]
+    return pairs
 
 
 def get_transfer_outputs(folder, ext):
@@ -238,37 +284,8 @@ def transfer_result_grid():
     }
 
 
-def get_embedder_manifest(wildcards):
-    return model_manifest(config["embedder"]["id"])
-
-
 def get_transfer_inputs(wildcards):
     """Every study model's suite and stimulus activations, profiles and concepts (+ embeddings)."""
-    models, suites = study_models(), config["study"]["suites"]
-    inputs = {
-        "tables": [f"results/suites/{s}.parquet" for s in suites],
-        "acts": [
-            f"results/activations/{m}/{s}.safetensors" for m in models for s in suites
-        ],
-        "profiles": [
-            f"results/profiles/{m}/{s}.parquet" for m in models for s in suites
-        ],
-        "stimuli": get_all_stimulus_activations(),
-        "concepts": [f"results/concepts/{m}.safetensors" for m in models],
-    }
-    if "embedder" in config:
-        inputs["embeddings"] = [f"results/embeddings/{s}.safetensors" for s in suites]
-    return inputs
-
-
-def get_all_stimulus_activations():
-    return [
-        f"results/activations/{m}/{s}.safetensors"
-        for m in study_models()
-        for s in config["study"]["stimulus_sets"]
-    ]
-
-
-def monitor_path():
-    d = config["deploy"]
-    return f"results/basis/{d['aligner']}/r{d['rank']}/all.npz"
+    return paths.study_inputs(
+        study_models(), study_suites(), study_stimulus_sets(), "embedder" in config
+    )

@@ -1,10 +1,10 @@
 rule fit_concepts:
     input:
-        acts=get_stimulus_activations,
+        acts=get_model_stimulus_activations,
         tables=get_stimulus_tables,
         vad=get_valence_manifest,
     output:
-        directions="results/concepts/{model}.safetensors",
+        directions=paths.concepts("{model}"),
         diagnostics="results/concepts/{model}.diagnostics.csv",
         cosine="results/concepts/{model}.cosine.csv",
     log:
@@ -33,12 +33,12 @@ rule gather_concept_diagnostics:
 
 rule profiles:
     input:
-        concepts="results/concepts/{model}.safetensors",
-        acts="results/activations/{model}/{suite}.safetensors",
-        manifest="results/activations/{model}/{suite}.json",
-        table="results/suites/{suite}.parquet",
+        concepts=paths.concepts("{model}"),
+        acts=paths.activations("{model}", "{suite}"),
+        manifest=paths.activation_manifest("{model}", "{suite}"),
+        table=paths.suite_table("{suite}"),
     output:
-        "results/profiles/{model}/{suite}.parquet",
+        paths.profiles("{model}", "{suite}"),
     log:
         "logs/profiles/{model}/{suite}.log",
     conda:

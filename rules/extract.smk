@@ -3,10 +3,12 @@ rule extract:
         model=model_manifest("{model}"),
         table=get_dataset_table,
     output:
-        acts="results/activations/{model}/{dataset}.safetensors",
-        manifest="results/activations/{model}/{dataset}.json",
+        acts=paths.activations("{model}", "{dataset}"),
+        manifest=paths.activation_manifest("{model}", "{dataset}"),
     log:
         "logs/extract/{model}/{dataset}.log",
+    benchmark:
+        "benchmarks/extract/{model}/{dataset}.tsv"
     conda:
         "../envs/emobasis.yaml"
     threads: 2

@@ -3,6 +3,8 @@ rule build_model:
         model_manifest("{model}"),
     log:
         "logs/build_model/{model}.log",
+    benchmark:
+        "benchmarks/build_model/{model}.tsv"
     conda:
         "../envs/emobasis.yaml"
     threads: 2

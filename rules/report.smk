@@ -11,11 +11,7 @@ rule basis_anatomy:
         "../envs/emobasis.yaml"
     params:
         verdict=config["verdict"],
-        transfer=config["transfer"],
-        ranks=config["basis"]["ranks"],
-        models=study_models(),
-        suites=config["study"]["suites"],
-        seed=config["seed"],
+        settings=transfer_settings(),
     script:
         "../workflow/scripts/basis_anatomy.py"
 
@@ -36,11 +32,7 @@ rule top_alarms:
         "../envs/emobasis.yaml"
     params:
         verdict=config["verdict"],
-        transfer=config["transfer"],
-        ranks=config["basis"]["ranks"],
-        models=study_models(),
-        suites=config["study"]["suites"],
-        seed=config["seed"],
+        settings=transfer_settings(),
     script:
         "../workflow/scripts/top_alarms.py"
 
@@ -63,6 +55,7 @@ rule plot_data_efficiency:
     params:
         rank=config["verdict"]["rank"],
         holdouts=study_models(),
+        ks=config["transfer"]["ks"],
     script:
         "../workflow/scripts/plot_data_efficiency.py"
 
@@ -140,10 +133,8 @@ rule write_summary:
         fractions="results/tables/predictor_subspace.csv",
         angles="results/tables/predictor_angles.csv",
         models=[model_manifest(m) for m in study_models()],
-        sources=[source_manifest(s) for s in config["sources"]],
-        suites=expand(
-            "results/suites/{suite}.summary.json", suite=config["study"]["suites"]
-        ),
+        sources=study_source_manifests(),
+        suites=expand("results/suites/{suite}.summary.json", suite=study_suites()),
     output:
         summary="results/summary.md",
         html=report(
@@ -159,6 +150,7 @@ rule write_summary:
     params:
         verdict=config["verdict"],
         holdouts=study_models(),
+        ks=config["transfer"]["ks"],
         config=config,
     script:
         "../workflow/scripts/write_summary.py"

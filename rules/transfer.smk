@@ -1,12 +1,14 @@
 rule embed_responses:
     input:
         embedder=get_embedder_manifest,
-        table="results/suites/{suite}.parquet",
+        table=paths.suite_table("{suite}"),
     output:
-        acts="results/embeddings/{suite}.safetensors",
+        acts=paths.embeddings("{suite}"),
         manifest="results/embeddings/{suite}.json",
     log:
         "logs/embed_responses/{suite}.log",
+    benchmark:
+        "benchmarks/embed_responses/{suite}.tsv"
     conda:
         "../envs/emobasis.yaml"
     threads: 2
@@ -27,15 +29,13 @@ rule transfer:
         summary="results/transfer/summary/{holdout}.parquet",
     log:
         "logs/transfer/{holdout}.log",
+    benchmark:
+        "benchmarks/transfer/{holdout}.tsv"
     conda:
         "../envs/emobasis.yaml"
     threads: 1
     params:
-        transfer=config["transfer"],
-        ranks=config["basis"]["ranks"],
-        models=study_models(),
-        suites=config["study"]["suites"],
-        seed=config["seed"],
+        settings=transfer_settings(),
     script:
         "../workflow/scripts/transfer.py"
 
@@ -58,9 +58,7 @@ rule gather_transfer:
     conda:
         "../envs/emobasis.yaml"
     params:
-        transfer=config["transfer"],
-        ranks=config["basis"]["ranks"],
-        holdouts=study_models(),
+        settings=transfer_settings(),
     script:
         "../workflow/scripts/gather_transfer.py"
 
@@ -76,9 +74,7 @@ rule fit_monitor:
         "../envs/emobasis.yaml"
     params:
         deploy=config["deploy"],
-        transfer=config["transfer"],
-        models=study_models(),
-        suites=config["study"]["suites"],
+        settings=transfer_settings(),
     script:
         "../workflow/scripts/fit_monitor.py"
 
@@ -86,16 +82,10 @@ rule fit_monitor:
 rule score_model:
     input:
         monitor=monitor_path(),
-        tables=expand("results/suites/{suite}.parquet", suite=config["study"]["suites"]),
-        acts=expand(
-            "results/activations/{{model}}/{suite}.safetensors",
-            suite=config["study"]["suites"],
-        ),
-        stimuli=expand(
-            "results/activations/{{model}}/{sset}.safetensors",
-            sset=config["study"]["stimulus_sets"],
-        ),
-        concepts="results/concepts/{model}.safetensors",
+        tables=[paths.suite_table(s) for s in study_suites()],
+        acts=[paths.activations("{model}", s) for s in study_suites()],
+        stimuli=get_model_stimulus_activations,
+        concepts=paths.concepts("{model}"),
     output:
         "results/scores/{model}.parquet",
     log:
@@ -104,8 +94,6 @@ rule score_model:
         "../envs/emobasis.yaml"
     params:
         deploy=config["deploy"],
-        transfer=config["transfer"],
-        suites=config["study"]["suites"],
-        seed=config["seed"],
+        settings=transfer_settings(),
     script:
         "../workflow/scripts/score_model.py"

@@ -4,9 +4,15 @@ diagnostics are computed on heldout stimuli; on real SmolLM2 activations emotion
 import numpy as np
 import pandas as pd
 import pytest
-
-from emobasis.concepts import (ConceptError, choose_layer, concept_profiles, fit_concepts, fit_control_directions,
-                               fit_emotion_directions, valence_correlation)
+from emobasis.concepts import (
+    ConceptError,
+    choose_layer,
+    concept_profiles,
+    fit_concepts,
+    fit_control_directions,
+    fit_emotion_directions,
+    valence_correlation,
+)
 
 CFG = {"method": "diffmean", "neutral_concept": "neutral", "neutral_variance": 0.5, "stimulus_position": "mean"}
 
@@ -81,8 +87,10 @@ def test_fit_concepts_diagnostics_and_layer_choice():
     Xc = np.stack([s * w + 0.5 * rng.normal(size=64) for s in [1, -1] * 40]).astype(np.float16)
     emo, ctrl = stimulus_tables(X, labels, neutral, Xc)
     noise = lambda a: (a + rng.normal(scale=8, size=a.shape)).astype(np.float16)  # layer 1 is noisy
-    stimuli = [(emo, {"mean/layer1": noise(Xe), "mean/layer2": Xe}, np.arange(len(emo)), "emotions"),
-               (ctrl, {"mean/layer1": noise(Xc), "mean/layer2": Xc}, np.arange(len(ctrl)), "controls")]
+    stimuli = [
+        (emo, {"mean/layer1": noise(Xe), "mean/layer2": Xe}, np.arange(len(emo)), "emotions"),
+        (ctrl, {"mean/layer1": noise(Xc), "mean/layer2": Xc}, np.arange(len(ctrl)), "controls"),
+    ]
     fits, diag = fit_concepts(stimuli, [1, 2], "mean", CFG, valence=None, model="m")
     assert fits[2]["concepts"][-1] == "risk_aversion" and fits[2]["directions"].shape == (22, 64)
     auc = diag[diag.metric == "heldout_auc"].groupby(["layer", "kind"])["value"].mean()
@@ -111,8 +119,9 @@ def test_smollm2_emotion_directions_are_separable(smollm2_dir, default_config, m
     for name in ("emotions", "controls"):
         spec = cfg["stimulus_sets"][name]
         table = build_stimuli(spec, roots, cfg["seed"], name)
-        arrays, rows, _ = extract_dataset(smollm2_dir, table, "stimuli", {**cfg["extraction"], "layers": [0.5, 0.83]},
-                                          progress=False)
+        arrays, rows, _ = extract_dataset(
+            smollm2_dir, table, "stimuli", {**cfg["extraction"], "layers": [0.5, 0.83]}, progress=False
+        )
         stimuli.append((table, arrays, rows, spec["kind"]))
     valence = read_nrc_vad(source_root(cfg, mirror, "nrc_vad") / "NRC-VAD-Lexicon.txt")
     fits, diag = fit_concepts(stimuli, [15, 25], "mean", cfg["concepts"], valence, "smollm2-135m")

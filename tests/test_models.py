@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import require_package
 from emobasis.models import ModelError, assemble, build_model, locate_part, read_model_manifest
 
@@ -49,8 +48,13 @@ def test_hf_folder_from_package_is_copied_and_verified(tmp_path, default_config)
 
 def test_hub_model_without_network_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    spec = {"id": "x", "source": "hub", "repo": "emobasis-test/does-not-exist", "revision": "0" * 40,
-            "trust_remote_code": False}
+    spec = {
+        "id": "x",
+        "source": "hub",
+        "repo": "emobasis-test/does-not-exist",
+        "revision": "0" * 40,
+        "trust_remote_code": False,
+    }
     with pytest.raises(ModelError, match="could not download"):
         build_model(spec, tmp_path / "x")
     assert not (tmp_path / "x").exists()

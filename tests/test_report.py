@@ -2,30 +2,52 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-
 from emobasis.anatomy import basis_anatomy
-from emobasis.metrics import auc
-from emobasis.report import (KS, ReportError, claims, decide, parse_claims, plot_data_efficiency, plot_loadings,
-                             plot_rank_sweep, plot_subspace, read_summary, readme_block, summary_html,
-                             top_alarms, update_readme, write_summary)
+from emobasis.metrics import AUC_TOLERANCE, auc
+from emobasis.plots import plot_data_efficiency, plot_loadings, plot_rank_sweep, plot_subspace
+from emobasis.protocol import ALL_K
+from emobasis.report import (
+    README_END,
+    README_START,
+    parse_claims,
+    readme_block,
+    stale_readme,
+    summary_html,
+    top_alarms,
+    update_readme,
+    write_summary,
+)
 from emobasis.simulate import simulate
-from emobasis.transfer import ALL_K, evaluate_holdout, zero_shot_scores
+from emobasis.transfer import evaluate_holdout, tidy_k, zero_shot_scores
+from emobasis.verdict import ReportError, claims, decide, read_summary
 
-CFG = {"targets": ["tone_masked"], "positions": ["prompt_last"], "ranks": [4, 6],
-       "aligners": ["gcca", "procrustes", "lowrank"], "ks": [0, 8, 16, 32, 64, 128, ALL_K], "seeds": 10,
-       "null_seeds": 50, "l2_grid": [0.1, 1.0, 10.0], "prior_l2": 1.0, "specific_l2": 1.0, "pca_dims": 24,
-       "n_boot": 200}
-RULE = {"aligner": "gcca", "rank": 4, "target": "tone_masked", "position": "prompt_last", "match_k": 32,
-        "chance": 0.5, "margin": 0.05}
+CFG = {
+    "targets": ["tone_masked"],
+    "positions": ["prompt_last"],
+    "ranks": [4, 6],
+    "aligners": ["gcca", "procrustes", "lowrank"],
+    "ks": [0, 8, 16, 32, 64, 128, ALL_K],
+    "seeds": 10,
+    "null_seeds": 50,
+    "l2_grid": [0.1, 1.0, 10.0],
+    "prior_l2": 1.0,
+    "specific_l2": 1.0,
+    "pca_dims": 24,
+    "n_boot": 200,
+}
+RULE = {
+    "aligner": "gcca",
+    "rank": 4,
+    "target": "tone_masked",
+    "position": "prompt_last",
+    "match_k": 32,
+    "chance": 0.5,
+    "margin": 0.05,
+}
 HOLDOUTS = ["sim0", "sim1"]
-
-
-def tidy(summary: pd.DataFrame) -> pd.DataFrame:
-    """As gather_transfer writes it (k as text, 'all'), and read back as the report reads it."""
-    return summary.assign(k=summary["k"].map(lambda k: "all" if k == ALL_K else str(k)))
+KS = ["0", "8", "16", "32", "64", "128", "all"]
 
 
 @pytest.fixture(scope="module", params=["shared", "specific"])
@@ -33,7 +55,7 @@ def world(request, tmp_path_factory):
     data, _ = simulate(request.param, n_rows=1500, n_shared=400, d=32, seed=1)
     summary = pd.concat([evaluate_holdout(data, h, CFG, seed=3)[1] for h in HOLDOUTS], ignore_index=True)
     path = tmp_path_factory.mktemp("report") / "transfer_summary.csv"
-    tidy(summary).to_csv(path, index=False)
+    tidy_k(summary).to_csv(path, index=False)  # as gather_transfer writes it
     return request.param, data, read_summary(path)
 
 
@@ -58,8 +80,15 @@ def test_verdict_rule_thresholds_are_applied_as_written(world):
 def test_every_number_in_the_summary_is_the_table_cell_it_names(world):
     _, data, summary = world
     anatomy = basis_anatomy(data, "gcca", 4, [4, 6], ["tone_masked"], 24, seed=0)
-    text, cl, verdict = write_summary(summary, anatomy["fractions"], anatomy["angles"], RULE, HOLDOUTS,
-                                      {"limits": ["simulated"], "provenance": {"seed": 0}})
+    text, cl, verdict = write_summary(
+        summary,
+        anatomy["fractions"],
+        anatomy["angles"],
+        RULE,
+        HOLDOUTS,
+        {"limits": ["simulated"], "provenance": {"seed": 0}},
+        KS,
+    )
     assert f"**Verdict: {verdict['verdict']}.**" in text
     check_summary_against_table(text, summary)
     assert len(parse_claims(text)) == len(cl) == 11 * len(HOLDOUTS)
@@ -71,15 +100,23 @@ def check_summary_against_table(text: str, summary: pd.DataFrame) -> int:
     assert len(parsed), "no claims table in the summary"
     for _, row in parsed.iterrows():
         quantity = "diff_vs_specific" if row["claim"].startswith("shared - specific") else "auc"
-        sel = summary[(summary["aligner"] == row["aligner"]) & (summary["rank"] == int(row["rank"]))
-                      & (summary["holdout"] == row["holdout"]) & (summary["k"] == row["k"])]
-        cols = ("auc", "auc_ci_low", "auc_ci_high") if quantity == "auc" else \
-            ("diff_vs_specific", "diff_ci_low", "diff_ci_high")
+        sel = summary[
+            (summary["aligner"] == row["aligner"])
+            & (summary["rank"] == int(row["rank"]))
+            & (summary["holdout"] == row["holdout"])
+            & (summary["k"] == row["k"])
+        ]
+        cols = (
+            ("auc", "auc_ci_low", "auc_ci_high")
+            if quantity == "auc"
+            else ("diff_vs_specific", "diff_ci_low", "diff_ci_high")
+        )
         target_pos = sel[["target", "position"]].drop_duplicates()
         for _, tp in target_pos.iterrows():
             cell = sel[(sel["target"] == tp["target"]) & (sel["position"] == tp["position"])]
-            if all(abs(float(row[c]) - cell[col].iloc[0]) <= 5e-4 + 1e-9
-                   for c, col in zip(("value", "low", "high"), cols)):
+            if all(
+                abs(float(row[c]) - cell[col].iloc[0]) <= 5e-4 + 1e-9 for c, col in zip(("value", "low", "high"), cols)
+            ):
                 break
         else:
             raise AssertionError(f"summary claim {dict(row)} matches no cell of transfer_summary.csv")
@@ -97,8 +134,9 @@ def test_zero_shot_row_scores_reproduce_the_grid_auc(world):
     for h in HOLDOUTS:
         s = zero_shot_scores(data, h, "gcca", 4, "prompt_last", "tone_masked", CFG, seed=3)
         y = data.rows["tone_masked"].to_numpy()[s.index]
-        grid = summary[(summary.aligner == "gcca") & (summary["rank"] == 4) & (summary.holdout == h)
-                       & (summary.k == "0")]["auc"].item()
+        grid = summary[
+            (summary.aligner == "gcca") & (summary["rank"] == 4) & (summary.holdout == h) & (summary.k == "0")
+        ]["auc"].item()
         assert auc(s.to_numpy(), y) == pytest.approx(grid, abs=1e-12)
         top = top_alarms(data.rows, s, h, "tone_masked", n=5)
         assert list(top["rank"]) == [1, 2, 3, 4, 5] and top["score"].is_monotonic_decreasing
@@ -122,7 +160,7 @@ def test_anatomy_finds_the_planted_subspace(world):
 
 def test_figures_have_a_panel_per_holdout_and_position(world):
     _, data, summary = world
-    fig = plot_data_efficiency(summary, "tone_masked", "prompt_last", 4, HOLDOUTS)
+    fig = plot_data_efficiency(summary, "tone_masked", "prompt_last", 4, HOLDOUTS, KS)
     axes = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title().split("\n")[0] for ax in axes] == [f"holdout: {h}" for h in HOLDOUTS]
     labels = {line.get_label() for line in axes[0].get_lines()}
@@ -133,7 +171,9 @@ def test_figures_have_a_panel_per_holdout_and_position(world):
     assert fig.axes[0].get_title() == "prompt_last"
     a = basis_anatomy(data, "gcca", 4, [4, 6], ["tone_masked"], 24, seed=0)
     assert plot_loadings(a["loadings"], data.concepts).axes[0].get_images()[0].get_array().shape == (
-        len(data.concepts), 4)
+        len(data.concepts),
+        4,
+    )
     assert len(plot_subspace(a["fractions"], a["angles"], "tone_masked").axes) >= 2
 
 
@@ -149,6 +189,7 @@ def test_readme_block_is_replaced_between_markers():
 
 
 # --- the default study's own report (after `make study`) ------------------------------------------------
+
 
 def _results():
     from conftest import REPO
@@ -174,6 +215,89 @@ def test_readme_shows_the_current_default_study_summary():
     if not (results / "summary.md").exists():
         pytest.skip("the default study has not been run here (make study writes results/summary.md)")
     readme = (REPO / "README.md").read_text()
-    block = readme_block((results / "summary.md").read_text(), "docs/headline.png")
-    assert block in readme, "README summary block is stale: run `make readme` after `make study`"
+    problems = stale_readme(readme, (results / "summary.md").read_text(), "docs/headline.png", AUC_TOLERANCE)
+    assert not problems, (
+        "README summary block does not show this study (beyond the cross-machine tolerance "
+        f"{AUC_TOLERANCE}):\n" + "\n".join(problems) + "\nFix: run `make readme` after `make study`."
+    )
     assert (REPO / "docs" / "headline.png").exists()
+
+
+def test_readme_check_allows_the_tolerance_and_catches_a_stale_block():
+    summary = "\n".join(
+        [
+            "# s",
+            "",
+            "**Verdict: partially shared.** a: (A) above chance yes",
+            "",
+            "## Headline",
+            "",
+            "| holdout | zero-shot gcca |",
+            "|---|---|",
+            "| a | 0.657 [0.560, 0.743] |",
+            "",
+            "## Next",
+        ]
+    )
+    readme = update_readme(f"x\n{README_START}\n{README_END}\ny", readme_block(summary, "h.png"))
+    assert stale_readme(readme, summary, "h.png", 0.02) == []
+    moved = summary.replace("0.657 [0.560, 0.743]", "0.668 [0.551, 0.750]")  # another machine: within 0.02
+    assert stale_readme(readme, moved, "h.png", 0.02) == []
+    far = summary.replace("0.657", "0.701")
+    assert "differs by 0.044" in stale_readme(readme, far, "h.png", 0.02)[0]
+    other = summary.replace("partially shared", "transferable")
+    assert "Verdict: transferable" in stale_readme(readme, other, "h.png", 0.02)[0]
+
+
+def test_a_new_k_and_a_registered_baseline_reach_the_grid_the_figures_and_the_claims():
+    """Adding a baseline is one registry entry plus its function; adding a k is one config value. Both must
+    reach the LOMO table, the data behind the figures and the summary's claims with no other edit."""
+    from emobasis.baselines import FEATURES, features
+    from emobasis.methods import Method, register, unregister
+    from emobasis.plots import data_efficiency_data
+    from emobasis.protocol import standardize
+
+    data, _ = simulate("shared", n_rows=900, n_shared=300, d=24, seed=5)
+
+    register(
+        Method(
+            "profiles_all",
+            "every model's own concept profiles",
+            ranked=False,
+            style=("#000000", ":"),
+            claim="profiles zero-shot",
+        )
+    )
+
+    @features("profiles_all")
+    def profiles_all(ctx, rank):
+        return {m: standardize(ctx.data.Z[m][ctx.position], ctx.ref) for m in ctx.data.models}
+
+    try:
+        cfg = {**CFG, "ranks": [4], "ks": [0, 4, 8, 32, ALL_K], "seeds": 4, "null_seeds": 10, "n_boot": 50}
+        summary = tidy_k(pd.concat([evaluate_holdout(data, h, cfg, seed=1)[1] for h in HOLDOUTS]))
+        ks = ["0", "4", "8", "32", "all"]
+        mine = summary[summary["aligner"] == "profiles_all"]
+        assert set(mine["k"]) == set(ks) and (mine["rank"] == 0).all()
+        assert "4" in set(summary[summary["aligner"] == "gcca"]["k"])
+        drawn = data_efficiency_data(summary, "tone_masked", "prompt_last", 4, HOLDOUTS, ks)
+        assert {"profiles_all", "gcca", "surface"} <= set(drawn["aligner"])
+        assert set(drawn[drawn["aligner"] == "profiles_all"]["x"]) == {0, 1, 2, 3, 4}
+        cl = claims(summary, {**RULE, "match_k": 4}, HOLDOUTS)
+        assert "profiles zero-shot" in set(cl["claim"]) and "shared at k=4" in set(cl["claim"])
+        row = cl[(cl["claim"] == "profiles zero-shot") & (cl["holdout"] == "sim0")].iloc[0]
+        cell = mine[(mine["holdout"] == "sim0") & (mine["k"] == "0")].iloc[0]
+        assert row["value"] == cell["auc"] and row["ci_low"] == cell["auc_ci_low"]
+        text = write_summary(
+            summary,
+            pd.DataFrame(columns=["position", "target", "rank"]),
+            pd.DataFrame(columns=["position", "target"]),
+            {**RULE, "match_k": 4},
+            HOLDOUTS,
+            {},
+            ks,
+        )[0]
+        assert "| sim0 | profiles zero-shot |" in text and "| sim0 | shared at k=4 |" in text
+    finally:
+        unregister("profiles_all")
+        FEATURES.pop("profiles_all", None)

@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-
 from emobasis.splits import prompt_disjoint_split, stable_seed
 
 

@@ -3,14 +3,24 @@
 import re
 
 import pytest
-
 from conftest import source_root
 from emobasis.config import CONTROL_CONCEPTS
 from emobasis.stimuli import StimulusError, build_control_stimuli, build_emotion_stimuli, control_pairs
-from emobasis.suites import finish_suite, read_suite
+from emobasis.suites import read_suite
 
-REQUIRED = ["calm", "fear", "nervousness", "caring", "joy", "sadness", "anger", "confidence", "confusion",
-            "relief", "neutral"]
+REQUIRED = [
+    "calm",
+    "fear",
+    "nervousness",
+    "caring",
+    "joy",
+    "sadness",
+    "anger",
+    "confidence",
+    "confusion",
+    "relief",
+    "neutral",
+]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +90,6 @@ def _norm(text):
 def test_stimuli_share_no_text_with_any_suite(default_config, mirror, emotions):
     """No control text (all template pairs, not only the sampled ones) and no emotion text appears in a suite."""
     import yaml
-
     from emobasis.stimuli import TEMPLATES
 
     templates = yaml.safe_load(TEMPLATES.read_text())
@@ -88,8 +97,9 @@ def test_stimuli_share_no_text_with_any_suite(default_config, mirror, emotions):
     suite_texts = []
     for name, spec in default_config["suites"].items():
         src = default_config["sources"][spec["source"]]
-        base, _ = read_suite(spec["adapter"], source_root(default_config, mirror, spec["source"]),
-                             list(src["files"]), spec, name)
+        base, _ = read_suite(
+            spec["adapter"], source_root(default_config, mirror, spec["source"]), list(src["files"]), spec, name
+        )
         suite_texts += [_norm(t) for t in base["prompt"]] + [_norm(t) for t in base["response"]]
     suite_set = set(suite_texts)
     haystack = "\n".join(suite_texts)

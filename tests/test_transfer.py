@@ -4,15 +4,23 @@ LOMO code to the right verdict in both worlds."""
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-
 from emobasis.align import AlignError, make_aligner
 from emobasis.heads import fit_logistic, predict
-from emobasis.metrics import (auc_kernel, auc_rows, bootstrap_auc, fpr_threshold, group_bootstrap, recall_at_threshold,
-                              weighted_auc)
+from emobasis.metrics import (
+    auc_kernel,
+    auc_rows,
+    bootstrap_auc,
+    fpr_threshold,
+    group_bootstrap,
+    recall_at_threshold,
+    weighted_auc,
+)
+from emobasis.protocol import ALL_K, check_labels, draw_k
 from emobasis.simulate import simulate
-from emobasis.transfer import ALL_K, TransferError, check_labels, draw_k, evaluate_holdout
+from emobasis.study import TransferError
+from emobasis.transfer import evaluate_holdout
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -74,8 +82,12 @@ def test_draw_k_has_both_classes_and_is_seeded():
 
 
 def test_single_class_split_is_a_clear_error():
-    rows = pd.DataFrame({"split": ["train", "train", "val", "val", "test", "test"],
-                         "tone_masked": [True, False, True, False, False, False]})
+    rows = pd.DataFrame(
+        {
+            "split": ["train", "train", "val", "val", "test", "test"],
+            "tone_masked": [True, False, True, False, False, False],
+        }
+    )
     with pytest.raises(TransferError, match="single class .* test split.*Fix"):
         check_labels(rows, "tone_masked")
 
@@ -83,8 +95,12 @@ def test_single_class_split_is_a_clear_error():
 def test_gcca_recovers_a_shared_latent_and_adapts_a_new_model():
     rng = np.random.default_rng(2)
     g = rng.normal(size=(500, 2))
-    views = {m: g @ rng.normal(size=(2, 20)) + rng.normal(size=(500, 3)) @ rng.normal(size=(3, 20))
-             + 0.1 * rng.normal(size=(500, 20)) for m in "abcd"}
+    views = {
+        m: g @ rng.normal(size=(2, 20))
+        + rng.normal(size=(500, 3)) @ rng.normal(size=(3, 20))
+        + 0.1 * rng.normal(size=(500, 20))
+        for m in "abcd"
+    }
     al = make_aligner("gcca", rank=2, pca_dims=10).fit({m: views[m] for m in "abc"})
     al.adapt("d", views["d"])
     Z = {m: al.transform(m, views[m]) for m in "abcd"}
@@ -108,10 +124,20 @@ def test_procrustes_maps_are_orthogonal_on_the_basis():
     assert np.corrcoef(al.transform("a", views["a"])[:, 0], al.transform("b", views["b"])[:, 0])[0, 1] > 0.95
 
 
-SIM_CFG = {"targets": ["tone_masked"], "positions": ["prompt_last"], "ranks": [4, 8],
-           "aligners": ["gcca", "procrustes", "lowrank"], "ks": [0, 8, 16, 64, ALL_K], "seeds": 20,
-           "null_seeds": 200, "l2_grid": [0.1, 1.0, 10.0], "prior_l2": 1.0, "specific_l2": 1.0, "pca_dims": 32,
-           "n_boot": 200}
+SIM_CFG = {
+    "targets": ["tone_masked"],
+    "positions": ["prompt_last"],
+    "ranks": [4, 8],
+    "aligners": ["gcca", "procrustes", "lowrank"],
+    "ks": [0, 8, 16, 64, ALL_K],
+    "seeds": 20,
+    "null_seeds": 200,
+    "l2_grid": [0.1, 1.0, 10.0],
+    "prior_l2": 1.0,
+    "specific_l2": 1.0,
+    "pca_dims": 32,
+    "n_boot": 200,
+}
 
 
 @pytest.fixture(scope="module", params=["shared", "specific"])
@@ -145,7 +171,9 @@ def test_shuffled_baseline_is_chance_everywhere(world):
 
 def test_summary_has_cis_and_paired_differences(world):
     _, summary, _ = world
-    assert (summary["auc_ci_low"] <= summary["auc"] + 1e-9).all() and (summary["auc"] <= summary["auc_ci_high"] + 1e-9).all()
+    assert (summary["auc_ci_low"] <= summary["auc"] + 1e-9).all() and (
+        summary["auc"] <= summary["auc_ci_high"] + 1e-9
+    ).all()
     paired = summary[(summary["aligner"] == "gcca") & (summary["k"] == 16)]
     assert paired["diff_ci_low"].notna().all() and (paired["diff_ci_low"] <= paired["diff_ci_high"]).all()
 
@@ -153,12 +181,17 @@ def test_summary_has_cis_and_paired_differences(world):
 def test_monitor_scores_a_model_outside_the_study():
     """Fit on three simulated models, adapt a fourth from unlabelled shared texts, score its rows."""
     from emobasis.monitor import MonitorError, fit_monitor, score_new_model
-    from emobasis.transfer import StudyData
+    from emobasis.study import StudyData
 
     full, logit = simulate("shared", n_models=4, n_rows=1500, seed=4)
     study = ["sim0", "sim1", "sim2"]
-    data = StudyData(rows=full.rows, X={m: full.X[m] for m in study}, Z={m: full.Z[m] for m in study},
-                     shared={m: full.shared[m] for m in study}, concepts=full.concepts)
+    data = StudyData(
+        rows=full.rows,
+        X={m: full.X[m] for m in study},
+        Z={m: full.Z[m] for m in study},
+        shared={m: full.shared[m] for m in study},
+        concepts=full.concepts,
+    )
     monitor = fit_monitor(data, "gcca", 4, "prompt_last", "tone_masked", {**SIM_CFG, "pca_dims": 32})
     ref = full.rows["split"].isin(["train", "val"]).to_numpy()
     te = (full.rows["split"] == "test").to_numpy()
@@ -184,7 +217,9 @@ def test_completeness_check_accepts_a_full_grid_and_names_a_gap(world):
     cfg = {**SIM_CFG, "seeds": 1}
     check_transfer_table(table, cfg, ["sim0"])
     with pytest.raises(TransferError, match="lacks 1 combinations"):
-        check_transfer_table(table[~((table.aligner == "lowrank") & (table["rank"] == 8) & (table.k == 16))], cfg, ["sim0"])
+        check_transfer_table(
+            table[~((table.aligner == "lowrank") & (table["rank"] == 8) & (table.k == 16))], cfg, ["sim0"]
+        )
     with pytest.raises(TransferError, match=r"outside \[0, 1\]"):
         check_transfer_table(table.assign(auc=table["auc"] * 2), cfg, ["sim0"])
 
@@ -207,7 +242,8 @@ def test_default_study_table_is_complete(default_config):
 def test_own_response_mode_scores_each_holdout_on_its_own_labels():
     """StudyData.own: per-model labels and texts. The holdout's test labels are its own; training pools
     the training models' own labels; the shared texts are the stimuli only."""
-    from emobasis.transfer import RESPONSE_COLUMNS, StudyData, shared_views
+    from emobasis.baselines import shared_views
+    from emobasis.study import RESPONSE_COLUMNS, StudyData
 
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
     rng = np.random.default_rng(0)
@@ -219,8 +255,15 @@ def test_own_response_mode_scores_each_holdout_on_its_own_labels():
         t["unsafe"] = t["tone_masked"]
         own[m] = t
     rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
-    own_data = StudyData(rows=rows, X=data.X, Z=data.Z, shared=data.shared, concepts=data.concepts,
-                         embeddings={m: data.embeddings for m in data.models}, own=own)
+    own_data = StudyData(
+        rows=rows,
+        X=data.X,
+        Z=data.Z,
+        shared=data.shared,
+        concepts=data.concepts,
+        embeddings={m: data.embeddings for m in data.models},
+        own=own,
+    )
     cfg = {**SIM_CFG, "ranks": [4], "aligners": ["gcca"], "ks": [0, 16], "null_seeds": 20, "n_boot": 50}
     te = (rows["split"] == "test").to_numpy()
     for h in ("sim0", "sim2"):

@@ -20,8 +20,8 @@ Why not cca-zoo: MAXVAR GCCA is a few lines of linear algebra here, and the stud
 step (a new view regressed onto a frozen consensus) that cca-zoo's estimators do not expose; the
 dependency would add a pinned stack (and its torch requirement) for no gain.
 
-The ``lowrank`` aligner lives in the named concept-profile space and uses training labels; it is in
-:mod:`emobasis.transfer` next to the heads it shares its basis with.
+- ``lowrank`` (:func:`lowrank_basis`): lives in the named concept-profile space and uses the training
+  models' labels: a multi-task reduced-rank basis of concept combinations, the same for every model.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Whitener:
     def __init__(self, p: int, eps: float = 1e-6):
         self.p, self.eps = p, eps
 
-    def fit(self, X: np.ndarray) -> "Whitener":
+    def fit(self, X: np.ndarray) -> Whitener:
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(0)
         U, S, Vt = np.linalg.svd(X - self.mean_, full_matrices=False)
@@ -67,16 +67,18 @@ class Aligner:
         self.whiteners_: dict[str, Whitener] = {}
         self.maps_: dict[str, np.ndarray] = {}
 
-    def _whiten(self, model: str, X: np.ndarray, whitener: "Whitener | None" = None) -> np.ndarray:
+    def _whiten(self, model: str, X: np.ndarray, whitener: Whitener | None = None) -> np.ndarray:
         """Whiten a model's shared texts; a whitener already fit on the same texts can be reused."""
         self.whiteners_[model] = whitener or Whitener(max(self.pca_dims, self.rank)).fit(X)
         W = self.whiteners_[model].transform(X)
         if W.shape[1] < self.rank:
-            raise AlignError(f"model '{model}' gives only {W.shape[1]} dimensions on the shared texts, fewer than "
-                             f"rank {self.rank}. Fix: lower the rank or add shared texts.")
+            raise AlignError(
+                f"model '{model}' gives only {W.shape[1]} dimensions on the shared texts, fewer than "
+                f"rank {self.rank}. Fix: lower the rank or add shared texts."
+            )
         return W
 
-    def fit(self, views: dict[str, np.ndarray], whiteners: dict | None = None) -> "Aligner":
+    def fit(self, views: dict[str, np.ndarray], whiteners: dict | None = None) -> Aligner:
         if len(views) < 1:
             raise AlignError("an aligner needs at least one training model.")
         n = {len(v) for v in views.values()}
@@ -87,7 +89,7 @@ class Aligner:
         self._fit_whitened(whitened)
         return self
 
-    def adapt(self, model: str, X_shared: np.ndarray, whitener: "Whitener | None" = None) -> "Aligner":
+    def adapt(self, model: str, X_shared: np.ndarray, whitener: Whitener | None = None) -> Aligner:
         """Fit a new model's map from its unlabelled activations on the same shared texts."""
         if len(X_shared) != self.n_shared_:
             raise AlignError(f"adapting '{model}' needs the {self.n_shared_} shared texts, got {len(X_shared)} rows.")
@@ -173,3 +175,34 @@ def make_aligner(name: str, rank: int, **kwargs) -> Aligner:
     if name not in ALIGNERS:
         raise AlignError(f"unknown aligner '{name}'. Fix: use one of {', '.join(sorted(ALIGNERS))} (or lowrank).")
     return ALIGNERS[name](rank, **kwargs)
+
+
+def lowrank_basis(
+    profiles: dict[str, np.ndarray],
+    labels: dict[str, list[np.ndarray]],
+    rank: int,
+    tr: np.ndarray,
+    ref: np.ndarray,
+    l2: float = 1.0,
+) -> np.ndarray:
+    """[K, rank] orthonormal concept combinations shared by the training models' failure predictors.
+
+    ``profiles``: training model -> standardized concept profiles [n, K]; ``labels``: model -> one label
+    vector per target. Multi-task reduced rank: each (training model, target) predictor is a ridge-logistic
+    head on the profiles' train rows; the basis spans those predictors first (left singular vectors of the
+    stacked, normalised coefficients) and is completed by the leading principal components of the pooled
+    profiles (unlabelled ``ref`` rows), orthogonalised against them."""
+    from emobasis.heads import fit_logistic
+
+    B = []
+    for m, Z in profiles.items():
+        for y in labels[m]:
+            b = fit_logistic(Z[tr], y[tr], l2=l2)[1:]
+            B.append(b / (np.linalg.norm(b) + 1e-12))
+    U = np.linalg.svd(np.stack(B, 1), full_matrices=False)[0]
+    U = U[:, : min(rank, U.shape[1])]
+    pooled = np.concatenate([Z[ref] for Z in profiles.values()])
+    pcs = np.linalg.svd(pooled - pooled.mean(0), full_matrices=False)[2].T
+    pcs = pcs - U @ (U.T @ pcs)
+    extra = np.linalg.qr(pcs)[0][:, : rank - U.shape[1]] if rank > U.shape[1] else np.zeros((len(U), 0))
+    return np.concatenate([U, extra], 1)

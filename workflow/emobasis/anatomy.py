@@ -27,7 +27,9 @@ import pandas as pd
 from scipy.linalg import subspace_angles
 
 from emobasis.heads import fit_logistic
-from emobasis.transfer import StudyData, _standardize, fit_basis
+from emobasis.protocol import standardize
+from emobasis.study import StudyData
+from emobasis.transfer import fit_basis
 
 
 def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -39,7 +41,7 @@ def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def concept_loadings(data: StudyData, coords: dict[str, np.ndarray], position: str) -> pd.DataFrame:
     """Tidy loadings: concept, direction (1-based), model ('mean' = average over models), loading."""
-    ref = data.rows["split"].isin(["train", "val"]).to_numpy()
+    ref = data.ref
     per_model = {m: _corr(data.Z[m][position][ref], coords[m][ref]) for m in data.models}  # [K, r]
     mean = np.mean(list(per_model.values()), axis=0)
     sign = np.sign(mean[np.abs(mean).argmax(0), np.arange(mean.shape[1])])
@@ -48,8 +50,15 @@ def concept_loadings(data: StudyData, coords: dict[str, np.ndarray], position: s
     for model, L in [*per_model.items(), ("mean", mean)]:
         L = L * sign
         for (c, concept), j in itertools.product(enumerate(data.concepts), range(L.shape[1])):
-            out.append({"position": position, "model": model, "concept": concept, "direction": j + 1,
-                        "loading": float(L[c, j])})
+            out.append(
+                {
+                    "position": position,
+                    "model": model,
+                    "concept": concept,
+                    "direction": j + 1,
+                    "loading": float(L[c, j]),
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -61,19 +70,27 @@ def _r2(y: np.ndarray, F: np.ndarray) -> tuple[float, np.ndarray]:
     return float(1 - resid.var() / y.var()), coef[1:]
 
 
-def predictor_fractions(data: StudyData, basis, coords: dict[str, np.ndarray], position: str,
-                        targets: list[str], ranks: list[int], l2: float = 1.0, n_random: int = 20,
-                        seed: int = 0) -> tuple[pd.DataFrame, dict]:
+def predictor_fractions(
+    data: StudyData,
+    basis,
+    coords: dict[str, np.ndarray],
+    position: str,
+    targets: list[str],
+    ranks: list[int],
+    l2: float = 1.0,
+    n_random: int = 20,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict]:
     """Fraction of each model's own predictor inside the first r shared directions, for every r in ranks.
 
     Returns (table, {(model, target): coefficients of the predictor in the shared coordinates at max rank})."""
     rows = data.rows
-    ref = rows["split"].isin(["train", "val"]).to_numpy()
+    ref = data.ref
     tr = (rows["split"] == "train").to_numpy()
     rng = np.random.default_rng(seed)
     out, betas = [], {}
     for m in data.models:
-        W = _standardize(basis.whiteners_[m].transform(data.X[m][position]), ref)
+        W = standardize(basis.whiteners_[m].transform(data.X[m][position]), ref)
         for t in targets:
             y = data.y(m, t)
             b = fit_logistic(W[tr], y[tr], l2=l2)
@@ -84,8 +101,17 @@ def predictor_fractions(data: StudyData, basis, coords: dict[str, np.ndarray], p
                 for _ in range(n_random):
                     Q = np.linalg.qr(rng.normal(size=(W.shape[1], r)))[0]
                     rand.append(_r2(score, W[ref] @ Q)[0])
-                out.append({"position": position, "model": m, "target": t, "rank": r, "fraction": frac,
-                            "random_fraction": float(np.mean(rand)), "pca_dims": W.shape[1]})
+                out.append(
+                    {
+                        "position": position,
+                        "model": m,
+                        "target": t,
+                        "rank": r,
+                        "fraction": frac,
+                        "random_fraction": float(np.mean(rand)),
+                        "pca_dims": W.shape[1],
+                    }
+                )
                 if r == max(ranks):
                     betas[(m, t)] = beta
     return pd.DataFrame(out), betas
@@ -101,18 +127,42 @@ def predictor_angles(betas: dict, targets: list[str], position: str) -> pd.DataF
         B = np.stack([betas[(b, t)] for t in targets], 1)
         angles = np.degrees(subspace_angles(A, B))[::-1]  # smallest first
         for i, ang in enumerate(angles):
-            out.append({"position": position, "model_a": a, "model_b": b, "target": "all",
-                        "angle": i + 1, "degrees": float(ang)})
+            out.append(
+                {
+                    "position": position,
+                    "model_a": a,
+                    "model_b": b,
+                    "target": "all",
+                    "angle": i + 1,
+                    "degrees": float(ang),
+                }
+            )
         for t in targets:
             u, v = betas[(a, t)], betas[(b, t)]
             cos = float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-12))
-            out.append({"position": position, "model_a": a, "model_b": b, "target": t, "angle": 1,
-                        "degrees": float(np.degrees(np.arccos(np.clip(cos, -1, 1))))})
+            out.append(
+                {
+                    "position": position,
+                    "model_a": a,
+                    "model_b": b,
+                    "target": t,
+                    "angle": 1,
+                    "degrees": float(np.degrees(np.arccos(np.clip(cos, -1, 1)))),
+                }
+            )
     return pd.DataFrame(out)
 
 
-def basis_anatomy(data: StudyData, aligner: str, rank: int, ranks: list[int], targets: list[str],
-                  pca_dims: int, l2: float = 1.0, seed: int = 0) -> dict[str, pd.DataFrame]:
+def basis_anatomy(
+    data: StudyData,
+    aligner: str,
+    rank: int,
+    ranks: list[int],
+    targets: list[str],
+    pca_dims: int,
+    l2: float = 1.0,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
     """Loadings (at ``rank``), predictor fractions (every rank in ``ranks``) and angles (at max rank), for
     every position in the study data."""
     tables = {"loadings": [], "fractions": [], "angles": []}
@@ -120,8 +170,9 @@ def basis_anatomy(data: StudyData, aligner: str, rank: int, ranks: list[int], ta
     for position in next(iter(data.X.values())):
         basis, coords = fit_basis(data, aligner, top, position, pca_dims)
         tables["loadings"].append(concept_loadings(data, {m: c[:, :rank] for m, c in coords.items()}, position))
-        frac, betas = predictor_fractions(data, basis, coords, position, targets, sorted(set(ranks) | {rank}),
-                                          l2=l2, seed=seed)
+        frac, betas = predictor_fractions(
+            data, basis, coords, position, targets, sorted(set(ranks) | {rank}), l2=l2, seed=seed
+        )
         tables["fractions"].append(frac)
         tables["angles"].append(predictor_angles(betas, targets, position).assign(rank=top))
     return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}

@@ -49,8 +49,14 @@ def neutral_subspace(neutral_X: np.ndarray, variance: float) -> np.ndarray:
     return pca.components_[:m].T
 
 
-def fit_emotion_directions(X: np.ndarray, labels: np.ndarray, concepts: list[str], neutral_X: np.ndarray,
-                           method: str = "diffmean", neutral_variance: float = 0.5) -> np.ndarray:
+def fit_emotion_directions(
+    X: np.ndarray,
+    labels: np.ndarray,
+    concepts: list[str],
+    neutral_X: np.ndarray,
+    method: str = "diffmean",
+    neutral_variance: float = 0.5,
+) -> np.ndarray:
     """[K, d] unit directions, one per emotion concept, from activations ``X`` [n, d] with ``labels``."""
     for c in concepts:
         if not (labels == c).any():
@@ -80,8 +86,15 @@ def fit_control_directions(X: np.ndarray, labels: np.ndarray, polarity: np.ndarr
     return _unit(np.stack(rows))
 
 
-def heldout_auc(X: np.ndarray, labels: np.ndarray, polarity: np.ndarray, V: np.ndarray, concepts: list[str],
-                kind: str, center: np.ndarray) -> list[float]:
+def heldout_auc(
+    X: np.ndarray,
+    labels: np.ndarray,
+    polarity: np.ndarray,
+    V: np.ndarray,
+    concepts: list[str],
+    kind: str,
+    center: np.ndarray,
+) -> list[float]:
     """AUC of each direction's score on held-out rows: concept vs other emotions, or positive vs negative side."""
     S = (X - center) @ V.T
     out = []
@@ -114,8 +127,14 @@ def read_nrc_vad(path) -> dict[str, float]:
     return dict(zip(df["Word"].astype(str), df["Valence"].astype(float)))
 
 
-def fit_concepts(stimuli: list[tuple[pd.DataFrame, dict, np.ndarray, str]], layers: list[int], position: str,
-                 cfg: dict, valence: dict[str, float] | None = None, model: str = "") -> tuple[dict, pd.DataFrame]:
+def fit_concepts(
+    stimuli: list[tuple[pd.DataFrame, dict, np.ndarray, str]],
+    layers: list[int],
+    position: str,
+    cfg: dict,
+    valence: dict[str, float] | None = None,
+    model: str = "",
+) -> tuple[dict, pd.DataFrame]:
     """Directions for every layer and the heldout diagnostics.
 
     ``stimuli``: (table, arrays, row_index, kind) per stimulus set, kind ``emotions`` or ``controls``;
@@ -138,15 +157,27 @@ def fit_concepts(stimuli: list[tuple[pd.DataFrame, dict, np.ndarray, str]], laye
             if kind == "emotions":
                 neutral = labels == cfg["neutral_concept"]
                 if not (neutral & fit).any():
-                    raise ConceptError(f"no fit texts for the neutral concept '{cfg['neutral_concept']}'. Fix: add it "
-                                       "to the emotions stimulus set or set concepts.neutral_concept.")
+                    raise ConceptError(
+                        f"no fit texts for the neutral concept '{cfg['neutral_concept']}'. Fix: add it "
+                        "to the emotions stimulus set or set concepts.neutral_concept."
+                    )
                 neutral_mean = X[neutral & fit].mean(0)
-                V = fit_emotion_directions(X[fit], labels[fit], concepts, X[neutral & fit], cfg["method"],
-                                           cfg["neutral_variance"])
+                V = fit_emotion_directions(
+                    X[fit], labels[fit], concepts, X[neutral & fit], cfg["method"], cfg["neutral_variance"]
+                )
                 if valence is not None:
                     r, n = valence_correlation(V, concepts, valence)
-                    diag.append({"model": model, "layer": layer, "concept": "pc1_valence", "kind": "emotions",
-                                 "metric": "valence_r", "value": r, "n": n})
+                    diag.append(
+                        {
+                            "model": model,
+                            "layer": layer,
+                            "concept": "pc1_valence",
+                            "kind": "emotions",
+                            "metric": "valence_r",
+                            "value": r,
+                            "n": n,
+                        }
+                    )
             else:
                 V = fit_control_directions(X[fit], labels[fit], pol[fit], concepts)
             names += concepts
@@ -156,10 +187,23 @@ def fit_concepts(stimuli: list[tuple[pd.DataFrame, dict, np.ndarray, str]], laye
             raise ConceptError("the study has no emotions stimulus set (needed for the neutral centre).")
         for Xh, lh, ph, V, concepts, kind in held:
             aucs = heldout_auc(Xh, lh, ph, V, concepts, kind, neutral_mean)
-            diag += [{"model": model, "layer": layer, "concept": c, "kind": kind, "metric": "heldout_auc",
-                      "value": a, "n": int(len(Xh))} for c, a in zip(concepts, aucs)]
-        fits[layer] = {"concepts": names, "directions": np.concatenate(blocks).astype(np.float32),
-                       "neutral_mean": neutral_mean.astype(np.float32)}
+            diag += [
+                {
+                    "model": model,
+                    "layer": layer,
+                    "concept": c,
+                    "kind": kind,
+                    "metric": "heldout_auc",
+                    "value": a,
+                    "n": int(len(Xh)),
+                }
+                for c, a in zip(concepts, aucs)
+            ]
+        fits[layer] = {
+            "concepts": names,
+            "directions": np.concatenate(blocks).astype(np.float32),
+            "neutral_mean": neutral_mean.astype(np.float32),
+        }
     return fits, pd.DataFrame(diag)
 
 
@@ -174,14 +218,58 @@ def cosine_matrix(directions: np.ndarray, concepts: list[str]) -> pd.DataFrame:
     return pd.DataFrame(directions @ directions.T, index=concepts, columns=concepts)
 
 
-def concept_profiles(arrays: dict, row_index: np.ndarray, table: pd.DataFrame, fit: dict, layer: int,
-                     positions: list[str]) -> pd.DataFrame:
+def concept_profiles(
+    arrays: dict, row_index: np.ndarray, table: pd.DataFrame, fit: dict, layer: int, positions: list[str]
+) -> pd.DataFrame:
     """Long table: one row per (suite row, position) with the row keys and one score column per concept."""
     keys = table.iloc[row_index][["row_id", "item_id", "split"]].reset_index(drop=True)
     frames = []
     for p in positions:
         X = arrays[f"{p}/layer{layer}"].astype(np.float32)
         S = (X - fit["neutral_mean"]) @ fit["directions"].T
-        frames.append(pd.concat([keys.assign(position=p, layer=layer),
-                                 pd.DataFrame(S, columns=fit["concepts"])], axis=1))
+        frames.append(
+            pd.concat([keys.assign(position=p, layer=layer), pd.DataFrame(S, columns=fit["concepts"])], axis=1)
+        )
     return pd.concat(frames, ignore_index=True)
+
+
+# --- the concept file: results/concepts/<model>.safetensors ------------------------------------------------
+
+
+def save_concepts(path, fits: dict, meta: dict) -> None:
+    """Write every layer's directions and neutral mean, with ``meta`` (model, concepts, chosen_layer,
+    layers, stimulus_position, method) as JSON metadata; atomic."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    from emobasis.io import atomic_path
+
+    tensors = {}
+    for layer, fit in fits.items():
+        tensors[f"layer{layer}/directions"] = fit["directions"]
+        tensors[f"layer{layer}/neutral_mean"] = fit["neutral_mean"]
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"emobasis": json.dumps(meta)})
+
+
+def load_concepts(path, layer: int | None = None) -> tuple[dict, dict | None]:
+    """(meta, fit at ``layer``) of a concept file; ``layer="chosen"`` reads the chosen layer, None no arrays.
+
+    The fit holds ``concepts``, ``directions`` [K, d] and ``neutral_mean`` [d], as :func:`concept_profiles`
+    takes it."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(path), "numpy") as fh:
+        meta = json.loads(fh.metadata()["emobasis"])
+        if layer is None:
+            return meta, None
+        layer = meta["chosen_layer"] if layer == "chosen" else layer
+        fit = {
+            "concepts": meta["concepts"],
+            "directions": fh.get_tensor(f"layer{layer}/directions"),
+            "neutral_mean": fh.get_tensor(f"layer{layer}/neutral_mean"),
+        }
+    return meta, fit

@@ -23,9 +23,10 @@ def embed_texts(folder: str | Path, texts, batch_size: int = 64, max_tokens: int
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            idx = order[i:i + batch_size]
-            enc = tok([texts[j] for j in idx], padding=True, truncation=True, max_length=max_tokens,
-                      return_tensors="pt")
+            idx = order[i : i + batch_size]
+            enc = tok(
+                [texts[j] for j in idx], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+            )
             h = model(**enc).last_hidden_state
             m = enc["attention_mask"].unsqueeze(-1).float()
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)

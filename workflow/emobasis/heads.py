@@ -14,8 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, l2: float = 1.0,
-                 prior: np.ndarray | None = None, iters: int = 30) -> np.ndarray:
+def fit_logistic(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None = None,
+    l2: float = 1.0,
+    prior: np.ndarray | None = None,
+    iters: int = 30,
+) -> np.ndarray:
     """X [S, n, p] (or [n, p]), y and w [S, n]; returns coefficients [S, p + 1] (intercept first)."""
     single = X.ndim == 2
     if single:

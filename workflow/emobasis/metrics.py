@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The reproducibility contract. On one machine every table is byte-identical between runs. Across
+#: machines (other CPUs, BLAS kernels, thread counts, batch composition) float32 and float16 arithmetic
+#: rounds differently, and every reported AUC, CI bound and paired difference may move by at most this
+#: much (measured by re-running stages with other thread counts and extraction batches; see README).
+AUC_TOLERANCE = 0.02
+
 
 def weighted_auc(scores: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AUROC of one score vector under many row-weight vectors (ties count 1/2).

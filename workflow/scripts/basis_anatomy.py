@@ -5,11 +5,12 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from emobasis.anatomy import basis_anatomy
-from emobasis.transfer import load_study_from_inputs
+from emobasis.transfer import load_settings_study
 
-p = snakemake.params
-data = load_study_from_inputs(snakemake.input, p.models, p.suites, p.transfer["positions"], with_embeddings=False)
-tables = basis_anatomy(data, p.verdict["aligner"], p.verdict["rank"], p.ranks, p.transfer["targets"],
-                       p.transfer["pca_dims"], l2=p.transfer["prior_l2"], seed=p.seed)
+s, v = snakemake.params.settings, snakemake.params.verdict
+data = load_settings_study(s, with_embeddings=False)
+tables = basis_anatomy(
+    data, v["aligner"], v["rank"], s["ranks"], s["targets"], s["pca_dims"], l2=s["prior_l2"], seed=s["seed"]
+)
 for name, path in snakemake.output.items():
     tables[name].to_csv(path, index=False)

@@ -6,7 +6,6 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
-
 from emobasis.models import build_model
 
 torch.set_num_threads(snakemake.threads)

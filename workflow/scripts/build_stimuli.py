@@ -12,7 +12,6 @@ from emobasis.stimuli import build_stimuli
 name = snakemake.wildcards.stimulus_set
 roots = {k: Path(v).parent for k, v in snakemake.input.items() if k != "templates"}
 table = build_stimuli(snakemake.params.spec, roots, snakemake.params.seed, name)
-provenance = {"emobasis": __version__, "stimulus_set": {name: snakemake.params.spec},
-              "seed": snakemake.params.seed}
+provenance = {"emobasis": __version__, "stimulus_set": {name: snakemake.params.spec}, "seed": snakemake.params.seed}
 write_parquet(table, snakemake.output[0], provenance)
 print(table.groupby("concept").size().to_string(), file=sys.stderr)

@@ -24,6 +24,8 @@ provenance = {
     "seed": snakemake.params.seed,
 }
 write_parquet(table, snakemake.output.table, provenance)
-write_json({"suite": name, "adapter": stats, "labels": label_summary(table),
-            "provenance": provenance}, snakemake.output.summary)
+write_json(
+    {"suite": name, "adapter": stats, "labels": label_summary(table), "provenance": provenance},
+    snakemake.output.summary,
+)
 print(f"{name}: {len(table)} rows, {stats}", file=sys.stderr)

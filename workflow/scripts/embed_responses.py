@@ -8,7 +8,6 @@ sys.stderr = open(snakemake.log[0], "w")
 import numpy as np
 import pandas as pd
 import torch
-
 from emobasis.embed import embed_texts
 from emobasis.extract import save_activations
 from emobasis.suites import own_rows, study_rows
@@ -22,6 +21,12 @@ if snakemake.params.responders:  # own-response mode: every row some study model
 else:
     rows = study_rows(table, max_rows, seed, suite)
 emb = embed_texts(Path(snakemake.input.embedder).parent, table["response"].iloc[rows])
-manifest = {"dataset": snakemake.wildcards.suite, "model": Path(snakemake.input.embedder).parent.name,
-            "kind": "embedding", "positions": ["embedding"], "rows": int(len(rows)), "pooling": "mean, L2-normalised"}
+manifest = {
+    "dataset": snakemake.wildcards.suite,
+    "model": Path(snakemake.input.embedder).parent.name,
+    "kind": "embedding",
+    "positions": ["embedding"],
+    "rows": int(len(rows)),
+    "pooling": "mean, L2-normalised",
+}
 save_activations(snakemake.output.acts, {"embedding": emb}, rows, manifest, snakemake.output.manifest)

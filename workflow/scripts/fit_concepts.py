@@ -6,13 +6,9 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import numpy as np
 import pandas as pd
-from safetensors.numpy import save_file
-
-from emobasis.concepts import choose_layer, cosine_matrix, fit_concepts, read_nrc_vad
+from emobasis.concepts import choose_layer, cosine_matrix, fit_concepts, read_nrc_vad, save_concepts
 from emobasis.extract import load_activations
-from emobasis.io import atomic_path
 
 cfg = snakemake.params.concepts
 stimuli, layers = [], None
@@ -22,20 +18,21 @@ for acts_path, table_path, kind in zip(snakemake.input.acts, snakemake.input.tab
     stimuli.append((pd.read_parquet(table_path), arrays, row_index, kind))
 valence = read_nrc_vad(Path(snakemake.input.vad[0]).parent / "NRC-VAD-Lexicon.txt") if snakemake.input.vad else None
 model = snakemake.wildcards.model
-fits, diag = fit_concepts(stimuli, [l["index"] for l in layers], cfg["stimulus_position"], cfg, valence, model)
+fits, diag = fit_concepts(stimuli, [layer["index"] for layer in layers], cfg["stimulus_position"], cfg, valence, model)
 best = choose_layer(diag)
-depth = {l["index"]: l["relative"] for l in layers}
+depth = {layer["index"]: layer["relative"] for layer in layers}
 diag["relative_depth"] = diag["layer"].map(depth)
 diag["chosen"] = diag["layer"] == best
 diag.to_csv(snakemake.output.diagnostics, index=False)
 cosine_matrix(fits[best]["directions"], fits[best]["concepts"]).to_csv(snakemake.output.cosine)
-tensors = {}
-for layer, fit in fits.items():
-    tensors[f"layer{layer}/directions"] = fit["directions"]
-    tensors[f"layer{layer}/neutral_mean"] = fit["neutral_mean"]
-meta = {"model": model, "concepts": fits[best]["concepts"], "chosen_layer": best, "layers": layers,
-        "stimulus_position": cfg["stimulus_position"], "method": cfg["method"]}
-with atomic_path(snakemake.output.directions) as tmp:
-    save_file(tensors, str(tmp), metadata={"emobasis": json.dumps(meta)})
+meta = {
+    "model": model,
+    "concepts": fits[best]["concepts"],
+    "chosen_layer": best,
+    "layers": layers,
+    "stimulus_position": cfg["stimulus_position"],
+    "method": cfg["method"],
+}
+save_concepts(snakemake.output.directions, fits, meta)
 print(f"{model}: chosen layer {best}", file=sys.stderr)
 print(diag[diag.chosen].groupby("kind")["value"].mean(), file=sys.stderr)

@@ -4,9 +4,16 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from emobasis.report import read_summary, plot_data_efficiency
+from emobasis.plots import plot_data_efficiency
+from emobasis.verdict import read_summary
 
 w = snakemake.wildcards
-fig = plot_data_efficiency(read_summary(snakemake.input[0]), w.target, w.position, snakemake.params.rank,
-                           snakemake.params.holdouts)
+fig = plot_data_efficiency(
+    read_summary(snakemake.input[0]),
+    w.target,
+    w.position,
+    snakemake.params.rank,
+    snakemake.params.holdouts,
+    snakemake.params.ks,
+)
 fig.savefig(snakemake.output[0], dpi=120)

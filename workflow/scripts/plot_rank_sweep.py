@@ -4,7 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from emobasis.report import plot_rank_sweep, read_summary
+from emobasis.plots import plot_rank_sweep
+from emobasis.verdict import read_summary
 
 p = snakemake.params
 fig = plot_rank_sweep(read_summary(snakemake.input[0]), snakemake.wildcards.target, p.positions, p.ranks, p.match_k)

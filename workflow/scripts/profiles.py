@@ -7,20 +7,18 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from safetensors import safe_open
-
-from emobasis.concepts import concept_profiles
+from emobasis.concepts import concept_profiles, load_concepts
 from emobasis.extract import load_activations
 from emobasis.io import write_parquet
 
-with safe_open(snakemake.input.concepts, "numpy") as fh:
-    meta = json.loads(fh.metadata()["emobasis"])
-    layer = meta["chosen_layer"]
-    fit = {"concepts": meta["concepts"], "directions": fh.get_tensor(f"layer{layer}/directions"),
-           "neutral_mean": fh.get_tensor(f"layer{layer}/neutral_mean")}
+meta, fit = load_concepts(snakemake.input.concepts, "chosen")
+layer = meta["chosen_layer"]
 arrays, row_index = load_activations(snakemake.input.acts)
 positions = json.loads(Path(snakemake.input.manifest).read_text())["positions"]
 table = pd.read_parquet(snakemake.input.table)
 profiles = concept_profiles(arrays, row_index, table, fit, layer, positions)
-write_parquet(profiles, snakemake.output[0], {"model": snakemake.wildcards.model, "layer": layer,
-                                              "concepts": meta["concepts"], "method": meta["method"]})
+write_parquet(
+    profiles,
+    snakemake.output[0],
+    {"model": snakemake.wildcards.model, "layer": layer, "concepts": meta["concepts"], "method": meta["method"]},
+)

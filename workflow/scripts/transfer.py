@@ -6,24 +6,31 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import numpy as np
-
 from emobasis.io import atomic_path, write_parquet
-from emobasis.transfer import basis_arrays, evaluate_holdout, load_study_from_inputs, parse_ks
+from emobasis.transfer import basis_arrays, evaluate_holdout, grid_config, load_settings_study
 
-models, suites, holdout = snakemake.params.models, snakemake.params.suites, snakemake.wildcards.holdout
-cfg = {**snakemake.params.transfer, "ranks": snakemake.params.ranks, "ks": parse_ks(snakemake.params.transfer["ks"])}
-data = load_study_from_inputs(snakemake.input, models, suites, cfg["positions"])
+settings, holdout = snakemake.params.settings, snakemake.wildcards.holdout
+cfg = grid_config(settings)
+data = load_settings_study(settings)
 print(f"{holdout}: {len(data.rows)} rows, layers {data.layers}", file=sys.stderr)
-results, summary, bases = evaluate_holdout(data, holdout, cfg, seed=snakemake.params.seed, keep_bases=True)
-provenance = {"holdout": holdout, "models": models, "layers": data.layers, "transfer": snakemake.params.transfer,
-              "seed": snakemake.params.seed}
+results, summary, bases = evaluate_holdout(data, holdout, cfg, seed=settings["seed"], keep_bases=True)
+provenance = {
+    "holdout": holdout,
+    "models": settings["models"],
+    "layers": data.layers,
+    "transfer": settings,
+    "seed": settings["seed"],
+}
 for path in snakemake.output.results:
     method, rank = Path(path).parts[-3], int(Path(path).parts[-2][1:])
     write_parquet(results[(results.aligner == method) & (results["rank"] == rank)], path, provenance)
 write_parquet(summary, snakemake.output.summary, provenance)
 for path in snakemake.output.bases:
     aligner, rank = Path(path).parts[-3], int(Path(path).parts[-2][1:])
-    arrays = {"concepts": np.array(data.concepts), "train_models": np.array([m for m in models if m != holdout])}
+    arrays = {
+        "concepts": np.array(data.concepts),
+        "train_models": np.array([m for m in settings["models"] if m != holdout]),
+    }
     for position in cfg["positions"]:
         arrays.update(basis_arrays(bases[(aligner, rank, position)], rank, position))
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:

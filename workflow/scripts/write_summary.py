@@ -7,8 +7,8 @@ sys.stderr = open(snakemake.log[0], "w")
 import json
 
 import pandas as pd
-
-from emobasis.report import read_summary, study_context, summary_html, write_summary
+from emobasis.report import study_context, summary_html, write_summary
+from emobasis.verdict import read_summary
 
 p = snakemake.params
 models = [json.load(open(path)) for path in snakemake.input.models]
@@ -16,8 +16,15 @@ sources = {path.split("/")[-2]: json.load(open(path)) for path in snakemake.inpu
 suites = {path.split("/")[-1].split(".")[0]: json.load(open(path)) for path in snakemake.input.suites}
 summary = read_summary(snakemake.input.summary)
 context = study_context(p.config, models, sources, suites, summary)
-text, claims, verdict = write_summary(summary, pd.read_csv(snakemake.input.fractions),
-                                      pd.read_csv(snakemake.input.angles), p.verdict, p.holdouts, context)
+text, claims, verdict = write_summary(
+    summary,
+    pd.read_csv(snakemake.input.fractions),
+    pd.read_csv(snakemake.input.angles),
+    p.verdict,
+    p.holdouts,
+    context,
+    p.ks,
+)
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:
     fh.write(text)

@@ -1,0 +1,215 @@
+"""Every method's features or scores at one (holdout, position), registered by the names of
+:mod:`emobasis.methods`.
+
+A **feature** function ``f(ctx, rank) -> {model: standardized features [n, p]} | None`` serves methods whose
+head is ``transfer`` or ``own`` (the protocol trains the head; ``None``: the method cannot run on this
+study, e.g. no text embeddings); rank-free methods get ``rank = 0``. A **score** function
+``f(ctx, proto) -> [HeadResult]`` serves methods that score rows themselves (``head="scores"``).
+``null`` methods need no function: the protocol permutes the labels on the features of ``null_of``.
+
+The shared aligners (gcca, procrustes, random) are fit on the training models' unlabelled shared texts,
+whitened once per model (:class:`Context`), and the holdout is adapted from its own shared texts.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from emobasis.align import Whitener, lowrank_basis, make_aligner
+from emobasis.metrics import fpr_threshold
+from emobasis.protocol import HeadResult, Protocol, standardize
+from emobasis.study import StudyData
+
+FEATURES: dict = {}
+SCORES: dict = {}
+
+
+def features(name: str):
+    """Register ``f(ctx, rank)`` as the feature function of method ``name``."""
+
+    def register(f):
+        FEATURES[name] = f
+        return f
+
+    return register
+
+
+def scores(name: str):
+    """Register ``f(ctx, proto)`` as the score function of method ``name``."""
+
+    def register(f):
+        SCORES[name] = f
+        return f
+
+    return register
+
+
+def shared_views(data: StudyData, position: str, ref: np.ndarray) -> dict[str, np.ndarray]:
+    """Unlabelled shared texts per model: stimuli plus the train/val suite rows at this position (stimuli only
+    in own-response mode, where the models read different responses)."""
+    if not data.same_texts:
+        return {m: data.shared[m].astype(np.float64) for m in data.models}
+    return {m: np.concatenate([data.shared[m], data.X[m][position][ref]]).astype(np.float64) for m in data.models}
+
+
+class Context:
+    """What the methods share at one (holdout, position): masks, shared texts, whiteners, the gcca basis.
+
+    Bases that a method fits are kept in ``bases[(method, rank)]`` for the basis files."""
+
+    def __init__(self, data: StudyData, holdout: str | None, position: str, cfg: dict, seed: int):
+        self.data, self.holdout, self.position, self.cfg, self.seed = data, holdout, position, cfg, seed
+        self.ref = data.ref
+        self.tr = (data.rows["split"] == "train").to_numpy()
+        self.train_models = [m for m in data.models if m != holdout]
+        self.X = {m: data.X[m][position] for m in data.models}
+        self.views = shared_views(data, position, self.ref)
+        # whitening (an SVD per model) depends only on the shared texts: fit once, reuse for every aligner and rank
+        self.white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in self.views.items()}
+        self.bases: dict = {}
+
+    def std(self, F: dict) -> dict:
+        return {m: standardize(v, self.ref) for m, v in F.items()}
+
+    def fit_aligner(self, name: str, rank: int, **kwargs):
+        """An aligner fit on the training models' shared texts, the holdout (if any) adapted from its own."""
+        aligner = make_aligner(name, rank, pca_dims=self.cfg["pca_dims"], **kwargs).fit(
+            {m: self.views[m] for m in self.train_models}, {m: self.white[m] for m in self.train_models}
+        )
+        if self.holdout is None:
+            return aligner
+        return aligner.adapt(self.holdout, self.views[self.holdout], self.white[self.holdout])
+
+    @cached_property
+    def gcca(self) -> dict[str, np.ndarray]:
+        """Every model's coordinates in the gcca basis at the largest swept rank (GCCA is nested in the
+        rank: the rank-r basis is the first r consensus columns)."""
+        self.gcca_basis = self.fit_aligner("gcca", max(self.cfg["ranks"]))
+        return {m: self.gcca_basis.transform(m, X) for m, X in self.X.items()}
+
+
+@features("gcca")
+def gcca_features(ctx: Context, rank: int) -> dict:
+    F = ctx.std({m: v[:, :rank] for m, v in ctx.gcca.items()})
+    ctx.bases[("gcca", rank)] = ctx.gcca_basis
+    return F
+
+
+@features("procrustes")
+def procrustes_features(ctx: Context, rank: int) -> dict:
+    pr = ctx.bases[("procrustes", rank)] = ctx.fit_aligner("procrustes", rank)
+    return ctx.std({m: pr.transform(m, X) for m, X in ctx.X.items()})
+
+
+@features("lowrank")
+def lowrank_features(ctx: Context, rank: int) -> dict:
+    """Concept-profile combinations shared by the training models' predictors of every target."""
+    data, pos = ctx.data, ctx.position
+    Zs = {m: standardize(data.Z[m][pos], ctx.ref) for m in data.models}
+    labels = {m: [data.y(m, t) for t in ctx.cfg["targets"]] for m in ctx.train_models}
+    U = ctx.bases[("lowrank", rank)] = lowrank_basis(
+        {m: Zs[m] for m in ctx.train_models}, labels, rank, ctx.tr, ctx.ref
+    )
+    return {m: Z @ U for m, Z in Zs.items()}
+
+
+@features("random")
+def random_features(ctx: Context, rank: int) -> dict:
+    rnd = ctx.fit_aligner("random", rank, seed=ctx.seed)
+    return ctx.std({m: rnd.transform(m, X) for m, X in ctx.X.items()})
+
+
+@features("residualized")
+def residualized_features(ctx: Context, rank: int) -> dict | None:
+    """gcca features after regressing out (least squares on the train/val rows) a sentence embedding of the
+    response: what the hidden states add beyond the words. None without embeddings."""
+    data = ctx.data
+    E = {
+        m: np.concatenate([data.emb(m), np.ones((len(data.rows), 1))], 1)
+        for m in data.models
+        if data.emb(m) is not None
+    }
+    if len(E) != len(data.models):
+        return None
+    gcca = {m: v[:, :rank] for m, v in ctx.gcca.items()}
+    coef = {m: np.linalg.lstsq(E[m][ctx.ref], F[ctx.ref], rcond=None)[0] for m, F in gcca.items()}
+    return ctx.std({m: F - E[m] @ coef[m] for m, F in gcca.items()})
+
+
+@features("specific")
+def specific_features(ctx: Context, rank: int) -> dict:
+    """The holdout alone: its own top-r whitened principal components."""
+    own = ctx.white[ctx.holdout].transform(ctx.X[ctx.holdout])
+    return {ctx.holdout: standardize(own[:, :rank], ctx.ref)}
+
+
+@features("specific_profiles")
+def specific_profile_features(ctx: Context, rank: int) -> dict:
+    """The holdout alone: its own concept profiles."""
+    return {ctx.holdout: standardize(ctx.data.Z[ctx.holdout][ctx.position], ctx.ref)}
+
+
+@scores("surface")
+def surface_scores(ctx: Context, proto: Protocol) -> list[HeadResult]:
+    """TF-IDF logistic on the response text: the words alone (same k draws). k = 0 trains on the train rows
+    (in own-response mode: the training models' own responses); k > 0 on the holdout's drawn rows."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    data = ctx.data
+    text = data.table(proto.holdout)["response"].astype(str).to_numpy()
+    y = proto.y
+    train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
+    train_text = np.concatenate([data.table(m)["response"].astype(str).to_numpy()[proto.tr] for m in train_models])
+    train_y = np.concatenate([proto.Y[m][proto.tr] for m in train_models])
+    train_benign = np.concatenate([proto.benign[proto.tr] for _ in train_models])
+    vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
+    T, T_train = vec.transform(text), vec.transform(train_text)
+    own_benign = T[proto.tr & proto.benign]
+
+    def fit_score(X_fit, yy, benign):
+        if yy.all() or not yy.any():
+            return np.full(proto.te.sum(), 0.5), np.nan
+        clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
+        thr = fpr_threshold(clf.decision_function(benign)) if benign.shape[0] else np.nan
+        return clf.decision_function(T[proto.te]), thr
+
+    tr_rows = np.flatnonzero(proto.tr)
+    s0, t0 = fit_score(T_train, train_y, T_train[train_benign])
+    out = [HeadResult(0, s0[None], np.array([t0]))]
+    for k, draws in proto.draws.items():
+        res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign) for idx in draws]
+        out.append(HeadResult(k, np.stack([r[0] for r in res]), np.array([r[1] for r in res])))
+    return out
+
+
+def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
+    """The holdout's concept profiles standardized on its unlabelled rows, by concept name."""
+    Z = standardize(ctx.data.Z[ctx.holdout][ctx.position], proto.ref)
+    return {c: Z[:, i] for i, c in enumerate(ctx.data.concepts)}
+
+
+def _label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
+    return [HeadResult(0, s[proto.te][None], np.array([fpr_threshold(s[proto.tr & proto.benign])]))]
+
+
+@scores("mismatch_style")
+def mismatch_style(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Label-free: prosocial - risk_aversion + confidence (warm, unworried, sure of itself)."""
+    col = _profile_columns(ctx, proto)
+    if not all(c in col for c in ("prosocial", "risk_aversion", "confidence")):
+        return None
+    return _label_free(col["prosocial"] - col["risk_aversion"] + col["confidence"], proto)
+
+
+@scores("mismatch_concern")
+def mismatch_concern(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Label-free: harm_salience + fear - tone_score (inner concern under a calm surface)."""
+    col = _profile_columns(ctx, proto)
+    if not all(c in col for c in ("harm_salience", "fear")):
+        return None
+    tone = ctx.data.table(ctx.holdout)["tone_score"].to_numpy(float)
+    tone = (tone - tone[proto.ref].mean()) / (tone[proto.ref].std() + 1e-8)
+    return _label_free(col["harm_salience"] + col["fear"] - tone, proto)

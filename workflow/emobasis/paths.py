@@ -1,0 +1,60 @@
+"""Where each stage's files live, relative to the working directory: one place for rules/common.smk and the
+scripts, so that a script finds a model's or a suite's file by name, never by its position in a list."""
+
+from __future__ import annotations
+
+
+def suite_table(suite: str) -> str:
+    return f"results/suites/{suite}.parquet"
+
+
+def stimulus_table(stimulus_set: str) -> str:
+    return f"results/stimuli/{stimulus_set}.parquet"
+
+
+def activations(model: str, dataset: str) -> str:
+    return f"results/activations/{model}/{dataset}.safetensors"
+
+
+def activation_manifest(model: str, dataset: str) -> str:
+    return f"results/activations/{model}/{dataset}.json"
+
+
+def concepts(model: str) -> str:
+    return f"results/concepts/{model}.safetensors"
+
+
+def profiles(model: str, suite: str) -> str:
+    return f"results/profiles/{model}/{suite}.parquet"
+
+
+def embeddings(suite: str) -> str:
+    return f"results/embeddings/{suite}.safetensors"
+
+
+def study_inputs(models: list[str], suites: list[str], stimulus_sets: list[str], embeddings_too: bool = True) -> dict:
+    """The named input lists of a cross-model job: every study model's suite and stimulus activations,
+    profiles and concept files (+ the suites' text embeddings)."""
+    out = {
+        "tables": [suite_table(s) for s in suites],
+        "acts": [activations(m, s) for m in models for s in suites],
+        "profiles": [profiles(m, s) for m in models for s in suites],
+        "stimuli": [activations(m, s) for m in models for s in stimulus_sets],
+        "concepts": [concepts(m) for m in models],
+    }
+    if embeddings_too:
+        out["embeddings"] = [embeddings(s) for s in suites]
+    return out
+
+
+def study_files(models: list[str], suites: list[str], stimulus_sets: list[str]) -> dict:
+    """The same files keyed by name: tables[suite], acts[model][suite], profiles[model][suite],
+    stimuli[model] (list, in stimulus-set order), concepts[model], embeddings[suite]."""
+    return {
+        "tables": {s: suite_table(s) for s in suites},
+        "acts": {m: {s: activations(m, s) for s in suites} for m in models},
+        "profiles": {m: {s: profiles(m, s) for s in suites} for m in models},
+        "stimuli": {m: [activations(m, s) for s in stimulus_sets] for m in models},
+        "concepts": {m: concepts(m) for m in models},
+        "embeddings": {s: embeddings(s) for s in suites},
+    }

@@ -1,0 +1,181 @@
+"""The LOMO protocol shared by every method: k draws, head training and scoring for one (holdout, target).
+
+- **k = 0 (zero-shot)**: ridge-logistic head on the *training* models' train rows (L2 chosen on their
+  validation rows), applied to the holdout's test rows.
+- **k > 0**: k labelled holdout train rows (seeded draws with both classes, the same draws for every
+  method), head refit with the zero-shot head as its prior (warm start); ``k = all`` uses every holdout
+  train row once.
+- recall at 1% FPR: the alarm threshold is the 99th percentile of the head's scores on *benign* rows
+  of the training side (for holdout-only methods, the holdout's own train rows).
+The holdout never contributes labels to a k = 0 head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emobasis.heads import fit_logistic, predict
+from emobasis.metrics import auc, fpr_threshold
+from emobasis.splits import stable_seed
+from emobasis.study import StudyData, TransferError
+
+ALL_K = -1  # k = "all" in tables
+
+
+def parse_ks(ks) -> list[int]:
+    return [ALL_K if k == "all" else int(k) for k in ks]
+
+
+def standardize(F: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Features scaled to zero mean and unit variance on the reference (train-side) rows."""
+    mu, sd = F[ref].mean(0), F[ref].std(0) + 1e-8
+    return (F - mu) / sd
+
+
+def check_labels(rows: pd.DataFrame, target: str, model: str | None = None) -> None:
+    whose = f" for model '{model}'" if model else ""
+    for split in ("train", "val", "test"):
+        y = rows.loc[rows["split"] == split, target]
+        if y.nunique() < 2:
+            raise TransferError(
+                f"target '{target}' has a single class ({y.iloc[0] if len(y) else 'no rows'}) in the "
+                f"{split} split{whose}. Fix: add suites or rows with both classes, or raise "
+                "study.max_rows_per_suite."
+            )
+
+
+def draw_k(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k row positions (out of len(y)) with both classes present; seeded."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    if k >= len(y):
+        return np.arange(len(y))
+    if k < 2 or len(pos) == 0 or len(neg) == 0:
+        return rng.choice(len(y), size=k, replace=False)
+    n_pos = int(np.clip(rng.binomial(k, len(pos) / len(y)), 1, min(k - 1, len(pos))))
+    n_pos = min(n_pos, len(pos))
+    n_neg = min(k - n_pos, len(neg))
+    return np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]))
+
+
+@dataclass
+class HeadResult:
+    k: int
+    scores: np.ndarray  # [S, n_test]
+    thresholds: np.ndarray  # [S]
+
+
+class Protocol:
+    """Head training and scoring shared by every method, for one (holdout, target)."""
+
+    def __init__(
+        self,
+        rows: pd.DataFrame,
+        holdout: str,
+        models: list[str],
+        target: str,
+        cfg: dict,
+        seed: int,
+        labels: dict[str, np.ndarray] | None = None,
+        shot: np.ndarray | None = None,
+    ):
+        """``labels``: model -> labels of its rows (own-response mode); default: ``rows[target]`` for all.
+        ``shot``: the holdout rows the k labels are drawn from (default: its train rows; cross-suite: the
+        scored suite's train rows, :mod:`emobasis.crosssuite`)."""
+        self.holdout, self.train_models, self.cfg, self.seed = holdout, [m for m in models if m != holdout], cfg, seed
+        shared_y = rows[target].to_numpy().astype(bool) if labels is None else None
+        self.Y = labels if labels is not None else {m: shared_y for m in models}
+        self.y = self.Y[holdout]
+        self.split = rows["split"].to_numpy()
+        self.benign = rows["benign"].to_numpy().astype(bool)
+        self.tr, self.va, self.te = (self.split == s for s in ("train", "val", "test"))
+        self.ref = self.tr | self.va  # unlabelled rows that fix each model's feature scaling (train_side)
+        self.shot = self.tr if shot is None else shot
+        self.draws = {}
+        y_h = self.y[self.shot]
+        for k in cfg["ks"]:
+            if k == 0:
+                continue
+            if k == ALL_K or k >= len(y_h):
+                self.draws[k] = [np.arange(len(y_h))]
+            else:
+                self.draws[k] = [draw_k(y_h, k, stable_seed(seed, target, str(k), str(s))) for s in range(cfg["seeds"])]
+
+    def _pool(self, F: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training models' rows under ``mask``, stacked, with their labels."""
+        return (
+            np.concatenate([F[m][mask] for m in self.train_models]),
+            np.concatenate([self.Y[m][mask] for m in self.train_models]),
+        )
+
+    def fit_zero_shot(self, F: dict) -> np.ndarray:
+        """The k = 0 head: trained on the training models' train rows, L2 chosen on their validation rows."""
+        Xtr, ytr = self._pool(F, self.tr)
+        Xva, yva = self._pool(F, self.va)
+        best, best_auc = None, -1.0
+        for l2 in self.cfg["l2_grid"]:  # chosen on the training models' validation rows only
+            b = fit_logistic(Xtr, ytr, l2=l2)
+            a = auc(predict(Xva, b), yva)
+            if a > best_auc:
+                best, best_auc = b, a
+        return best
+
+    def _k_shot(self, Xh, Y, prior, l2, benign, Xte) -> dict:
+        out = {}
+        for k, draws in self.draws.items():
+            S = len(draws)
+            W = np.zeros((S, len(Xh)))
+            for s, idx in enumerate(draws):
+                W[s, idx] = 1.0
+            B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y[:S], W, l2=l2, prior=prior[:S])
+            thr = np.array([fpr_threshold(v) for v in predict(benign, B)]) if len(benign) else np.full(S, np.nan)
+            out[k] = HeadResult(k, predict(Xte, B), thr)
+        return out
+
+    def run(self, F: dict, *, transfer: bool = True) -> list[HeadResult]:
+        """F: model -> standardized features [n, p]. transfer=False: the holdout alone (no k = 0)."""
+        h = F[self.holdout]
+        Xh, yh = h[self.shot], self.y[self.shot]
+        S = self.cfg["seeds"]
+        if transfer:
+            b0 = self.fit_zero_shot(F)
+            benign = self._pool(F, self.tr & self.benign)[0]
+            zero = HeadResult(0, predict(h[self.te], b0)[None], np.array([fpr_threshold(predict(benign, b0))]))
+            prior, l2 = np.broadcast_to(b0[1:], (S, len(b0) - 1)), self.cfg["prior_l2"]
+        else:
+            benign = h[self.tr & self.benign]
+            zero, prior, l2 = None, np.zeros((S, h.shape[1])), self.cfg["specific_l2"]
+        res = self._k_shot(Xh, np.broadcast_to(yh, (S, len(yh))), prior, l2, benign, h[self.te])
+        return ([zero] if zero else []) + list(res.values())
+
+    def run_shuffled(self, F: dict) -> list[HeadResult]:
+        """Null baseline: each of ``null_seeds`` heads sees its own permutation of the labels (training side and
+        k-shot alike), with the k-shot draws reused in turn. The L2 strength is fixed: tuning it on real
+        validation labels would leak them into a null model. Many permutations are needed: with a strong
+        signal in the features, a single permuted-label head is a random direction whose AUC can land anywhere."""
+        S, l2 = self.cfg["null_seeds"], self.cfg["prior_l2"]
+        rng = np.random.default_rng(stable_seed(self.seed, "shuffle"))
+        Xtr, ytr = self._pool(F, self.tr)
+        B0 = fit_logistic(
+            np.broadcast_to(Xtr, (S,) + Xtr.shape), np.stack([rng.permutation(ytr) for _ in range(S)]), l2=l2
+        )
+        benign = self._pool(F, self.tr & self.benign)[0]
+        h = F[self.holdout]
+        Xh, yh = h[self.shot], self.y[self.shot]
+        out = [HeadResult(0, predict(h[self.te], B0), np.array([fpr_threshold(v) for v in predict(benign, B0)]))]
+        for k, draws in self.draws.items():
+            W = np.zeros((S, len(Xh)))
+            for s in range(S):
+                W[s, draws[s % len(draws)]] = 1.0
+            Y = np.stack([rng.permutation(yh) for _ in range(S)])
+            B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y, W, l2=l2, prior=B0[:, 1:])
+            out.append(HeadResult(k, predict(h[self.te], B), np.array([fpr_threshold(v) for v in predict(benign, B)])))
+        return out
+
+
+def study_protocol(data: StudyData, holdout: str, target: str, cfg: dict, seed: int) -> Protocol:
+    labels = None if data.same_texts else {m: data.y(m, target) for m in data.models}
+    return Protocol(data.rows, holdout, data.models, target, cfg, seed, labels=labels)

@@ -1,0 +1,174 @@
+"""The pre-registered verdict and the claims behind it: the project's scientific contract.
+
+Every number the summary quotes is looked up in ``results/tables/transfer_summary.csv`` by :func:`claims`,
+one row each, so a test can check them all.
+
+The verdict rule (config ``verdict:``, fixed before results are read) is applied per holdout model at
+one aligner, rank, target and position:
+
+- **A, above chance**: the zero-shot AUC's 95% CI lies above ``chance``;
+- **B, matches the model's own probe**: at k = ``match_k`` the paired difference (shared - specific)
+  has a 95% CI lower bound above ``-margin``;
+- **C, beyond the words**: the ``residualized`` read (shared features after regressing out a sentence
+  embedding of the response) still has a zero-shot CI above ``chance``.
+
+``transferable``: A, B and C for every holdout. ``partially shared``: A for every holdout, not all of
+B and C. ``model-specific``: otherwise.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from emobasis import EmobasisError
+from emobasis.methods import REGISTRY
+
+VERDICTS = ("transferable", "partially shared", "model-specific")
+CRITERIA = {
+    "A_above_chance": "(A) above chance",
+    "B_matches_specific": "(B) matches its own probe",
+    "C_beyond_words": "(C) beyond the words",
+}
+#: the order in which the summary quotes the baselines' zero-shot AUCs; a registered method with a ``claim``
+#: that is not listed here is quoted after them, in registry order
+QUOTE_ORDER = ("residualized", "surface", "shuffled", "random")
+
+
+class ReportError(EmobasisError):
+    """The report cannot be built from the tables it was given."""
+
+
+def quoted_baselines() -> list:
+    quoted = [m for m in REGISTRY if m.claim]
+    return sorted(quoted, key=lambda m: QUOTE_ORDER.index(m.name) if m.name in QUOTE_ORDER else len(QUOTE_ORDER))
+
+
+def read_summary(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"k": str})
+
+
+def cell_rows(
+    summary: pd.DataFrame, aligner: str, rank: int, holdout: str, target: str, position: str, k: str
+) -> pd.DataFrame:
+    return summary[
+        (summary["aligner"] == aligner)
+        & (summary["rank"] == rank)
+        & (summary["holdout"] == holdout)
+        & (summary["target"] == target)
+        & (summary["position"] == position)
+        & (summary["k"] == str(k))
+    ]
+
+
+def cell(summary: pd.DataFrame, aligner: str, rank: int, holdout: str, target: str, position: str, k: str) -> pd.Series:
+    sel = cell_rows(summary, aligner, rank, holdout, target, position, k)
+    if len(sel) != 1:
+        raise ReportError(
+            f"transfer_summary.csv has {len(sel)} rows for {aligner} r{rank} {holdout} {target} "
+            f"{position} k={k}. Fix: rerun gather_transfer with this config."
+        )
+    return sel.iloc[0]
+
+
+# --- claims and verdict ---------------------------------------------------------------------------------
+
+
+def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> pd.DataFrame:
+    """Every number the summary quotes, one row each, with the key that finds it in transfer_summary.csv.
+
+    quantity: ``auc`` (auc, auc_ci_low, auc_ci_high) or ``diff_vs_specific`` (diff, diff_ci_low, diff_ci_high)."""
+    r, t, p, a = rule["rank"], rule["target"], rule["position"], rule["aligner"]
+    want = [
+        ("zero-shot", a, r, "0", "auc"),
+        *[(m.claim, m.name, r if m.ranked else 0, "0", "auc") for m in quoted_baselines()],
+        (f"shared at k={rule['match_k']}", a, r, str(rule["match_k"]), "auc"),
+        (f"specific at k={rule['match_k']}", "specific", r, str(rule["match_k"]), "auc"),
+        (f"shared - specific at k={rule['match_k']}", a, r, str(rule["match_k"]), "diff_vs_specific"),
+        ("shared at k=all", a, r, "all", "auc"),
+        ("specific at k=all", "specific", r, "all", "auc"),
+        ("shared - specific at k=all", a, r, "all", "diff_vs_specific"),
+    ]
+    out = []
+    for h in holdouts:
+        for claim, aligner, rank, k, quantity in want:
+            row = cell(summary, aligner, rank, h, t, p, k)
+            cols = (
+                ("auc", "auc_ci_low", "auc_ci_high")
+                if quantity == "auc"
+                else ("diff_vs_specific", "diff_ci_low", "diff_ci_high")
+            )
+            out.append(
+                {
+                    "claim": claim,
+                    "holdout": h,
+                    "aligner": aligner,
+                    "rank": rank,
+                    "target": t,
+                    "position": p,
+                    "k": k,
+                    "quantity": quantity,
+                    "value": row[cols[0]],
+                    "ci_low": row[cols[1]],
+                    "ci_high": row[cols[2]],
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def first_k(summary: pd.DataFrame, rule: dict, holdout: str, bound: float, ks: list[str]) -> str:
+    """Smallest k > 0 (of the study's ``ks``) at which the shared basis's paired difference with specific has
+    CI low > bound."""
+    for k in [str(k) for k in ks if str(k) != "0"]:
+        sel = cell_rows(summary, rule["aligner"], rule["rank"], holdout, rule["target"], rule["position"], k)
+        if len(sel) and sel["diff_ci_low"].iloc[0] > bound:
+            return k
+    return "never"
+
+
+def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
+    """Apply the verdict rule. Returns {verdict, per holdout criteria}."""
+    per = {}
+    for h in holdouts:
+        z = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], "0")
+        m = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], str(rule["match_k"]))
+        res = cell_rows(summary, "residualized", rule["rank"], h, rule["target"], rule["position"], "0")
+        per[h] = {
+            "A_above_chance": bool(z["auc_ci_low"] > rule["chance"]),
+            "B_matches_specific": bool(m["diff_ci_low"] > -rule["margin"]),
+            "C_beyond_words": bool(len(res) == 1 and res["auc_ci_low"].iloc[0] > rule["chance"]),
+        }
+    if all(all(v.values()) for v in per.values()):
+        verdict = "transferable"
+    elif all(v["A_above_chance"] for v in per.values()):
+        verdict = "partially shared"
+    else:
+        verdict = "model-specific"
+    return {"verdict": verdict, "per_holdout": per}
+
+
+def describe_rule(rule: dict) -> str:
+    c, k, mg = rule["chance"], rule["match_k"], rule["margin"]
+    return (
+        f"At {rule['aligner']} rank {rule['rank']}, target {rule['target']}, position {rule['position']}, "
+        f"for each holdout model: (A) the zero-shot AUC's 95% CI lies above {c}; (B) at k = {k} the paired "
+        f"difference shared - specific has a 95% CI lower bound above -{mg}; (C) the residualized read's "
+        f"zero-shot 95% CI lies above {c}. **transferable**: A, B and C for every holdout; **partially "
+        "shared**: A for every holdout but not all of B and C; **model-specific**: otherwise."
+    )
+
+
+# --- formatting -----------------------------------------------------------------------------------------
+
+
+def fmt(value: float, low: float, high: float, signed: bool = False) -> str:
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"{f.format(value)} [{f.format(low)}, {f.format(high)}]"
+
+
+def fmt_claim(claim: pd.Series) -> str:
+    """A row of :func:`claims` as printed: value [CI], differences signed."""
+    return fmt(claim["value"], claim["ci_low"], claim["ci_high"], signed=claim["quantity"] != "auc")
+
+
+def claim_of(cl: pd.DataFrame, holdout: str, claim: str) -> pd.Series:
+    return cl[(cl["holdout"] == holdout) & (cl["claim"] == claim)].iloc[0]
