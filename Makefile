@@ -28,10 +28,10 @@ study: $(STAMP)
 
 # After `make study`: the README's summary block and docs/headline.png, regenerated from results/.
 readme: $(STAMP)
-	$(BIN)/python -m emobasis.report readme --results results --readme README.md --figure docs/headline.png
+	$(BIN)/python -m emobasis.readme readme --results results --readme README.md --figure docs/headline.png
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=15
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -16,6 +16,7 @@ include: "rules/extract.smk"
 include: "rules/concepts.smk"
 include: "rules/transfer.smk"
 include: "rules/report.smk"
+include: "rules/crosssuite.smk"
 
 
 # Small jobs run where Snakemake runs, even under a cluster executor (profiles/slurm).
@@ -32,6 +33,8 @@ localrules:
     plot_basis,
     plot_concepts,
     write_summary,
+    gather_cross_suite,
+    plot_cross_suite,
 
 
 rule all:

@@ -135,6 +135,7 @@ def report_outputs():
         "results/tables/top_alarms.csv",
         "results/summary.md",
     ]
+    out += cross_suite_outputs()
     return out
 
 
@@ -251,6 +252,7 @@ def transfer_settings():
         "stimulus_sets": study_stimulus_sets(),
         "seed": config["seed"],
         "embeddings": "embedder" in config,
+        **({"test_suites": test_suites()} if test_suites() else {}),
     }
 
 
@@ -289,3 +291,35 @@ def get_transfer_inputs(wildcards):
     return paths.study_inputs(
         study_models(), study_suites(), study_stimulus_sets(), "embedder" in config
     )
+
+
+# --- across suites (rules/crosssuite.smk) ----------------------------------------------------------
+
+
+def suite_roles():
+    """suite -> role of the study's suites: fit (default) or test (scored across suites, never fit)."""
+    return {s: config["suites"][s].get("role", "fit") for s in study_suites()}
+
+
+def test_suites():
+    return [s for s, role in suite_roles().items() if role == "test"]
+
+
+def cross_suite_settings():
+    """The cross_suite rule's param: transfer_settings() at the verdict's rank, with the suites' roles and
+    the baseline of the stability rule (verdict.stability)."""
+    stability = config["verdict"].get("stability") or {}
+    return {
+        **transfer_settings(),
+        "ranks": [config["verdict"]["rank"]],
+        "roles": suite_roles(),
+        "baseline": stability.get("baseline", "surface"),
+    }
+
+
+def cross_suite_outputs():
+    return [
+        "results/tables/cross_suite.csv",
+        "results/tables/cross_suite_stability.csv",
+        "results/figures/cross_suite.png",
+    ]

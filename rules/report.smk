@@ -135,6 +135,7 @@ rule write_summary:
         models=[model_manifest(m) for m in study_models()],
         sources=study_source_manifests(),
         suites=expand("results/suites/{suite}.summary.json", suite=study_suites()),
+        stability="results/tables/cross_suite_stability.csv",
     output:
         summary="results/summary.md",
         html=report(

@@ -8,17 +8,8 @@ from emobasis.anatomy import basis_anatomy
 from emobasis.metrics import AUC_TOLERANCE, auc
 from emobasis.plots import plot_data_efficiency, plot_loadings, plot_rank_sweep, plot_subspace
 from emobasis.protocol import ALL_K
-from emobasis.report import (
-    README_END,
-    README_START,
-    parse_claims,
-    readme_block,
-    stale_readme,
-    summary_html,
-    top_alarms,
-    update_readme,
-    write_summary,
-)
+from emobasis.readme import README_END, README_START, readme_block, stale_readme, update_readme
+from emobasis.report import parse_claims, summary_html, top_alarms, write_summary
 from emobasis.simulate import simulate
 from emobasis.transfer import evaluate_holdout, tidy_k, zero_shot_scores
 from emobasis.verdict import ReportError, claims, decide, read_summary

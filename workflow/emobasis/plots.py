@@ -214,7 +214,7 @@ def plot_cross_suite(table: pd.DataFrame, target: str, position: str, rank: int,
     t = t[t["auc"].notna() & ((t["rank"] == rank) | (t["rank"] == 0))]
     suites = list(dict.fromkeys(t["suite"]))
     methods = [m.name for m in REGISTRY if m.name in set(t["aligner"])]
-    fig, axes = plt.subplots(1, len(holdouts), figsize=(4.6 * len(holdouts), 4.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(holdouts), figsize=(max(6.0, 4.6 * len(holdouts)), 4.4), sharey=True, squeeze=False)
     for ax, h in zip(axes[0], holdouts):
         for j, s in enumerate(suites):
             for i, name in enumerate(methods):
@@ -235,7 +235,7 @@ def plot_cross_suite(table: pd.DataFrame, target: str, position: str, rank: int,
         ax.set_title(f"holdout: {h}", fontsize=9)
     axes[0][0].set_ylabel(f"zero-shot AUROC ({target})")
     fig.suptitle(
-        f"In-suite (filled circles) vs cross-suite (open squares) at {position}, rank {rank}; "
+        f"Zero-shot AUC in-suite (filled circles) vs cross-suite (open squares)\nat {position}, rank {rank}, "
         "one group per scored suite",
         fontsize=10,
     )

@@ -87,7 +87,7 @@ class StudyData:
 
 def _stimulus_reads(models, stimulus_activations: dict, concept_meta: dict):
     """Each model's chosen layer, the common concept names, and its stimulus reads at that layer."""
-    from emobasis.extract import load_activations
+    from emobasis.activations import load_activations
 
     layers, shared, concepts = {}, {}, None
     for m in models:
@@ -102,7 +102,7 @@ def _stimulus_reads(models, stimulus_activations: dict, concept_meta: dict):
 
 def _own_mode(models, suites, activations: dict) -> bool:
     """True when every activation manifest names a responder (own-response mode); an error when some do."""
-    from emobasis.extract import activation_manifest_path
+    from emobasis.activations import activation_manifest_path
 
     responders = [
         json.loads(activation_manifest_path(activations[m][s]).read_text()).get("responder")
@@ -154,7 +154,7 @@ def align_own_rows(table: pd.DataFrame, reads: dict, suite: str) -> tuple[dict, 
 
 def _suite_embeddings(path: str, index_of: dict, suite: str) -> dict[str, np.ndarray]:
     """Each model's rows of the suite's response embeddings."""
-    from emobasis.extract import load_activations
+    from emobasis.activations import load_activations
 
     e_arrays, e_index = load_activations(path)
     where = pd.Series(np.arange(len(e_index)), index=e_index)
@@ -190,7 +190,7 @@ def load_study(
     slots (item, attack) that every model answered, and each model keeps its own labels and texts
     (``StudyData.own``). The chosen layer of each model comes from its concept file, and the shared
     (unlabelled) texts are its stimulus reads at that layer."""
-    from emobasis.extract import load_activations
+    from emobasis.activations import load_activations
 
     layers, concepts, shared = _stimulus_reads(models, stimulus_activations, concept_meta)
     own_mode = _own_mode(models, suites, activations)

@@ -157,6 +157,18 @@ def describe_rule(rule: dict) -> str:
     )
 
 
+def describe_stability(verdict: dict) -> str:
+    r = verdict["stability"]
+    return (
+        f"At {verdict['target']}, {verdict['position']}, rank {verdict['rank']}, zero-shot: for each holdout and "
+        f"each fit suite S, drop = in-suite AUC (heads fit on every fit suite) - cross-suite AUC (heads fit on "
+        f"the other fit suites), both on S's test prompts; the paired difference of drops {r['method']} - "
+        f"{r['baseline']} is bootstrapped over S's prompts. **more stable**: its 95% CI upper bound is below 0 "
+        f"everywhere; **no less stable**: below {r['margin']} everywhere; **not shown**: otherwise. Test suites "
+        "never fit anything and have no in-suite AUC."
+    )
+
+
 # --- formatting -----------------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ text, claims, verdict = write_summary(
     p.holdouts,
     context,
     p.ks,
+    stability=pd.read_csv(snakemake.input.stability) if hasattr(snakemake.input, "stability") else None,
 )
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:
