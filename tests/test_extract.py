@@ -7,19 +7,43 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from emobasis.extract import (STIMULUS_POSITIONS, SUITE_POSITIONS, ExtractionError, encode_stimuli,
-                              encode_suite, extract_dataset, layer_indices, load_activations, load_reader,
-                              plan_batches, position_weights, run_extraction, save_activations)
+from emobasis.activations import load_activations, save_activations
+from emobasis.extract import (
+    STIMULUS_POSITIONS,
+    SUITE_POSITIONS,
+    ExtractionError,
+    encode_stimuli,
+    encode_suite,
+    extract_dataset,
+    layer_indices,
+    load_reader,
+    plan_batches,
+    position_weights,
+    run_extraction,
+)
 from emobasis.suites import study_rows
 
-CFG = {"layers": [0.25, 0.5, 0.75], "response_first_k": 3, "max_prompt_tokens": 12, "max_response_tokens": 10,
-       "max_stimulus_tokens": 9, "token_budget": 64}
+CFG = {
+    "layers": [0.25, 0.5, 0.75],
+    "response_first_k": 3,
+    "max_prompt_tokens": 12,
+    "max_response_tokens": 10,
+    "max_stimulus_tokens": 9,
+    "token_budget": 64,
+}
 
-PROMPTS = ["How do I bake bread?", "Tell me a long story about a dragon who guards a mountain of gold and "
-           "never sleeps, in great detail please", "Hi", "What is the capital of France and why is it famous?"]
-RESPONSES = ["Mix flour and water.", "Once upon a time there was a dragon. It was very old and very tired.",
-             "Hello! How can I help you today?", "Paris."]
+PROMPTS = [
+    "How do I bake bread?",
+    "Tell me a long story about a dragon who guards a mountain of gold and never sleeps, in great detail please",
+    "Hi",
+    "What is the capital of France and why is it famous?",
+]
+RESPONSES = [
+    "Mix flour and water.",
+    "Once upon a time there was a dragon. It was very old and very tired.",
+    "Hello! How can I help you today?",
+    "Paris.",
+]
 
 
 def test_layer_indices_map_depths_to_blocks():
@@ -57,8 +81,13 @@ def reference(model, enc, layers, k, positions):
             hs = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
         for L in layers:
             h = hs[L][0].float()
-            reads = {"prompt_last": h[s - 1], "response_first": h[s:s + k].mean(0), "response_mean": h[s:].mean(0),
-                     "mean": h[s:].mean(0), "last": h[-1]}
+            reads = {
+                "prompt_last": h[s - 1],
+                "response_first": h[s : s + k].mean(0),
+                "response_mean": h[s:].mean(0),
+                "mean": h[s:].mean(0),
+                "last": h[-1],
+            }
             for p in positions:
                 ref[f"{p}/layer{L}"].append(reads[p].numpy())
     return {key: np.stack(v) for key, v in ref.items()}
@@ -81,8 +110,7 @@ def test_suite_activations_equal_full_forward(request, fixture):
     lengths = [len(i) for i in enc.ids]
     assert len(set(lengths)) > 2  # the batch mixes lengths, so padding is exercised
     layers = layer_indices(model.config.num_hidden_layers, CFG["layers"])
-    acts, stats = run_extraction(model, enc, layers, SUITE_POSITIONS, k=3, token_budget=10_000,
-                                 pad_id=tok.pad_token_id)
+    acts, stats = run_extraction(model, enc, layers, SUITE_POSITIONS, k=3, token_budget=10_000, pad_id=tok.pad_token_id)
     assert stats["padded_tokens"] > stats["tokens"]  # one batch with padding
     assert_matches(acts, reference(model, enc, layers, 3, SUITE_POSITIONS))
 
@@ -95,7 +123,7 @@ def test_truncation_keeps_prompt_end_and_response_start(tiny_chat_model):
     assert "in great detail please" in text and "tell me a long" not in text
     assert "once upon a time" in text and "tired" not in text
     # the span read as the response starts right after the generation prompt
-    assert tok.decode(enc.ids[3][enc.start[3]:]).strip() == "paris."
+    assert tok.decode(enc.ids[3][enc.start[3] :]).strip() == "paris."
 
 
 def test_stimulus_activations_equal_full_forward(tiny_chat_model):
@@ -148,8 +176,9 @@ def test_nan_activations_name_model_dataset_and_row(tiny_chat_model, tmp_path):
 def test_file_round_trip_manifest_and_corruption(tiny_chat_model, tmp_path):
     table = pd.DataFrame({"prompt": PROMPTS, "response": RESPONSES})
     rows = np.array([0, 2, 3])
-    acts, row_index, manifest = extract_dataset(tiny_chat_model, table, "suite", CFG, rows=rows, model_id="tiny",
-                                                dataset="demo", progress=False)
+    acts, row_index, manifest = extract_dataset(
+        tiny_chat_model, table, "suite", CFG, rows=rows, model_id="tiny", dataset="demo", progress=False
+    )
     path, mpath = tmp_path / "demo.safetensors", tmp_path / "demo.json"
     manifest = save_activations(path, acts, row_index, manifest, mpath)
     on_disk = json.loads(mpath.read_text())
@@ -184,8 +213,13 @@ def test_smollm2_activations_equal_full_forward(smollm2_dir, default_config, mir
 
     cfg = default_config
     spec = cfg["suites"]["jailbreakbench"]
-    base, _ = read_suite("jailbreakbench", source_root(cfg, mirror, "jailbreakbench"),
-                         list(cfg["sources"]["jailbreakbench"]["files"]), spec, "jailbreakbench")
+    base, _ = read_suite(
+        "jailbreakbench",
+        source_root(cfg, mirror, "jailbreakbench"),
+        list(cfg["sources"]["jailbreakbench"]["files"]),
+        spec,
+        "jailbreakbench",
+    )
     table = finish_suite(base, "jailbreakbench", cfg["split"], cfg["tone"], cfg["seed"]).iloc[::150].head(8)
     tok, model, _ = load_reader(smollm2_dir)
     enc = encode_suite(tok, table["prompt"], table["response"], 48, 16)

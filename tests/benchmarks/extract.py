@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -26,8 +25,16 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from emobasis.config import load_config  # noqa: E402
-from emobasis.extract import (SUITE_POSITIONS, decoder_layers, encode_suite, layer_indices, load_reader, text_config,  # noqa: E402
-                              pad_token_id, run_extraction)
+from emobasis.extract import (  # noqa: E402
+    SUITE_POSITIONS,
+    decoder_layers,
+    encode_suite,
+    layer_indices,
+    load_reader,
+    pad_token_id,
+    run_extraction,
+    text_config,
+)
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -72,11 +79,19 @@ def main() -> None:
     layers = layer_indices(n_layers, ex["layers"])
 
     peak = matmul_peak_gflops()
-    run_extraction(model, Encoded_head(enc, 8), layers, SUITE_POSITIONS, token_budget=ex["token_budget"],
-                   pad_id=pad_token_id(tok))  # warm-up
+    run_extraction(
+        model, Encoded_head(enc, 8), layers, SUITE_POSITIONS, token_budget=ex["token_budget"], pad_id=pad_token_id(tok)
+    )  # warm-up
     t = time.perf_counter()
-    _, stats = run_extraction(model, enc, layers, SUITE_POSITIONS, k=ex["response_first_k"],
-                              token_budget=ex["token_budget"], pad_id=pad_token_id(tok))
+    _, stats = run_extraction(
+        model,
+        enc,
+        layers,
+        SUITE_POSITIONS,
+        k=ex["response_first_k"],
+        token_budget=ex["token_budget"],
+        pad_id=pad_token_id(tok),
+    )
     ours_s = time.perf_counter() - t
     ours_tps = stats["tokens"] / ours_s
 
@@ -96,13 +111,21 @@ def main() -> None:
     params = block_params(model, max(layers))
     model_gflops = 2 * params * ours_tps / 1e9
     out = {
-        "model": args.model, "rows": len(enc.ids), "tokens": stats["tokens"],
+        "model": args.model,
+        "rows": len(enc.ids),
+        "tokens": stats["tokens"],
         "mean_tokens_per_row": round(stats["tokens"] / len(enc.ids), 1),
         "padding_overhead": round(stats["padded_tokens"] / stats["tokens"] - 1, 3),
-        "layers": layers, "n_layers": n_layers, "threads": args.threads,
-        "naive_tokens_per_s": round(naive_tps, 1), "tokens_per_s": round(ours_tps, 1),
-        "speedup": round(ours_tps / naive_tps, 2), "matmul_gflops": round(peak, 1),
-        "block_params_run": params, "model_gflops": round(model_gflops, 1), "mfu": round(model_gflops / peak, 3),
+        "layers": layers,
+        "n_layers": n_layers,
+        "threads": args.threads,
+        "naive_tokens_per_s": round(naive_tps, 1),
+        "tokens_per_s": round(ours_tps, 1),
+        "speedup": round(ours_tps / naive_tps, 2),
+        "matmul_gflops": round(peak, 1),
+        "block_params_run": params,
+        "model_gflops": round(model_gflops, 1),
+        "mfu": round(model_gflops / peak, 3),
         "peak_rss_mb": stats["peak_rss_mb"],
     }
     print(json.dumps(out) if args.json else "\n".join(f"{k:>22}: {v}" for k, v in out.items()))

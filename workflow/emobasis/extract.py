@@ -23,27 +23,32 @@ sequences are never kept; the pass stops at the deepest layer needed (no later l
 
 from __future__ import annotations
 
-import json
 import resource
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from emobasis import EmobasisError
+from emobasis.encode import (  # noqa: F401  (re-exported: extraction's public API)
+    PLAIN_PREFIX,
+    Encoded,
+    ExtractionError,
+    encode_stimuli,
+    encode_suite,
+    has_chat_template,
+    plan_batches,
+    render_prompts,
+    text_config,
+)
 
 SUITE_POSITIONS = ("prompt_last", "response_first", "response_mean")
 STIMULUS_POSITIONS = ("mean", "last")
-PLAIN_PREFIX = "User: {prompt}\nAssistant:"
-
-
-class ExtractionError(EmobasisError):
-    """Extraction cannot proceed or produced unusable activations."""
 
 
 # --- model adapters: the one place that knows where each family keeps its decoder layers ------------
+
 
 def _module_at(model, paths, kind):
     """The first attribute path (``"model.layers"``) of ``model`` that holds a module of type ``kind``."""
@@ -61,11 +66,14 @@ def _module_at(model, paths, kind):
 
 def decoder_layers(model) -> torch.nn.ModuleList:
     """The transformer blocks of a base model (Llama, Qwen2, Gemma3, BERT-style encoders)."""
-    blocks = _module_at(model, ("layers", "model.layers", "decoder.layers", "encoder.layer", "transformer.h"),
-                        torch.nn.ModuleList)
+    blocks = _module_at(
+        model, ("layers", "model.layers", "decoder.layers", "encoder.layer", "transformer.h"), torch.nn.ModuleList
+    )
     if blocks is None:
-        raise ExtractionError(f"cannot find the decoder layers of {type(model).__name__}. Fix: add its layout to "
-                              "emobasis.extract.decoder_layers.")
+        raise ExtractionError(
+            f"cannot find the decoder layers of {type(model).__name__}. Fix: add its layout to "
+            "emobasis.extract.decoder_layers."
+        )
     return blocks
 
 
@@ -84,95 +92,8 @@ def layer_indices(n_layers: int, depths) -> list[int]:
     return out
 
 
-# --- rendering and tokenization --------------------------------------------------------------------
-
-@dataclass
-class Encoded:
-    """Token ids of the rows and the spans the positions read."""
-
-    ids: list[list[int]]
-    start: np.ndarray  # first token of the read span (response start; stimuli: first content token)
-    truncated: dict = field(default_factory=dict)
-    examples: list[str] = field(default_factory=list)
-
-
-def text_config(model):
-    """The language-model part of a model's config (multimodal configs nest it)."""
-    return model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-
-
-def has_chat_template(tok) -> bool:
-    return bool(getattr(tok, "chat_template", None))
-
-
-def encode_suite(tok, prompts, responses, max_prompt_tokens: int, max_response_tokens: int) -> Encoded:
-    prompts, responses = [str(p) for p in prompts], [str(r) for r in responses]
-    p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
-    n_trunc_p = 0
-    for i, ids in enumerate(p_ids):
-        if len(ids) > max_prompt_tokens:  # keep the end of long prompts
-            prompts[i] = tok.decode(ids[-max_prompt_tokens:])
-            n_trunc_p += 1
-    chat = has_chat_template(tok)
-    if chat:
-        prefixes = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                            add_generation_prompt=True) for p in prompts]
-        pre_ids = tok(prefixes, add_special_tokens=False)["input_ids"]
-        responses_in = responses
-    else:
-        prefixes = [PLAIN_PREFIX.format(prompt=p) for p in prompts]
-        pre_ids = tok(prefixes, add_special_tokens=True)["input_ids"]
-        responses_in = [" " + r.lstrip() for r in responses]
-    r_ids = tok(responses_in, add_special_tokens=False)["input_ids"]
-    n_trunc_r = sum(len(r) > max_response_tokens for r in r_ids)
-    ids, start = [], []
-    for i, (a, b) in enumerate(zip(pre_ids, r_ids)):
-        b = b[:max_response_tokens]
-        if not b:
-            raise ExtractionError(f"row {i}: the response tokenizes to nothing. Fix: drop empty responses.")
-        ids.append(list(a) + list(b))
-        start.append(len(a))
-    examples = [tok.decode(ids[i]) for i in range(min(3, len(ids)))]
-    return Encoded(ids, np.array(start), {"prompt": n_trunc_p, "response": int(n_trunc_r),
-                                          "format": "chat_template" if chat else "plain"}, examples)
-
-
-def encode_stimuli(tok, texts, max_tokens: int) -> Encoded:
-    texts = [str(t) for t in texts]
-    with_special = tok(texts, add_special_tokens=True)["input_ids"]
-    n_prefix = n_suffix = 0
-    if texts:  # where the text's own tokens sit among the special ones the tokenizer adds (BOS, [CLS]/[SEP])
-        first, bare = with_special[0], tok(texts[:1], add_special_tokens=False)["input_ids"][0]
-        n_prefix = next((i for i in range(len(first) - len(bare) + 1) if first[i:i + len(bare)] == bare), 0)
-        n_suffix = len(first) - n_prefix - len(bare)
-    ids, n_trunc = [], 0
-    for s in with_special:
-        content = s[n_prefix: len(s) - n_suffix]
-        if len(content) > max_tokens:
-            n_trunc += 1
-        ids.append(list(s[:n_prefix]) + list(content[:max_tokens]))  # trailing specials ([SEP]) dropped
-    return Encoded(ids, np.full(len(ids), n_prefix), {"text": n_trunc, "format": "text"},
-                   [tok.decode(i) for i in ids[:3]])
-
-
-def plan_batches(lengths, token_budget: int, max_batch: int = 256) -> list[np.ndarray]:
-    """Group row indices by length so that rows x padded length stays under ``token_budget``."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    batches, cur, cur_max = [], [], 0
-    for i in order:
-        n = int(lengths[i])
-        new_max = max(cur_max, n)
-        if cur and (new_max * (len(cur) + 1) > token_budget or len(cur) >= max_batch):
-            batches.append(np.array(cur))
-            cur, new_max = [], n
-        cur.append(i)
-        cur_max = new_max
-    if cur:
-        batches.append(np.array(cur))
-    return batches
-
-
 # --- pooling weights -------------------------------------------------------------------------------
+
 
 def position_weights(position: str, start: np.ndarray, lengths: np.ndarray, T: int, k: int) -> np.ndarray:
     """[B, T] weights whose row-wise dot product with hidden states gives the pooled read."""
@@ -183,7 +104,7 @@ def position_weights(position: str, start: np.ndarray, lengths: np.ndarray, T: i
         if position == "prompt_last":
             w[b, s - 1] = 1.0
         elif position == "response_first":
-            w[b, s: min(e, s + k)] = 1.0
+            w[b, s : min(e, s + k)] = 1.0
         elif position in ("response_mean", "mean"):
             w[b, s:e] = 1.0
         elif position == "last":
@@ -201,12 +122,23 @@ class _Stop(Exception):
     pass
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int = 8, token_budget: int = 4096,
-                   device: str = "cpu", dtype=torch.float32, pad_id: int = 0, progress=None) -> tuple[dict, dict]:
+def run_extraction(
+    model,
+    enc: Encoded,
+    layers: list[int],
+    positions,
+    *,
+    k: int = 8,
+    token_budget: int = 4096,
+    device: str = "cpu",
+    dtype=torch.float32,
+    pad_id: int = 0,
+    progress=None,
+) -> tuple[dict, dict]:
     """Pooled float16 activations ``{"<position>/layer<i>": [n, d]}`` plus run statistics."""
     blocks = decoder_layers(model)
     deepest = max(layers)
@@ -224,12 +156,17 @@ def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int 
                 out[f"{p}/layer{layer}"][state["rows"]] = pooled.cpu().numpy().astype(np.float16)
             if layer == deepest:
                 raise _Stop
+
         return hook
 
     # hidden-state index i is block i's output, except the last, which HF reports after the final norm
     norm = final_norm(model)
-    handles = [(norm if layer == len(blocks) and norm is not None else blocks[layer - 1]).register_forward_hook(
-        hook_for(layer)) for layer in layers]
+    handles = [
+        (norm if layer == len(blocks) and norm is not None else blocks[layer - 1]).register_forward_hook(
+            hook_for(layer)
+        )
+        for layer in layers
+    ]
     started, tokens, padded = time.time(), 0, 0
     try:
         with torch.inference_mode():
@@ -241,11 +178,16 @@ def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int 
                     batch[j, : lengths[r]] = enc.ids[r]
                     mask[j, : lengths[r]] = 1
                 state["rows"] = rows
-                state["w"] = {p: torch.from_numpy(position_weights(p, enc.start[rows], lengths[rows], T, k)).to(device)
-                              for p in positions}
+                state["w"] = {
+                    p: torch.from_numpy(position_weights(p, enc.start[rows], lengths[rows], T, k)).to(device)
+                    for p in positions
+                }
                 try:
-                    model(input_ids=torch.from_numpy(batch).to(device),
-                          attention_mask=torch.from_numpy(mask).to(device), use_cache=False)
+                    model(
+                        input_ids=torch.from_numpy(batch).to(device),
+                        attention_mask=torch.from_numpy(mask).to(device),
+                        use_cache=False,
+                    )
                 except _Stop:
                     pass
                 tokens += int(lengths[rows].sum())
@@ -260,10 +202,18 @@ def run_extraction(model, enc: Encoded, layers: list[int], positions, *, k: int 
     for key, arr in out.items():
         bad = ~np.isfinite(arr).all(axis=1)
         if bad.any():
-            raise ExtractionError(f"non-finite activations in '{key}' at row(s) {np.flatnonzero(bad)[:5].tolist()}"
-                                  " (float16 overflow or a broken model). Fix: check the model and those rows.")
-    stats = {"rows": n, "tokens": tokens, "padded_tokens": padded, "seconds": round(seconds, 3),
-             "tokens_per_s": round(tokens / max(seconds, 1e-9), 1), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            raise ExtractionError(
+                f"non-finite activations in '{key}' at row(s) {np.flatnonzero(bad)[:5].tolist()}"
+                " (float16 overflow or a broken model). Fix: check the model and those rows."
+            )
+    stats = {
+        "rows": n,
+        "tokens": tokens,
+        "padded_tokens": padded,
+        "seconds": round(seconds, 3),
+        "tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
     if device.startswith("cuda"):
         stats["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out, stats
@@ -288,6 +238,7 @@ def pad_token_id(tok) -> int:
 
 # --- one (model, dataset) job ----------------------------------------------------------------------
 
+
 def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -296,16 +247,42 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-def extract_dataset(model_dir: str | Path, table, kind: str, cfg: dict, *, rows: np.ndarray | None = None,
-                    device: str = "auto", model_id: str | None = None, dataset: str | None = None,
-                    progress: bool = True) -> tuple[dict, np.ndarray, dict]:
+def reader_provenance(model_dir, tok, n_layers: int, layers: list[int], depths) -> dict:
+    """The manifest fields that say which model read a dataset, and where: its source and hashes (from the
+    model folder's manifest), tokenizer and layers."""
+    from emobasis.models import read_model_manifest
+
+    try:
+        model_manifest = read_model_manifest(model_dir)
+    except EmobasisError:
+        model_manifest = {}
+    keys = ("source", "format", "sha256", "repo", "revision", "weights_sha256")
+    return {
+        "model_source": {k: model_manifest.get(k) for k in keys},
+        "tokenizer": type(tok).__name__,
+        "n_layers": n_layers,
+        "layers": [{"index": i, "relative": round(i / n_layers, 4)} for i in layers],
+        "requested_depths": list(depths),
+    }
+
+
+def extract_dataset(
+    model_dir: str | Path,
+    table,
+    kind: str,
+    cfg: dict,
+    *,
+    rows: np.ndarray | None = None,
+    device: str = "auto",
+    model_id: str | None = None,
+    dataset: str | None = None,
+    progress: bool = True,
+) -> tuple[dict, np.ndarray, dict]:
     """Activations of one dataset through one model: (arrays, row_index, manifest).
 
     ``kind`` is ``suite`` or ``stimuli``; ``rows`` selects table rows (default: all), in table order.
     """
     from tqdm import tqdm
-
-    from emobasis.models import read_model_manifest
 
     device = resolve_device(device)
     tok, model, dtype = load_reader(model_dir, device)
@@ -320,73 +297,50 @@ def extract_dataset(model_dir: str | Path, table, kind: str, cfg: dict, *, rows:
     n_layers = text_config(model).num_hidden_layers
     layers = layer_indices(n_layers, cfg["layers"])
     total = int(sum(len(i) for i in enc.ids))
-    bar = tqdm(total=total, unit="tok", desc=f"{model_id or Path(model_dir).name}/{dataset or kind}",
-               disable=not progress, mininterval=2.0)
+    bar = tqdm(
+        total=total,
+        unit="tok",
+        desc=f"{model_id or Path(model_dir).name}/{dataset or kind}",
+        disable=not progress,
+        mininterval=2.0,
+    )
     try:
-        acts, stats = run_extraction(model, enc, layers, positions, k=cfg["response_first_k"],
-                                     token_budget=cfg["token_budget"], device=device, dtype=dtype,
-                                     pad_id=pad_token_id(tok), progress=bar)
+        acts, stats = run_extraction(
+            model,
+            enc,
+            layers,
+            positions,
+            k=cfg["response_first_k"],
+            token_budget=cfg["token_budget"],
+            device=device,
+            dtype=dtype,
+            pad_id=pad_token_id(tok),
+            progress=bar,
+        )
     except ExtractionError as exc:
         raise ExtractionError(f"model '{model_id}', dataset '{dataset}': {exc}") from None
     finally:
         bar.close()
-    try:
-        model_manifest = read_model_manifest(model_dir)
-    except EmobasisError:
-        model_manifest = {}
     manifest = {
-        "model": model_id, "dataset": dataset, "kind": kind,
-        "model_source": {k: model_manifest.get(k) for k in ("source", "format", "sha256", "repo", "revision",
-                                                             "weights_sha256")},
-        "tokenizer": type(tok).__name__, "n_layers": n_layers,
-        "layers": [{"index": i, "relative": round(i / n_layers, 4)} for i in layers],
-        "requested_depths": list(cfg["layers"]), "positions": list(positions),
+        "model": model_id,
+        "dataset": dataset,
+        "kind": kind,
+        **reader_provenance(model_dir, tok, n_layers, layers, cfg["layers"]),
+        "positions": list(positions),
         "response_first_k": cfg["response_first_k"] if kind == "suite" else None,
-        "truncation": {"policy": "prompt keeps its end; response and stimulus keep their start",
-                       "max_prompt_tokens": cfg["max_prompt_tokens"], "max_response_tokens": cfg["max_response_tokens"],
-                       "max_stimulus_tokens": cfg["max_stimulus_tokens"], "truncated_rows": enc.truncated},
-        "rendered_examples": enc.examples, "device": device, "dtype": str(dtype).replace("torch.", ""),
-        "storage_dtype": "float16", "token_budget": cfg["token_budget"], "threads": torch.get_num_threads(),
+        "truncation": {
+            "policy": "prompt keeps its end; response and stimulus keep their start",
+            "max_prompt_tokens": cfg["max_prompt_tokens"],
+            "max_response_tokens": cfg["max_response_tokens"],
+            "max_stimulus_tokens": cfg["max_stimulus_tokens"],
+            "truncated_rows": enc.truncated,
+        },
+        "rendered_examples": enc.examples,
+        "device": device,
+        "dtype": str(dtype).replace("torch.", ""),
+        "storage_dtype": "float16",
+        "token_budget": cfg["token_budget"],
+        "threads": torch.get_num_threads(),
         **stats,
     }
     return acts, rows, manifest
-
-
-def save_activations(path: str | Path, acts: dict, row_index: np.ndarray, manifest: dict,
-                     manifest_path: str | Path) -> dict:
-    """Write the safetensors file (arrays + row_index) and its JSON manifest (with the file's sha256)."""
-    from safetensors.numpy import save_file
-
-    from emobasis.io import atomic_path, sha256_file, write_json
-
-    tensors = {**{k: np.ascontiguousarray(v) for k, v in acts.items()},
-               "row_index": np.asarray(row_index, dtype=np.int64)}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"emobasis": json.dumps(
-            {k: manifest[k] for k in ("model", "dataset", "kind", "positions")})})
-        manifest = {**manifest, "sha256": sha256_file(tmp), "bytes": Path(tmp).stat().st_size}
-    write_json(manifest, manifest_path)
-    return manifest
-
-
-def activation_manifest_path(path: str | Path) -> Path:
-    """The JSON manifest written next to an activations file by :func:`save_activations`."""
-    return Path(path).with_suffix(".json")
-
-
-def load_activations(path: str | Path, manifest_path: str | Path | None = None, verify: bool = True):
-    """(arrays, row_index) from an activations file, after checking its sha256 against its manifest
-    (default: the ``.json`` next to it, as written by :func:`save_activations`)."""
-    from safetensors.numpy import load_file
-
-    from emobasis.io import sha256_file
-
-    manifest_path = activation_manifest_path(path) if manifest_path is None else manifest_path
-    if verify:
-        expected = json.loads(Path(manifest_path).read_text())["sha256"]
-        got = sha256_file(path)
-        if got != expected:
-            raise ExtractionError(f"{path} is corrupted: sha256 {got} differs from its manifest ({expected}). "
-                                  f"Fix: rebuild it with `snakemake --forcerun {path}` (or delete it and rerun snakemake).")
-    arrays = load_file(str(path))
-    return {k: v for k, v in arrays.items() if k != "row_index"}, arrays["row_index"]

@@ -8,8 +8,8 @@ sys.stderr = open(snakemake.log[0], "w")
 import numpy as np
 import pandas as pd
 import torch
+from emobasis.activations import save_activations
 from emobasis.embed import embed_texts
-from emobasis.extract import save_activations
 from emobasis.suites import own_rows, study_rows
 
 torch.set_num_threads(snakemake.threads)

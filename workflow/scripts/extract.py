@@ -7,8 +7,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 import torch
-
-from emobasis.extract import extract_dataset, save_activations
+from emobasis.activations import save_activations
+from emobasis.extract import extract_dataset
 from emobasis.suites import own_rows, study_rows
 
 torch.set_num_threads(snakemake.threads)
@@ -17,11 +17,20 @@ table = pd.read_parquet(snakemake.input.table)
 own, max_rows, seed = snakemake.params.own, snakemake.params.max_rows, snakemake.params.seed
 rows = None
 if kind == "suite":  # own-response mode: the model reads its own responder's rows only
-    rows = own_rows(table, own["responder"], own["study"], max_rows, seed, name) if own else \
-        study_rows(table, max_rows, seed, name)
+    rows = (
+        own_rows(table, own["responder"], own["study"], max_rows, seed, name)
+        if own
+        else study_rows(table, max_rows, seed, name)
+    )
 acts, row_index, manifest = extract_dataset(
-    Path(snakemake.input.model).parent, table, kind, snakemake.params.extraction, rows=rows,
-    device=snakemake.params.extraction["device"], model_id=snakemake.wildcards.model, dataset=name,
+    Path(snakemake.input.model).parent,
+    table,
+    kind,
+    snakemake.params.extraction,
+    rows=rows,
+    device=snakemake.params.extraction["device"],
+    model_id=snakemake.wildcards.model,
+    dataset=name,
 )
 manifest["responder"] = own["responder"] if own else None
 manifest = save_activations(snakemake.output.acts, acts, row_index, manifest, snakemake.output.manifest)

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
+from emobasis.activations import load_activations
 from emobasis.concepts import concept_profiles, load_concepts
-from emobasis.extract import load_activations
 from emobasis.io import write_parquet
 
 meta, fit = load_concepts(snakemake.input.concepts, "chosen")

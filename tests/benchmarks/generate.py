@@ -1,0 +1,244 @@
+"""Own-answer generation benchmark (prints numbers; not a test, CI does not time it).
+
+    python tests/benchmarks/generate.py --model smollm2-135m --n 32 --max-new-tokens 48 --json
+
+On the same prompts, batches and machine, in one process: plain ``model.generate`` (greedy, no hooks, no
+stopping criterion of ours) against ``emobasis.generate.generate_answers`` without reads and with fused
+reads (hooks pooling ``prompt_last``/``response_first``/``response_mean`` at the configured layers, plus the
+one extra "probe" step that reads the last answer token). Each mode runs ``--repeats`` times, interleaved,
+in alternating order, and the fastest run counts (the machine may be shared; the ratio of process CPU
+seconds is printed too, as it is less sensitive to other load). Printed: generated tokens per second, the float32
+matmul peak of this process, MFU (2 x FLOP-params x generated tokens / s over the peak; FLOP-params are the
+blocks plus the LM head, the embedding lookup being free) and ``reads_overhead`` = wall time with reads /
+plain generate (goal <= 1.10). Prompts: unique suite prompts, seeded (results/suites/*.parquet if built,
+else read from the data mirror). The model folder resources/models/<id>/ is built when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from emobasis.config import load_config  # noqa: E402
+from emobasis.extract import decoder_layers, pad_token_id, plan_batches, resolve_device, text_config  # noqa: E402
+from emobasis.generate import eos_ids, generate_answers, load_generator, render_generation_prompts  # noqa: E402
+
+
+def matmul_peak_gflops(device: str = "cpu", dtype=torch.float32, n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b  # warm-up
+    best = 0.0
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def flop_params(model) -> int:
+    """Parameters that cost 2 FLOPs per token: the decoder blocks, the final norm and the LM head."""
+    blocks = sum(p.numel() for p in decoder_layers(model).parameters())
+    head = model.get_output_embeddings()
+    return blocks + (head.weight.numel() if head is not None else 0)
+
+
+def suite_prompts(cfg: dict, mirror: Path | None, n: int, seed: int = 0) -> list[str]:
+    tables = [pd.read_parquet(p) for p in sorted((REPO / "results" / "suites").glob("*.parquet"))]
+    if not tables:
+        from emobasis.suites import read_suite
+
+        mirror = mirror or (REPO.parent / "shared" / "data")
+        for name, spec in cfg["suites"].items():
+            src = cfg["sources"][spec["source"]]
+            root = mirror / src.get("mirror_dir", spec["source"])
+            tables.append(read_suite(spec["adapter"], root, list(src["files"]), spec, name)[0])
+    prompts = pd.concat(tables, ignore_index=True)["prompt"].astype(str).drop_duplicates()
+    return prompts.sample(n=min(n, len(prompts)), random_state=seed).tolist()
+
+
+def plain_generate(model, tok, prompts, gen_cfg: dict, n_new: int):
+    """Plain HF generate over the same left-padded, length-bucketed batches; returns (token lists, steps)."""
+    from transformers import GenerationConfig
+
+    ids, _, _ = render_generation_prompts(tok, prompts, gen_cfg)
+    lengths = np.array([len(x) for x in ids])
+    pad, device = pad_token_id(tok), next(model.parameters()).device
+    config = GenerationConfig(
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=n_new,
+        repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        pad_token_id=pad,
+        eos_token_id=eos_ids(model, tok),
+        disable_compile=True,
+    )
+    out = [None] * len(prompts)
+    with torch.inference_mode():
+        for rows in plan_batches(lengths + n_new, gen_cfg["token_budget"]):
+            P = int(lengths[rows].max())
+            batch = torch.full((len(rows), P), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), P), dtype=torch.long)
+            for j, r in enumerate(rows):
+                batch[j, P - lengths[r] :] = torch.tensor(ids[r])
+                mask[j, P - lengths[r] :] = 1
+            gen = model.generate(input_ids=batch.to(device), attention_mask=mask.to(device), generation_config=config)
+            for j, r in enumerate(rows):
+                out[r] = gen[j, P:].tolist()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--n", type=int, default=32, help="prompts")
+    ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--token-budget", type=int, default=None, help="default: extraction.token_budget")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    ap.add_argument("--mirror", default=None)
+    ap.add_argument("--stop-strings", nargs="*", default=None, help="e.g. '\\nUser:' for a base model")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    device = resolve_device(args.device)
+    folder = REPO / "resources" / "models" / args.model
+    built_s = None
+    if not (folder / "MANIFEST.json").exists():
+        from emobasis.models import build_model
+
+        spec = next((m for m in cfg["models"] if m["id"] == args.model), None)
+        if spec is None:
+            sys.exit(f"model '{args.model}' is not in {args.config}. Fix: use one of its models: ids.")
+        t = time.perf_counter()
+        build_model(spec, folder)
+        built_s = round(time.perf_counter() - t, 1)
+    tok, model, dtype = load_generator(folder, device)
+    gen_cfg = {**cfg["extraction"], **(cfg.get("generation") or {}), "max_new_tokens": args.max_new_tokens}
+    gen_cfg.setdefault("plain_format", "User: {prompt}\nAssistant:")
+    if args.stop_strings is not None:
+        gen_cfg["stop_strings"] = [x.encode().decode("unicode_escape") for x in args.stop_strings]
+    if args.token_budget:
+        gen_cfg["token_budget"] = args.token_budget
+    prompts = suite_prompts(cfg, Path(args.mirror) if args.mirror else None, args.n)
+
+    peak = matmul_peak_gflops(device)
+    peak_bf16 = matmul_peak_gflops(device, torch.bfloat16) if device.startswith("cuda") else None
+    generate_answers(model, tok, prompts[:2], {**gen_cfg, "max_new_tokens": 4})  # warm-up
+
+    # paired timing: each batch of prompts runs in every mode back to back (order rotated), so that the
+    # load of a shared machine hits the modes alike; per mode, the batch times are summed per repeat
+    ids, _, _ = render_generation_prompts(tok, prompts, gen_cfg)
+    lengths = np.array([len(x) for x in ids])
+    batches = plan_batches(lengths + args.max_new_tokens + 1, gen_cfg["token_budget"])
+    names = ("plain", "no_reads", "reads")
+    times = {k: [0.0] * args.repeats for k in names}
+    cpu = {k: [0.0] * args.repeats for k in names}  # process CPU seconds: less sensitive to other load
+    parts = {k: [] for k in names}
+    for rep in range(args.repeats):
+        for bi, rows in enumerate(batches):
+            sub = [prompts[i] for i in rows]
+            modes = {
+                "plain": lambda sub=sub: plain_generate(model, tok, sub, gen_cfg, args.max_new_tokens),
+                "no_reads": lambda sub=sub: generate_answers(model, tok, sub, gen_cfg, reads=False),
+                "reads": lambda sub=sub: generate_answers(model, tok, sub, gen_cfg),
+            }
+            k = (rep * len(batches) + bi) % 3
+            for mode in names[k:] + names[:k]:
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                t, c = time.perf_counter(), time.process_time()
+                result = modes[mode]()
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times[mode][rep] += time.perf_counter() - t
+                cpu[mode][rep] += time.process_time() - c
+                if rep == 0:
+                    parts[mode].append((rows, result))
+    order = np.concatenate([rows for rows, _ in parts["reads"]])
+    inverse = np.argsort(order)
+    plain = [x for _, r in parts["plain"] for x in r]
+    plain = [plain[i] for i in inverse]
+    answers = pd.concat([r[0] for _, r in parts["reads"]], ignore_index=True).iloc[inverse].reset_index(drop=True)
+    acts = parts["reads"][0][1][1]
+    stats = {
+        **parts["reads"][0][1][2],
+        "batches": len(batches),
+        "prompt_tokens": int(lengths.sum()),
+        "stop_reasons": answers.stop_reason.value_counts().to_dict(),
+    }
+    best = {k: min(v) for k, v in times.items()}
+    best_cpu = {k: min(v) for k, v in cpu.items()}
+    eos = set(eos_ids(model, tok))
+
+    def cut(ids):  # plain generate's tokens up to (excluding) the first EOS / padding after it
+        return next((ids[:i] for i, x in enumerate(ids) if x in eos), ids)
+
+    same = sum(cut(p) == list(a) for p, a in zip(plain, answers.answer_token_ids))  # differs with stop strings
+    tokens = int(answers.n_answer_tokens.sum())
+    params = flop_params(model)
+    tps = tokens / best["reads"]
+    model_gflops = 2 * params * tps / 1e9
+    out = {
+        "model": args.model,
+        "device": device,
+        "dtype": str(dtype).replace("torch.", ""),
+        "threads": args.threads,
+        "prompts": len(prompts),
+        "max_new_tokens": args.max_new_tokens,
+        "token_budget": gen_cfg["token_budget"],
+        "batches": stats["batches"],
+        "prompt_tokens": stats["prompt_tokens"],
+        "answer_tokens": tokens,
+        "stop_reasons": stats["stop_reasons"],
+        "stop_strings": stats["stop_strings"],
+        "format": stats["format"],
+        "layers": sorted({int(k.split("layer")[1]) for k in acts}),
+        "n_layers": text_config(model).num_hidden_layers,
+        "answers_equal_plain_generate": f"{same}/{len(prompts)}",
+        "seconds_plain": round(best["plain"], 2),
+        "seconds_no_reads": round(best["no_reads"], 2),
+        "seconds_reads": round(best["reads"], 2),
+        "runs": {k: [round(x, 2) for x in v] for k, v in times.items()},
+        "cpu_runs": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
+        "reads_overhead_cpu": round(best_cpu["reads"] / best_cpu["plain"], 3),
+        "tokens_per_s_plain": round(tokens / best["plain"], 1),
+        "tokens_per_s": round(tps, 1),
+        "reads_overhead": round(best["reads"] / best["plain"], 3),
+        "criterion_overhead": round(best["no_reads"] / best["plain"], 3),
+        "matmul_gflops_fp32": round(peak, 1),
+        "flop_params": params,
+        "model_gflops": round(model_gflops, 1),
+        "mfu_fp32": round(model_gflops / peak, 4),
+        "peak_rss_mb": stats["peak_rss_mb"],
+        "model_built_s": built_s,
+    }
+    if peak_bf16:
+        out.update(
+            matmul_gflops_bf16=round(peak_bf16, 1),
+            mfu_bf16=round(model_gflops / peak_bf16, 4),
+            peak_cuda_mb=stats.get("peak_cuda_mb"),
+        )
+    print(json.dumps(out) if args.json else "\n".join(f"{k:>28}: {v}" for k, v in out.items()))
+
+
+if __name__ == "__main__":
+    main()
