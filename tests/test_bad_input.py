@@ -1,6 +1,8 @@
 """Bad input, through the workflow as users run it: each case stops with one clear message that names the
-fix, and leaves no partial output (no target file, no temporary file, nothing under results/ for errors
-caught before any job)."""
+fix, and leaves no partial output (no target file, no temporary file). Errors in the config are caught
+before any job by the check the Snakefile runs at parse time; those cases call that check directly (one
+case, test_workflow.py::test_bad_config_fails_before_any_job, goes through Snakemake and checks that
+nothing under results/ or resources/ is made)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
 
 pytestmark = pytest.mark.workflow
@@ -29,9 +29,26 @@ def run(workdir: Path, cfg: dict, *targets: str):
     env = {k: v for k, v in os.environ.items() if k != "EMOBASIS_MIRROR"}  # the variable would override `mirror:`
     if cfg.get("mirror"):
         env["EMOBASIS_MIRROR"] = cfg["mirror"]
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                          str(workdir), "--cores", "1", *targets, "--configfile", str(path)],
-                         capture_output=True, text=True, timeout=600, env=env)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            "1",
+            *targets,
+            "--configfile",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     return res, res.stdout + res.stderr
 
 
@@ -42,13 +59,18 @@ def no_partial_output(workdir: Path, *targets: str) -> None:
     assert not tmp, f"temporary files left: {tmp}"
 
 
-def fails_at_parse(tmp_path: Path, cfg: dict, *fragments: str) -> str:
-    res, out = run(tmp_path, cfg)
-    assert res.returncode != 0
+def fails_at_parse(cfg: dict, *fragments: str) -> str:
+    """The config check the Snakefile runs before building the DAG (rules/common.smk), called directly: that
+    Snakemake reports its error as "invalid config: ..." and stops before any job or output is checked
+    through Snakemake itself by test_workflow.py::test_bad_config_fails_before_any_job."""
+    from emobasis.config import ConfigError, validate_config
+
+    with pytest.raises(ConfigError) as err:
+        validate_config(copy.deepcopy(cfg), REPO / "config" / "schema.yaml")
+    out = str(err.value)
     for f in fragments:
-        assert f in out, out[-2000:]
-    assert "invalid config:" in out and "Fix:" in out, out[-2000:]
-    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+        assert f in out, out
+    assert "Fix:" in out, out
     return out
 
 
@@ -74,18 +96,28 @@ def table_source(tmp_path, raw_config):
         (mirror / name).write_bytes(content)
         cfg = copy.deepcopy(raw_config)
         cfg["mirror"] = str(tmp_path / "mirror")
-        cfg["sources"]["mine"] = {"url": "https://example.org/unused", "mirror_dir": "mine",
-                                  "files": {name: hashlib.sha256(content).hexdigest()}}
-        cfg["suites"]["mine"] = {"adapter": "table", "source": "mine", "file": name, "format": fmt,
-                                 "columns": {"item_id": "qid", "prompt": "question", "response": "answer",
-                                             "unsafe": "label"},
-                                 "unsafe_values": ["unsafe"]}
+        cfg["sources"]["mine"] = {
+            "url": "https://example.org/unused",
+            "mirror_dir": "mine",
+            "files": {name: hashlib.sha256(content).hexdigest()},
+        }
+        cfg["suites"]["mine"] = {
+            "adapter": "table",
+            "source": "mine",
+            "file": name,
+            "format": fmt,
+            "columns": {"item_id": "qid", "prompt": "question", "response": "answer", "unsafe": "label"},
+            "unsafe_values": ["unsafe"],
+        }
         return cfg
 
     return make
 
 
-GOOD_CSV = b"qid,question,answer,label\n1,How do I bake bread?,Mix flour and water.,safe\n2,How to pick a lock?,Use a tension wrench.,unsafe\n"
+GOOD_CSV = (
+    b"qid,question,answer,label\n1,How do I bake bread?,Mix flour and water.,safe\n"
+    b"2,How to pick a lock?,Use a tension wrench.,unsafe\n"
+)
 
 
 # 1
@@ -104,13 +136,25 @@ def test_suite_file_missing_a_column(tmp_path, table_source):
 def test_a_suite_with_one_class_on_a_split(tmp_path):
     """All of a split's rows safe: LOMO refuses before writing anything (checked before any model is fit)."""
     from emobasis.simulate import simulate
-    from emobasis.transfer import TransferError, evaluate_holdout
+    from emobasis.study import TransferError
+    from emobasis.transfer import evaluate_holdout
 
     data, _ = simulate("shared", n_rows=300, n_shared=100, d=12, seed=0)
     data.rows.loc[data.rows["split"] == "test", "tone_masked"] = False
-    cfg = {"targets": ["tone_masked"], "positions": ["prompt_last"], "ranks": [2], "aligners": ["gcca"],
-           "ks": [0], "seeds": 1, "null_seeds": 2, "l2_grid": [1.0], "prior_l2": 1.0, "specific_l2": 1.0,
-           "pca_dims": 8, "n_boot": 10}
+    cfg = {
+        "targets": ["tone_masked"],
+        "positions": ["prompt_last"],
+        "ranks": [2],
+        "aligners": ["gcca"],
+        "ks": [0],
+        "seeds": 1,
+        "null_seeds": 2,
+        "l2_grid": [1.0],
+        "prior_l2": 1.0,
+        "specific_l2": 1.0,
+        "pca_dims": 8,
+        "n_boot": 10,
+    }
     with pytest.raises(TransferError, match=r"single class .* test split\. Fix: add suites or rows"):
         evaluate_holdout(data, "sim0", cfg)
 
@@ -118,28 +162,39 @@ def test_a_suite_with_one_class_on_a_split(tmp_path):
 # 4
 def test_empty_stimulus_concept(tmp_path, raw_config):
     raw_config["stimulus_sets"]["emotions"]["concepts"]["calm"] = []
-    fails_at_parse(tmp_path, raw_config, "stimulus_sets.emotions.concepts.calm")
+    fails_at_parse(raw_config, "stimulus_sets.emotions.concepts.calm")
 
 
 # 5
 def test_model_whose_source_does_not_exist(tmp_path, raw_config):
-    raw_config["models"][0] = {"id": "ghost", "source": "local", "path": str(tmp_path / "no-such-model"),
-                               "sha256": "0" * 64}
-    fails_in_job(tmp_path / "w", raw_config, "resources/models/ghost/MANIFEST.json",
-                 "local folder", "no-such-model", "point `path` at a Hugging Face model folder")
+    raw_config["models"][0] = {
+        "id": "ghost",
+        "source": "local",
+        "path": str(tmp_path / "no-such-model"),
+        "sha256": "0" * 64,
+    }
+    fails_in_job(
+        tmp_path / "w",
+        raw_config,
+        "resources/models/ghost/MANIFEST.json",
+        "local folder",
+        "no-such-model",
+        "point `path` at a Hugging Face model folder",
+    )
     assert not (tmp_path / "w" / "resources" / "models" / "ghost").exists()
 
 
 # 6
 def test_hub_model_that_needs_remote_code_without_the_opt_in(tmp_path, monkeypatch):
     import transformers
-
     from emobasis.models import ModelError, build_model
 
     def needs_code(*args, **kwargs):
         assert kwargs.get("trust_remote_code") is False  # off unless the config says so
-        raise ValueError("The repository contains custom code which must be executed to correctly load the model. "
-                         "Please pass the argument `trust_remote_code=True` to allow custom code to be run.")
+        raise ValueError(
+            "The repository contains custom code which must be executed to correctly load the model. "
+            "Please pass the argument `trust_remote_code=True` to allow custom code to be run."
+        )
 
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", needs_code)
     spec = {"id": "custom", "source": "hub", "repo": "someone/custom-arch", "revision": "a" * 40}
@@ -164,9 +219,8 @@ def test_nan_activations(tmp_path, raw_config, tiny_model, mirror):
     import shutil
 
     import torch
-    from safetensors.torch import load_file, save_file
-
     from emobasis.io import sha256_file
+    from safetensors.torch import load_file, save_file
 
     broken = tmp_path / "broken-model"
     shutil.copytree(tiny_model, broken)
@@ -176,8 +230,12 @@ def test_nan_activations(tmp_path, raw_config, tiny_model, mirror):
     weights[key][vocab["the"]] = float("nan")
     save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
     raw_config["mirror"] = str(mirror)
-    raw_config["models"][0] = {"id": "broken", "source": "local", "path": str(broken),
-                               "sha256": sha256_file(broken / "model.safetensors")}
+    raw_config["models"][0] = {
+        "id": "broken",
+        "source": "local",
+        "path": str(broken),
+        "sha256": sha256_file(broken / "model.safetensors"),
+    }
     target = "results/activations/broken/controls.safetensors"
     fails_in_job(tmp_path / "w", raw_config, target, "model 'broken', dataset 'controls'", "row(s)")
     assert not (tmp_path / "w" / "results" / "activations" / "broken" / "controls.json").exists()
@@ -187,7 +245,7 @@ def test_nan_activations(tmp_path, raw_config, tiny_model, mirror):
 # 9
 def test_rank_larger_than_the_space(tmp_path, raw_config):
     raw_config["basis"]["ranks"] = [5, 40]
-    fails_at_parse(tmp_path, raw_config, "basis.ranks[1] = 40 is outside 1..30")
+    fails_at_parse(raw_config, "basis.ranks[1] = 40 is outside 1..30")
 
 
 def test_rank_larger_than_a_models_dimensions():
@@ -201,11 +259,10 @@ def test_rank_larger_than_a_models_dimensions():
 # 10
 def test_unknown_aligner(tmp_path, raw_config):
     raw_config["transfer"]["aligners"] = ["gcca", "cca"]
-    fails_at_parse(tmp_path, raw_config, "transfer.aligners[1]", "gcca, procrustes, lowrank")
+    fails_at_parse(raw_config, "transfer.aligners[1]", "gcca, procrustes, lowrank")
 
 
 # 11
 def test_empty_suite_file(tmp_path, table_source):
     cfg = table_source("suite.csv", b"qid,question,answer,label\n")
     fails_in_job(tmp_path / "w", cfg, "results/suites/mine.parquet", "no rows")
-

@@ -7,7 +7,6 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
 from emobasis.io import read_provenance
 
@@ -16,13 +15,14 @@ pytestmark = pytest.mark.workflow
 
 def snakemake(*args, cwd=REPO, env=None):
     run_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=run_env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=run_env, capture_output=True, text=True, timeout=900
+    )
 
 
 def job_counts(stdout: str) -> dict:
     """Parse Snakemake's 'Job stats' table."""
-    lines = stdout[stdout.index("Job stats:"):].splitlines()[3:]
+    lines = stdout[stdout.index("Job stats:") :].splitlines()[3:]
     counts = {}
     for line in lines:
         parts = line.split()
@@ -67,8 +67,7 @@ def test_workflow_builds_suite_tables_from_mirror(tmp_path, mirror):
     xs = pd.read_parquet(tmp_path / targets[1])
     assert (len(jbb), len(xs)) == (1637, 2250)
     prov = read_provenance(tmp_path / targets[1])
-    assert prov["source"]["xstest_prompts.csv"] == (
-        "11783fb294ed017473ee53c207d71f2161c7672c8d0b037501e78387f801cb5a")
+    assert prov["source"]["xstest_prompts.csv"] == ("11783fb294ed017473ee53c207d71f2161c7672c8d0b037501e78387f801cb5a")
     # a rerun with nothing changed schedules nothing
     again = snakemake(*targets, "-n", *common, env={"EMOBASIS_MIRROR": str(mirror)})
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -81,35 +80,48 @@ def test_lint_is_clean():
 
 
 def test_snakefmt_is_clean():
-    res = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=REPO, capture_output=True,
-                         text=True)
+    res = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_gpu_study_config_validates_with_pinned_hub_models(tmp_path):
+@pytest.fixture(scope="module")
+def gpu_study_slurm_plan(tmp_path_factory):
+    """One dry run of the GPU study config (config/study-gpu.yaml over the default) under profiles/slurm,
+    shared by the two tests below (the DAG of that study is built once)."""
+    res = snakemake(
+        "-n",
+        "--directory",
+        str(tmp_path_factory.mktemp("gpu-plan")),
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
+        "--slurm-no-account",
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        str(REPO / "config/study-gpu.yaml"),
+    )
+    assert res.returncode == 0, res.stderr[-2000:] + res.stdout[-2000:]
+    return res
+
+
+def test_gpu_study_config_validates_with_pinned_hub_models(gpu_study_slurm_plan):
     """config/study-gpu.yaml: the suites' responders and other open chat models, each at a 40-hex revision."""
     overlay = yaml.safe_load((REPO / "config" / "study-gpu.yaml").read_text())
     ids = [m["id"] for m in overlay["models"]]
     assert {"llama-2-7b-chat", "vicuna-13b-v1.5", "mistral-7b-instruct-v0.1"} <= set(ids) and len(ids) >= 5
     for m in overlay["models"]:
         assert m["source"] == "hub" and len(m["revision"]) == 40 and not m.get("trust_remote_code", False)
-    res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"),
-                    str(REPO / "config/study-gpu.yaml"))
-    assert res.returncode == 0, res.stderr[-2000:] + res.stdout[-2000:]
-    counts = job_counts(res.stdout)
+    counts = job_counts(gpu_study_slurm_plan.stdout)
     assert counts["extract"] == len(ids) * 4 and counts["transfer"] == len(ids)
 
 
-def test_slurm_profile_validates_and_asks_gpus_for_extraction_only(tmp_path):
+def test_slurm_profile_validates_and_asks_gpus_for_extraction_only(gpu_study_slurm_plan):
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm"
-    gpu_rules = [rule for rule, res in profile["set-resources"].items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))]
+    gpu_rules = [
+        rule for rule, res in profile["set-resources"].items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))
+    ]
     assert gpu_rules == ["extract"]
-    res = snakemake("-n", "--directory", str(tmp_path), "--workflow-profile", str(REPO / "profiles" / "slurm"),
-                    "--slurm-no-account", "--configfile", str(REPO / "config/config.yaml"),
-                    str(REPO / "config/study-gpu.yaml"))
-    assert res.returncode == 0, res.stderr[-2000:] + res.stdout[-2000:]
-    assert "gpu=1" in res.stdout  # extraction jobs carry the GPU request into the plan
+    assert "gpu=1" in gpu_study_slurm_plan.stdout  # extraction jobs carry the GPU request into the plan
 
 
 def test_no_shell_no_pickle_no_remote_code_by_default(default_config):

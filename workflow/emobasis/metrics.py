@@ -7,8 +7,10 @@ import numpy as np
 #: The reproducibility contract. On one machine every table is byte-identical between runs. Across
 #: machines (other CPUs, BLAS kernels, thread counts, batch composition) float32 and float16 arithmetic
 #: rounds differently, and every reported AUC, CI bound and paired difference may move by at most this
-#: much (measured by re-running stages with other thread counts and extraction batches; see README).
-AUC_TOLERANCE = 0.02
+#: much. Measured on the tiny study by re-running extraction and everything after it with 1 instead of 2
+#: threads and token_budget 256 instead of 1024: AUCs moved by <= 0.0035, bootstrap CI bounds by <= 0.015;
+#: about twice that is allowed (tests/test_study.py).
+AUC_TOLERANCE = 0.03
 
 
 def weighted_auc(scores: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
