@@ -193,20 +193,20 @@ COMPARED = [
 TOLERANCE = AUC_TOLERANCE
 
 
+def snakemake_cmd(workdir) -> list[str]:
+    """The start of a Snakemake command line running this repo's workflow in ``workdir``."""
+    import sys
+
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+
+
 def smk(workdir: Path, config: Path | list[Path], *args: str, timeout: int = 2400, env: dict | None = None):
     """Snakemake on the repo's Snakefile in ``workdir`` (one config file or several, later ones override)."""
     import subprocess
-    import sys
 
     configs = [str(c) for c in (config if isinstance(config, (list, tuple)) else [config])]
     cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
+        *snakemake_cmd(workdir),
         *args,
         "--configfile",
         *configs,

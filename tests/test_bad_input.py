@@ -11,13 +11,12 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -31,13 +30,7 @@ def run(workdir: Path, cfg: dict, *targets: str):
         env["EMOBASIS_MIRROR"] = cfg["mirror"]
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(workdir),
+            *snakemake_cmd(workdir),
             "--cores",
             "1",
             *targets,

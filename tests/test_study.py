@@ -18,13 +18,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TINY_MODELS, TINY_RESPONDERS, TOLERANCE, copy_run, digests, run_ok, smk
+from conftest import REPO, TINY_MODELS, TINY_RESPONDERS, TOLERANCE, copy_run, digests, run_ok, smk, snakemake_cmd
 from conftest import TINY_TARGETS as TARGETS
 
 pytestmark = [pytest.mark.workflow, pytest.mark.data]
@@ -100,13 +99,7 @@ def test_killed_run_leaves_no_partial_file_and_resumes_to_byte_identical_results
     for folder in ("results", "logs", "benchmarks"):
         shutil.rmtree(work / folder, ignore_errors=True)
     cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
+        *snakemake_cmd(work),
         "--cores",
         "2",
         *TARGETS,
@@ -269,13 +262,7 @@ def test_slurm_executor_gives_the_local_results(tiny_clean_run, slurm_cluster, t
     target = ["results/tables/transfer_summary.csv"]
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
+            *snakemake_cmd(work),
             *target,
             "--workflow-profile",
             str(REPO / "profiles" / "slurm"),

@@ -11,12 +11,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import snakemake_cmd
 from emobasis.config import ConfigError, study_sources, validate_config
 from emobasis.sources import SourceError, fetch_source, read_manifest
 from emobasis.suites import SuiteError, finish_suite, read_suite
@@ -482,13 +481,7 @@ def test_workflow_builds_a_suite_from_a_mirror_only_source(tmp_path, raw_config,
     env = {**os.environ, "EMOBASIS_MIRROR": str(mirror)}
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
+            *snakemake_cmd(work),
             "--cores",
             "1",
             "results/suites/mine.parquet",
@@ -523,13 +516,7 @@ def test_the_study_fetches_only_the_sources_it_reads(tmp_path, raw_config, mirro
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
+            *snakemake_cmd(work),
             "--cores",
             "1",
             "-n",
