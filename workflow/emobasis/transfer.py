@@ -159,15 +159,18 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
         for res in results:
             aucs = auc_rows(res.scores, yte)
             recalls = [recall_at_threshold(s, yte, thr) for s, thr in zip(res.scores, res.thresholds)]
+            cell = {
+                "aligner": name,
+                "rank": rank,
+                "holdout": holdout,
+                "target": target,
+                "position": position,
+                "k": res.k,
+            }
             for s_i, (a, r) in enumerate(zip(aucs, recalls)):
                 recs.append(
                     {
-                        "aligner": name,
-                        "rank": rank,
-                        "holdout": holdout,
-                        "target": target,
-                        "position": position,
-                        "k": res.k,
+                        **cell,
                         "seed": s_i,
                         "auc": float(a),
                         "recall_at_1pct_fpr": r,
@@ -177,12 +180,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
             lo, hi = np.nanpercentile(bootstrap_auc(K, yte, groups, W), [2.5, 97.5])
             summ.append(
                 {
-                    "aligner": name,
-                    "rank": rank,
-                    "holdout": holdout,
-                    "target": target,
-                    "position": position,
-                    "k": res.k,
+                    **cell,
                     "n_seeds": len(aucs),
                     "auc": float(np.mean(aucs)),
                     "auc_ci_low": lo,
