@@ -11,6 +11,7 @@ report: "workflow/report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/answers.smk"
 include: "rules/models.smk"
 include: "rules/extract.smk"
 include: "rules/concepts.smk"
@@ -24,6 +25,7 @@ localrules:
     all,
     fetch_source,
     build_suite,
+    build_prompts,
     build_stimuli,
     check_tone_scorer,
     gather_concept_diagnostics,

@@ -104,7 +104,7 @@ def monitor_path():
 
 
 def get_final_output():
-    targets = [paths.suite_table(s) for s in study_suites()]
+    targets = answer_outputs() + [paths.suite_table(s) for s in study_suites()]
     targets += [paths.stimulus_table(s) for s in study_stimulus_sets()]
     targets += [f"results/tables/tone_scorer_{s}.csv" for s in xstest_suites()]
     targets += [model_manifest(m) for m in MODELS]
@@ -146,8 +146,25 @@ def get_source_spec(wildcards):
     return config["sources"][wildcards.source]
 
 
-def get_suite_manifest(wildcards):
-    return source_manifest(config["suites"][wildcards.suite]["source"])
+def get_suite_inputs(wildcards):
+    """A suite's source manifest; an answers suite: its prompt set, every study model's answers, the judge."""
+    spec = config["suites"][wildcards.suite]
+    if spec["adapter"] != "answers":
+        return {"manifest": source_manifest(spec["source"])}
+    return {
+        "prompts": paths.prompt_set(wildcards.suite),
+        "answers": [paths.answers(m, wildcards.suite) for m in study_models()],
+        "judge": paths.JUDGE,
+    }
+
+
+def get_answer_minimums(wildcards):
+    s = config["study"]
+    return {
+        "target": config["verdict"]["target"],
+        "positives": s.get("min_test_positives", 30),
+        "benign": s.get("min_test_benign", 30),
+    }
 
 
 def get_suite_params(wildcards):
@@ -178,6 +195,14 @@ def get_dataset_kind(wildcards):
     return "suite" if wildcards.dataset in config["suites"] else "stimuli"
 
 
+def get_answer_reads(wildcards):
+    """Own answers: the model's fused reads of an answers suite (the extract rule re-indexes them)."""
+    spec = config["suites"].get(wildcards.dataset)
+    if spec is None or spec["adapter"] != "answers":
+        return []
+    return [paths.answer_reads(wildcards.model, wildcards.dataset)]
+
+
 def get_dataset_table(wildcards):
     if get_dataset_kind(wildcards) == "suite":
         return paths.suite_table(wildcards.dataset)
@@ -185,7 +210,16 @@ def get_dataset_table(wildcards):
 
 
 def own_responses():
-    return config["study"]["reader_mode"] == "own_responses"
+    """Each model reads only its own rows: another model's responses (own_responses) or its own answers."""
+    return config["study"]["reader_mode"] in ("own_responses", "own_answers")
+
+
+def own_answers():
+    return config["study"]["reader_mode"] == "own_answers"
+
+
+def responder_of(model, suite):
+    return model if own_answers() else MODELS[model]["responders"][suite]
 
 
 def get_own_responses(wildcards):
@@ -194,7 +228,7 @@ def get_own_responses(wildcards):
     if not own_responses() or get_dataset_kind(wildcards) != "suite":
         return None
     return {
-        "responder": MODELS[wildcards.model]["responders"][wildcards.dataset],
+        "responder": responder_of(wildcards.model, wildcards.dataset),
         "study": get_suite_responders(wildcards, wildcards.dataset),
     }
 
@@ -204,7 +238,7 @@ def get_suite_responders(wildcards, suite=None):
     if not own_responses():
         return []
     suite = suite or wildcards.suite
-    return sorted({m["responders"][suite] for m in config["models"]})
+    return sorted({responder_of(m, suite) for m in study_models()})
 
 
 def get_dataset_max_rows(wildcards):
@@ -215,6 +249,68 @@ def get_dataset_max_rows(wildcards):
 
 def get_embedder_manifest(wildcards):
     return model_manifest(config["embedder"]["id"])
+
+
+# --- own answers (rules/answers.smk) ---------------------------------------------------------------
+
+
+def prompt_sources(suite):
+    return list(dict.fromkeys(e["source"] for e in config["suites"][suite]["prompts"]))
+
+
+def get_prompt_manifests(wildcards):
+    return [source_manifest(s) for s in prompt_sources(wildcards.suite)]
+
+
+def get_prompt_source_names(wildcards):
+    return prompt_sources(wildcards.suite)
+
+
+def get_generation_settings(wildcards):
+    """Decoding and reading settings of one model's answers: extraction's layers, positions and prompt cap,
+    the generation block, and the model entry's system_prompt / plain_format / stop_strings.
+    """
+    e, g, m = config["extraction"], config["generation"], MODELS[wildcards.model]
+    out = {
+        k: e[k] for k in ("layers", "response_first_k", "max_prompt_tokens", "device")
+    }
+    out["max_new_tokens"] = g["max_new_tokens"]
+    out["token_budget"] = g.get("token_budget", e["token_budget"])
+    out.update(
+        {k: m[k] for k in ("system_prompt", "plain_format", "stop_strings") if k in m}
+    )
+    return out
+
+
+def judge_origins():
+    """Config sources holding the judge's labelled responses (none unless the study answers itself)."""
+    if not own_answers():
+        return []
+    return list(dict.fromkeys(config["judge"]["sources"].values()))
+
+
+def get_judge_manifests(wildcards):
+    return [source_manifest(s) for s in judge_origins()]
+
+
+def get_answer_tables(wildcards):
+    """Own answers: the answer counts and the judge's validation, for the summary."""
+    if not own_answers():
+        return {}
+    return {
+        "answers": "results/tables/answers.csv",
+        "judge_validation": "results/tables/judge_validation.csv",
+    }
+
+
+def answer_outputs():
+    if not own_answers():
+        return []
+    out = [paths.prompt_set(s) for s in study_suites()]
+    out += [paths.answers(m, s) for m in study_models() for s in study_suites()]
+    out += ["results/tables/judge_validation.csv", "results/tables/answers.csv"]
+    out += ["results/tables/judge_audit.csv", "results/figures/answers.png"]
+    return out
 
 
 # --- concepts --------------------------------------------------------------------------------------
@@ -287,10 +383,14 @@ def transfer_result_grid():
 
 
 def get_transfer_inputs(wildcards):
-    """Every study model's suite and stimulus activations, profiles and concepts (+ embeddings)."""
-    return paths.study_inputs(
+    """Every study model's suite and stimulus activations, profiles and concepts (+ embeddings; own answers:
+    + the answer counts, whose check must pass before any transfer job runs)."""
+    inputs = paths.study_inputs(
         study_models(), study_suites(), study_stimulus_sets(), "embedder" in config
     )
+    if own_answers():
+        inputs["answer_counts"] = "results/tables/answers.csv"
+    return inputs
 
 
 # --- across suites (rules/crosssuite.smk) ----------------------------------------------------------

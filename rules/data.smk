@@ -13,7 +13,7 @@ rule fetch_source:
 
 rule build_suite:
     input:
-        manifest=get_suite_manifest,
+        unpack(get_suite_inputs),
     output:
         table="results/suites/{suite}.parquet",
         summary="results/suites/{suite}.summary.json",
@@ -26,6 +26,7 @@ rule build_suite:
         split=config["split"],
         tone=config["tone"],
         seed=config["seed"],
+        models=study_models(),
     script:
         "../workflow/scripts/build_suite.py"
 

@@ -2,6 +2,7 @@ rule extract:
     input:
         model=model_manifest("{model}"),
         table=get_dataset_table,
+        reads=get_answer_reads,
     output:
         acts=paths.activations("{model}", "{dataset}"),
         manifest=paths.activation_manifest("{model}", "{dataset}"),

@@ -129,6 +129,7 @@ rule plot_concepts:
 
 rule write_summary:
     input:
+        unpack(get_answer_tables),
         summary="results/tables/transfer_summary.csv",
         fractions="results/tables/predictor_subspace.csv",
         angles="results/tables/predictor_angles.csv",

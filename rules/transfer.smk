@@ -15,6 +15,7 @@ rule embed_responses:
     params:
         max_rows=config["study"]["max_rows_per_suite"],
         responders=get_suite_responders,
+        prompts=own_answers(),
         seed=config["seed"],
     script:
         "../workflow/scripts/embed_responses.py"

@@ -35,14 +35,14 @@ def mirror() -> Path:
 @pytest.fixture
 def raw_config() -> dict:
     """The default config as written (a fresh deep copy per test, safe to edit)."""
-    return copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    return copy.deepcopy(yaml.safe_load((REPO / "config" / "study-reader.yaml").read_text()))
 
 
 @pytest.fixture(scope="session")
 def default_config() -> dict:
     from emobasis.config import load_config
 
-    return load_config(REPO / "config" / "config.yaml")
+    return load_config(REPO / "config" / "study-reader.yaml")
 
 
 def source_root(cfg: dict, mirror: Path, source: str) -> Path:
@@ -161,7 +161,7 @@ def tiny_study(tmp_path_factory, mirror, minilm_dir):
     """(config path, models folder): a tiny study config written once per session."""
     root = tmp_path_factory.mktemp("tiny-study")
     cfg = tiny_study_config(
-        yaml.safe_load((REPO / "config" / "config.yaml").read_text()), mirror, root / "models", minilm_dir
+        yaml.safe_load((REPO / "config" / "study-reader.yaml").read_text()), mirror, root / "models", minilm_dir
     )
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

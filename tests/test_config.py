@@ -139,3 +139,58 @@ def test_own_response_mode_cannot_score_monitor_models(raw_config):
         m["responders"] = {"jailbreakbench": "vicuna-13b-v1.5", "xstest": "gpt4"}
     raw_config["monitor_models"] = [dict(raw_config["models"][0], id="extra")]
     check(raw_config, "monitor_models cannot be scored in own_responses mode")
+
+
+# --- the own-answer study (config/config.yaml; the fixtures above hold the reader study) ----------------
+
+
+@pytest.fixture
+def own_config():
+    import copy
+
+    import yaml
+    from conftest import REPO
+
+    return copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+
+
+def test_own_answer_default_is_valid(own_config):
+    cfg = validate_config(own_config)
+    assert cfg["study"]["reader_mode"] == "own_answers"
+    assert {cfg["suites"][s]["adapter"] for s in cfg["study"]["suites"]} == {"answers"}
+    assert cfg["tone"]["weights"]["refusal"] == 0  # tone apart from refusal
+    gemma = next(m for m in cfg["models"] if m["id"] == "gemma3-270m")
+    assert "{prompt}" in gemma["plain_format"] and gemma["stop_strings"]
+
+
+def test_own_answers_need_generation_and_judge_blocks(own_config):
+    del own_config["judge"]
+    check(own_config, "own_answers needs a 'judge' block")
+
+
+def test_answers_suite_outside_own_answer_mode(own_config):
+    own_config["study"]["reader_mode"] = "all_responses"
+    check(own_config, "suite 'jailbreakbench' is an answers suite", "Fix: set study.reader_mode: own_answers")
+
+
+def test_answers_suite_needs_prompts_and_known_sources(own_config):
+    own_config["suites"]["xstest"]["prompts"][0]["source"] = "nowhere"
+    check(own_config, "suites.xstest.prompts[0] names source 'nowhere'")
+    del own_config["suites"]["xstest"]["prompts"]
+    check(own_config, "prompts")
+
+
+def test_reader_suite_in_an_own_answer_study(own_config, raw_config):
+    own_config["suites"]["reader"] = raw_config["suites"]["xstest"]
+    own_config["study"]["suites"].append("reader")
+    check(own_config, "suite 'reader' holds other models' responses")
+
+
+def test_judge_source_without_reader(own_config):
+    own_config["judge"]["sources"]["mystery"] = "xstest"
+    check(own_config, "judge.sources names 'mystery', which has no reader")
+
+
+def test_plain_format_needs_a_prompt_placeholder(own_config):
+    own_config["models"][1]["plain_format"] = "User: hello\nAssistant:"
+    check(own_config, "plain_format")

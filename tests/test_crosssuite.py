@@ -280,7 +280,7 @@ def test_dry_run_schedules_cross_suite_jobs_with_a_test_suite(tmp_path):
     path.write_text(yaml.safe_dump(overlay))
     res = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path / "work")]
-        + ["--configfile", str(REPO / "config/config.yaml"), str(path)],
+        + ["--configfile", str(REPO / "config/study-reader.yaml"), str(path)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -274,3 +274,45 @@ def test_own_response_mode_scores_each_holdout_on_its_own_labels():
     assert all(len(v) == len(data.shared[m]) for m, v in views.items())  # stimuli only
     with pytest.raises(KeyError):
         own_data.rows["tone_masked"]  # labels live with each model, never in the shared rows
+
+
+def _with_prompt_embeddings(data, E):
+    data.prompt_embeddings = {m: E for m in data.models}
+    data.rows["prompt"] = [f"p{i}" for i in range(len(data.rows))]
+    return data
+
+
+def test_residualized_prompt_is_cross_fitted_and_removes_only_what_the_prompt_explains():
+    """Own answers: the read minus what a ridge on the prompt's embedding predicts. With an embedding of pure
+    noise (as many dimensions as half the fitting rows) cross-fitting keeps the read; in-sample least squares
+    would remove much of it. With an embedding that carries the shared latent, the latent is removed."""
+    from emobasis.baselines import Context, cross_fit_residuals, gcca_features, residualized_prompt_features
+
+    data, _ = simulate("shared", n_rows=600, n_shared=300, d=24, seed=5)
+    rng = np.random.default_rng(0)
+    cfg = {"pca_dims": 16, "ranks": [4]}
+    noise = rng.normal(size=(600, 240))
+    ctx = Context(_with_prompt_embeddings(data, noise), "sim0", "prompt_last", cfg, seed=0)
+    G, R = gcca_features(ctx, 4)["sim0"], residualized_prompt_features(ctx, 4)["sim0"]
+    ref = ctx.ref
+    kept = np.mean([abs(np.corrcoef(G[ref, j], R[ref, j])[0, 1]) for j in range(4)])
+    E = np.c_[noise[ref], np.ones(ref.sum())]
+    lstsq = G[ref] - E @ np.linalg.lstsq(E, G[ref], rcond=None)[0]
+    assert kept > 0.9 and lstsq.var(0).mean() < 0.7 * G[ref].var(0).mean()
+    latent = G[:, :1]  # an embedding that holds the read's first coordinate: that coordinate goes
+    R2 = cross_fit_residuals(G, np.c_[latent, rng.normal(size=(600, 20))], ref, seed=0)
+    assert R2[:, 0].var() < 0.05 * G[:, 0].var() and R2[:, 1].var() > 0.9 * G[:, 1].var()
+
+
+def test_prompt_baselines_run_only_with_prompt_embeddings():
+    from emobasis.baselines import FEATURES, SCORES, Context
+
+    data, _ = simulate("shared", n_rows=400, n_shared=200, d=16, seed=2)
+    ctx = Context(data, "sim0", "prompt_last", {"pca_dims": 8, "ranks": [2]}, seed=0)
+    assert FEATURES["prompt_embedding"](ctx, 0) is None and FEATURES["residualized_prompt"](ctx, 2) is None
+    assert SCORES["surface_prompt"](ctx, None) is None
+    ctx = Context(
+        _with_prompt_embeddings(data, np.eye(400)[:, :30]), "sim0", "prompt_last", {"pca_dims": 8, "ranks": [2]}, 0
+    )
+    F = FEATURES["prompt_embedding"](ctx, 0)
+    assert set(F) == set(data.models) and F["sim0"].shape == (400, 30)

@@ -32,10 +32,22 @@ def job_counts(stdout: str) -> dict:
     return counts
 
 
-def test_dry_run_lists_data_and_model_jobs(tmp_path):
+def test_dry_run_of_the_own_answer_default(tmp_path):
     res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"))
     assert res.returncode == 0, res.stderr + res.stdout
     counts = job_counts(res.stdout)
+    assert counts["fetch_source"] == 7  # + the judge's gptfuzz and jailbreakeval sets
+    assert counts["build_prompts"] == 2 and counts["fit_judge"] == 1 and counts["answer_report"] == 1
+    assert counts["generate"] == 3 * 2  # every model answers every prompt set itself
+    assert counts["extract"] == 3 * 4  # fused reads re-indexed (2 suites) + 2 stimulus sets
+    assert counts["build_suite"] == 2 and counts["transfer"] == 3 and "check_tone_scorer" not in counts
+
+
+def test_dry_run_lists_data_and_model_jobs(tmp_path):
+    res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/study-reader.yaml"))
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = job_counts(res.stdout)
+    assert "generate" not in counts and "fit_judge" not in counts
     assert counts["fetch_source"] == 5  # jailbreakbench, xstest, goemotions, emorynlp, nrc_vad
     assert counts["build_model"] == 4  # three readers + the embedder
     assert counts["build_suite"] == 2 and counts["build_stimuli"] == 2
@@ -60,7 +72,7 @@ def test_bad_config_fails_before_any_job(tmp_path, raw_config):
 @pytest.mark.data
 def test_workflow_builds_suite_tables_from_mirror(tmp_path, mirror):
     targets = ["results/suites/jailbreakbench.parquet", "results/suites/xstest.parquet"]
-    common = ["--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")]
+    common = ["--directory", str(tmp_path), "--configfile", str(REPO / "config/study-reader.yaml")]
     res = snakemake(*targets, "--cores", "2", *common, env={"EMOBASIS_MIRROR": str(mirror)})
     assert res.returncode == 0, res.stderr[-3000:]
     jbb = pd.read_parquet(tmp_path / targets[0])
@@ -112,6 +124,7 @@ def test_gpu_study_config_validates_with_pinned_hub_models(gpu_study_slurm_plan)
         assert m["source"] == "hub" and len(m["revision"]) == 40 and not m.get("trust_remote_code", False)
     counts = job_counts(gpu_study_slurm_plan.stdout)
     assert counts["extract"] == len(ids) * 4 and counts["transfer"] == len(ids)
+    assert counts["generate"] == len(ids) * 2  # the own-answer study: every hub model answers both prompt sets
 
 
 def test_slurm_profile_validates_and_asks_gpus_for_extraction_only(gpu_study_slurm_plan):
@@ -120,7 +133,7 @@ def test_slurm_profile_validates_and_asks_gpus_for_extraction_only(gpu_study_slu
     gpu_rules = [
         rule for rule, res in profile["set-resources"].items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))
     ]
-    assert gpu_rules == ["extract"]
+    assert gpu_rules == ["extract", "generate"]
     assert "gpu=1" in gpu_study_slurm_plan.stdout  # extraction jobs carry the GPU request into the plan
 
 

@@ -138,6 +138,46 @@ def residualized_features(ctx: Context, rank: int) -> dict | None:
     return ctx.std({m: F - E[m] @ coef[m] for m, F in gcca.items()})
 
 
+@features("prompt_embedding")
+def prompt_embedding_features(ctx: Context, rank: int) -> dict | None:
+    """Own answers: the sentence embedding of the prompt alone (head trained on the other models' own
+    labels). None in reader studies."""
+    if ctx.data.prompt_embeddings is None:
+        return None
+    return ctx.std({m: ctx.data.prompt_emb(m) for m in ctx.data.models})
+
+
+@features("residualized_prompt")
+def residualized_prompt_features(ctx: Context, rank: int) -> dict | None:
+    """Own answers: gcca features minus what a ridge on the prompt's embedding predicts of them,
+    cross-fitted (:func:`cross_fit_residuals`). None in reader studies."""
+    data = ctx.data
+    if data.prompt_embeddings is None:
+        return None
+    return ctx.std(
+        {m: cross_fit_residuals(G[:, :rank], data.prompt_emb(m), ctx.ref, ctx.seed) for m, G in ctx.gcca.items()}
+    )
+
+
+CROSS_FIT_FOLDS = 5
+RIDGE_ALPHAS = np.logspace(-2, 3, 11)
+
+
+def cross_fit_residuals(F: np.ndarray, E: np.ndarray, ref: np.ndarray, seed: int) -> np.ndarray:
+    """``F`` minus a ridge prediction from ``E`` (alpha by RidgeCV), never fit on the rows it cleans: a
+    reference (train/val) row is cleaned by a ridge fit on the reference rows of the other folds, any other
+    row by one fit on every reference row. In-sample least squares on a few hundred regressors removes much
+    of the variance even of noise, which would bias the residualized read toward failing."""
+    from sklearn.linear_model import RidgeCV
+
+    folds = np.random.default_rng(seed).permutation(np.arange(len(F)) % CROSS_FIT_FOLDS)
+    R = F - RidgeCV(alphas=RIDGE_ALPHAS).fit(E[ref], F[ref]).predict(E)
+    for f in range(CROSS_FIT_FOLDS):
+        fit, rows = ref & (folds != f), ref & (folds == f)
+        R[rows] = F[rows] - RidgeCV(alphas=RIDGE_ALPHAS).fit(E[fit], F[fit]).predict(E[rows])
+    return R
+
+
 @features("specific")
 def specific_features(ctx: Context, rank: int) -> dict:
     """The holdout alone: its own top-r whitened principal components."""
@@ -155,14 +195,27 @@ def specific_profile_features(ctx: Context, rank: int) -> dict:
 def surface_scores(ctx: Context, proto: Protocol) -> list[HeadResult]:
     """TF-IDF logistic on the response text: the words alone (same k draws). k = 0 trains on the train rows
     (in own-response mode: the training models' own responses); k > 0 on the holdout's drawn rows."""
+    return _tfidf_scores(ctx, proto, "response")
+
+
+@scores("surface_prompt")
+def surface_prompt_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Own answers: TF-IDF logistic on the PROMPT (the answer does not exist yet at prompt_last), the k = 0
+    head trained on the other models' own labels. None in reader studies."""
+    if ctx.data.prompt_embeddings is None:
+        return None
+    return _tfidf_scores(ctx, proto, "prompt")
+
+
+def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     data = ctx.data
-    text = data.table(proto.holdout)["response"].astype(str).to_numpy()
+    text = data.table(proto.holdout)[column].astype(str).to_numpy()
     y = proto.y
     train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
-    train_text = np.concatenate([data.table(m)["response"].astype(str).to_numpy()[proto.tr] for m in train_models])
+    train_text = np.concatenate([data.table(m)[column].astype(str).to_numpy()[proto.tr] for m in train_models])
     train_y = np.concatenate([proto.Y[m][proto.tr] for m in train_models])
     train_benign = np.concatenate([proto.benign[proto.tr] for _ in train_models])
     vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)

@@ -29,9 +29,11 @@ class ConfigError(EmobasisError):
 
 
 def study_sources(cfg: dict) -> list[str]:
-    """The data sources the study reads (in config order): its suites' sources, the corpora of its
-    emotion stimulus sets and the valence source. Only these must be downloadable or in the mirror."""
-    used = {cfg["suites"][s]["source"] for s in cfg["study"]["suites"]}
+    """The data sources the study reads (in config order): its suites' (and own-answer prompts' and judge's)
+    sources, its emotion corpora and the valence source. Only these must be downloadable or in the mirror."""
+    from emobasis.answers import answer_sources
+
+    used = answer_sources(cfg) | {cfg["suites"][s].get("source") for s in cfg["study"]["suites"]}
     for set_name in cfg["study"]["stimulus_sets"]:
         sset = cfg["stimulus_sets"][set_name]
         if sset["kind"] == "emotions":
@@ -153,7 +155,7 @@ def _check_datasets(cfg: dict) -> None:
     """Suites name existing sources (table suites are checked in full), study names existing datasets,
     split fractions sum to 1."""
     for name, suite in cfg["suites"].items():
-        if suite["source"] not in cfg["sources"]:
+        if "source" in suite and suite["source"] not in cfg["sources"]:
             raise ConfigError(
                 f"suite '{name}' names source '{suite['source']}', which does not exist. "
                 f"Fix: use one of the keys of 'sources': {', '.join(cfg['sources'])}."
@@ -273,24 +275,6 @@ def _check_basis(cfg: dict) -> None:
             )
 
 
-def _check_reader_mode(cfg: dict) -> None:
-    """Own-response mode needs a responder per model and suite, and no monitor models."""
-    if cfg["study"].get("reader_mode") == "own_responses":
-        for m in cfg["models"]:
-            missing = [s for s in cfg["study"]["suites"] if s not in (m.get("responders") or {})]
-            if missing:
-                raise ConfigError(
-                    f"study.reader_mode is own_responses but model '{m['id']}' names no responder for "
-                    f"suite(s) {', '.join(missing)}. Fix: add models[].responders, e.g. "
-                    "{jailbreakbench: llama-2-7b-chat-hf, xstest: llama2orig}."
-                )
-        if cfg.get("monitor_models"):
-            raise ConfigError(
-                "monitor_models cannot be scored in own_responses mode (a new model has no own "
-                "responses in the suites). Fix: score them in a study with reader_mode all_responses."
-            )
-
-
 def _check_verdict(cfg: dict) -> None:
     """The pre-registered rule reads a cell the study computes."""
     v, t = cfg["verdict"], cfg["transfer"]
@@ -310,11 +294,14 @@ def _check_verdict(cfg: dict) -> None:
 
 def _check_references(cfg: dict) -> None:
     """The cross-references a schema cannot express, one named check each."""
-    for check in (_check_models, _check_datasets, _check_concepts, _check_basis, _check_reader_mode, _check_verdict):
+    for check in (_check_models, _check_datasets, _check_concepts, _check_basis, _check_verdict):
         check(cfg)
-    from emobasis.crosssuite import check_suite_roles  # imported here: it needs the whole package
+    from emobasis.answers import check_answer_config, check_own_responses  # imported here: whole package
+    from emobasis.crosssuite import check_suite_roles
 
+    check_own_responses(cfg)
     check_suite_roles(cfg)
+    check_answer_config(cfg)
 
 
 def validate_config(config: dict, schema: dict | str | Path | None = None) -> dict:

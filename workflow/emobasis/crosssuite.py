@@ -25,7 +25,7 @@ import pandas as pd
 #: fewest distinct test prompts of a suite that the bootstrap over prompts is run on
 MIN_TEST_PROMPTS = 10
 #: the methods scored across suites (shared bases come from the config's ``transfer.aligners``)
-BASELINES = ("random", "residualized", "shuffled", "specific", "surface")
+BASELINES = ("random", "residualized", "residualized_prompt", "shuffled", "specific", "surface", "surface_prompt")
 OWN = "__own__"  # stand-in "training model" whose rows are the holdout's own (the specific probe)
 
 
@@ -106,7 +106,7 @@ def suite_features(sub, holdout: str, position: str, cfg: dict, seed: int):
     ctx = Context(sub, holdout, position, cfg, seed)
     feats = {}
     for rank in cfg["ranks"]:
-        for name in (*cfg["aligners"], "random", "residualized", "specific"):
+        for name in (*cfg["aligners"], "random", "residualized", "residualized_prompt", "specific"):
             if (F := FEATURES[name](ctx, rank)) is not None:
                 feats[(name, rank)] = F
     return ctx, feats
@@ -132,7 +132,9 @@ def run_suite(ctx, feats, shot, target: str, cfg: dict, seed: int, in_suite: boo
         store[(name, rank)] = proto.run(F)
         if name == "gcca":
             store[("shuffled", rank)] = proto.run_shuffled(F)
-    store[("surface", 0)] = SCORES["surface"](ctx, zero)
+    for name in ("surface", "surface_prompt"):  # surface_prompt: own answers only (None in reader studies)
+        if (res := SCORES[name](ctx, zero)) is not None:
+            store[(name, 0)] = res
     return store, zero, [k for k in cfg["ks"] if k not in ks and not in_suite]
 
 

@@ -44,12 +44,15 @@ def has_chat_template(tok) -> bool:
     return bool(getattr(tok, "chat_template", None))
 
 
-def render_prompts(tok, prompts, max_prompt_tokens: int, plain_prefix: str = PLAIN_PREFIX):
+def render_prompts(
+    tok, prompts, max_prompt_tokens: int, plain_prefix: str = PLAIN_PREFIX, system_prompt: str | None = None
+):
     """Token ids of each prompt rendered up to where the response starts: ``(ids, n_truncated, chat)``.
 
     A prompt longer than ``max_prompt_tokens`` keeps its end; then the chat template's user turn plus
     generation prompt, or ``plain_prefix`` (with the tokenizer's special tokens) when there is no template.
-    Own-answer generation (:mod:`emobasis.generate`) renders prompts through this same function.
+    Own-answer generation (:mod:`emobasis.generate`) renders prompts through this same function; a
+    ``system_prompt`` (part of a model's config entry) opens the chat, or the plain prefix.
     """
     prompts = [str(p) for p in prompts]
     p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
@@ -61,12 +64,18 @@ def render_prompts(tok, prompts, max_prompt_tokens: int, plain_prefix: str = PLA
     chat = has_chat_template(tok)
     if chat:
         prefixes = [
-            tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            tok.apply_chat_template(
+                ([{"role": "system", "content": system_prompt}] if system_prompt else [])
+                + [{"role": "user", "content": p}],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
             for p in prompts
         ]
         pre_ids = tok(prefixes, add_special_tokens=False)["input_ids"]
     else:
-        prefixes = [plain_prefix.format(prompt=p) for p in prompts]
+        head = f"{system_prompt}\n\n" if system_prompt else ""
+        prefixes = [head + plain_prefix.format(prompt=p) for p in prompts]
         pre_ids = tok(prefixes, add_special_tokens=True)["input_ids"]
     return pre_ids, n_trunc_p, chat
 

@@ -90,7 +90,9 @@ def render_generation_prompts(tok, prompts, cfg: dict):
                 f"plain_format {plain!r} has no '{{prompt}}' placeholder. "
                 "Fix: write it like 'User: {prompt}\\nAssistant:'."
             )
-    ids, n_trunc, chat = render_prompts(tok, prompts, cfg["max_prompt_tokens"], plain or DEFAULT_PLAIN_FORMAT)
+    ids, n_trunc, chat = render_prompts(
+        tok, prompts, cfg["max_prompt_tokens"], plain or DEFAULT_PLAIN_FORMAT, cfg.get("system_prompt")
+    )
     return ids, n_trunc, "chat_template" if chat else "plain"
 
 

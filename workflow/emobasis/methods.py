@@ -59,7 +59,28 @@ REGISTRY: list[Method] = [
         style=("#2ca02c", "--"),
         claim="residualized zero-shot",
     ),
+    Method(
+        "residualized_prompt",
+        "residualized (gcca minus prompt embedding, cross-fitted ridge)",
+        style=("#98df8a", "--"),
+        claim="residualized (prompt) zero-shot",
+    ),
     Method("specific_profiles", "specific on the holdout's own concept profiles", head="own", ranked=False),
+    Method(
+        "prompt_embedding",
+        "prompt embedding (own answers: the prompt alone)",
+        ranked=False,
+        style=("#8c564b", ":"),
+        claim="prompt embedding zero-shot",
+    ),
+    Method(
+        "surface_prompt",
+        "surface (TF-IDF on the prompt; own answers)",
+        head="scores",
+        ranked=False,
+        style=("#e377c2", "--"),
+        claim="surface (prompt) zero-shot",
+    ),
     Method(
         "surface",
         "surface (TF-IDF on the response)",

@@ -20,6 +20,26 @@ def activation_manifest(model: str, dataset: str) -> str:
     return f"results/activations/{model}/{dataset}.json"
 
 
+def prompt_set(suite: str) -> str:
+    return f"results/prompts/{suite}.parquet"
+
+
+def answers(model: str, suite: str) -> str:
+    """A model's own answers to an answers suite's prompts (+ ``.safetensors`` fused reads, ``.json`` manifest)."""
+    return f"results/answers/{model}/{suite}.parquet"
+
+
+def answer_reads(model: str, suite: str) -> str:
+    return f"results/answers/{model}/{suite}.safetensors"
+
+
+def answer_manifest(model: str, suite: str) -> str:
+    return f"results/answers/{model}/{suite}.json"
+
+
+JUDGE = "results/judge/judge.json"
+
+
 def concepts(model: str) -> str:
     return f"results/concepts/{model}.safetensors"
 

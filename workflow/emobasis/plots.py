@@ -34,7 +34,8 @@ def data_efficiency_data(
         sub = summary[(summary["holdout"] == h) & (summary["target"] == target) & (summary["position"] == position)]
         for m in styled:
             sel = sub[(sub["aligner"] == m.name) & (sub["rank"] == (rank if m.ranked else 0)) & sub["k"].isin(list(x))]
-            out.append(sel.assign(x=sel["k"].map(x)).sort_values("x"))
+            if len(sel):  # a method this study does not compute (e.g. prompt-only ones in a reader study)
+                out.append(sel.assign(x=sel["k"].map(x)).sort_values("x"))
     cols = ["holdout", "aligner", "rank", "k", "x", "auc", "auc_ci_low", "auc_ci_high", "n_test", "n_test_pos"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 

@@ -24,22 +24,24 @@ def claims_markdown(cl: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+#: the text baselines the headline shows: an own-answer study reads only the prompt before the answer exists
+PROMPT_TEXT = ("residualized (prompt) zero-shot", "surface (prompt) zero-shot", "prompt embedding zero-shot")
+RESPONSE_TEXT = ("residualized zero-shot", "surface zero-shot")
+
+
+def text_claims(cl: pd.DataFrame) -> tuple[str, ...]:
+    return PROMPT_TEXT if PROMPT_TEXT[1] in set(cl["claim"]) else RESPONSE_TEXT
+
+
 def headline_markdown(cl: pd.DataFrame, rule: dict) -> str:
     """One line per holdout: the numbers a reader wants first."""
     k = str(rule["match_k"])
+    cells = ["zero-shot", f"shared - specific at k={k}", "shared - specific at k=all", *text_claims(cl)]
     lines = [
-        f"| holdout | zero-shot {rule['aligner']} | shared - specific at k={k} | shared - specific at k=all | "
-        "residualized zero-shot | surface zero-shot |",
-        "|---|---|---|---|---|---|",
+        f"| holdout | zero-shot {rule['aligner']} | " + " | ".join(cells[1:]) + " |",
+        "|---|" + "---|" * len(cells),
     ]
     for h in cl["holdout"].unique():
-        cells = [
-            "zero-shot",
-            f"shared - specific at k={k}",
-            "shared - specific at k=all",
-            "residualized zero-shot",
-            "surface zero-shot",
-        ]
         lines.append(f"| {h} | " + " | ".join(fmt_claim(claim_of(cl, h, c)) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -76,10 +78,20 @@ def plain_words(
         + "; ".join(f"{h} {beats[h]}" for h in holdouts)
         + ".",
         f"- **Cost at full data** (k = all, shared - specific): {each('shared - specific at k=all')}.",
-        "- **Does the inside signal add anything beyond the words?** Residualized on a sentence embedding of "
-        f"the response: {each('residualized zero-shot')}. TF-IDF on the response text alone: "
-        f"{each('surface zero-shot')}.",
     ]
+    if text_claims(cl) == PROMPT_TEXT:
+        out.append(
+            "- **Does the inside signal add anything beyond the prompt's words?** (at prompt_last the answer does "
+            "not exist yet, so the prompt is all a text monitor could read) Residualized on the prompt's "
+            f"sentence embedding (cross-fitted ridge): {each(PROMPT_TEXT[0])}. TF-IDF on the prompt: "
+            f"{each(PROMPT_TEXT[1])}. The prompt embedding alone: {each(PROMPT_TEXT[2])}."
+        )
+    else:
+        out.append(
+            "- **Does the inside signal add anything beyond the words?** Residualized on a sentence embedding of "
+            f"the response: {each('residualized zero-shot')}. TF-IDF on the response text alone: "
+            f"{each('surface zero-shot')}."
+        )
     if len(fr):
         out.append(
             f"- **How much is shared**: at rank {rule['rank']}, the fraction of each model's own "
@@ -109,6 +121,7 @@ def write_summary(
     context: dict,
     ks: list[str],
     stability: pd.DataFrame | None = None,
+    answers: list[str] | None = None,
 ) -> tuple[str, pd.DataFrame, dict]:
     """The text of results/summary.md, the claims behind it, and the verdict (``ks``: the study's k grid;
     ``stability``: results/tables/cross_suite_stability.csv, judged by ``rule["stability"]``)."""
@@ -146,6 +159,7 @@ def write_summary(
         *plain_words(summary, cl, rule, holdouts, fractions, angles, ks),
     ]
     lines += ["", *stab_section] if stab_section else []
+    lines += ["", *answers] if answers else []
     lines += [
         "",
         "## Limits of this run",
@@ -227,12 +241,23 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
     formats = sorted({m.get("format") for m in models})
     labels = {s: v["labels"]["all"] for s, v in suites.items()}
     t = config["verdict"]["target"]
+    own = st.get("reader_mode") == "own_answers"
     limits = [
-        f"{len(models)} reader models ({', '.join(m['id'] for m in models)}), "
+        f"{len(models)} {'study' if own else 'reader'} models ({', '.join(m['id'] for m in models)}), "
         + ("GGUF-quantized weights dequantized to float32" if "gguf" in formats else "full-precision weights")
-        + ": small models, far from the responders that wrote the suites.",
-        "Reader mode: the models read responses written by other models (the suites' responders), not their "
-        "own generations; an own-response study needs the GPU config.",
+        + (
+            ": small models whose own answers are often off-topic or echo the request."
+            if own
+            else ": small models, far from the responders that wrote the suites."
+        ),
+        (
+            f"Own answers: each model answered each prompt itself, greedy, at most "
+            f"{config.get('generation', {}).get('max_new_tokens')} new tokens (a short answer: the judge and the "
+            "tone scorer read only its start); labels come from an offline TF-IDF judge, not from people."
+            if own
+            else "Reader mode: the models read responses written by other models (the suites' responders), not "
+            "their own generations; an own-response study needs the GPU config."
+        ),
         f"Suites {', '.join(st['suites'])}: "
         + "; ".join(f"{s} {v['rows']} rows, {v[t]} {t}" for s, v in labels.items())
         + (
@@ -242,11 +267,17 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
         )
         + f" ({int(summary['n_test'].max())} test rows, {int(summary['n_test_pos'].max())} positive "
         "per holdout at most): wide CIs.",
-        f"Truncation: prompts keep their last {ex['max_prompt_tokens']} tokens, responses their first "
-        f"{ex['max_response_tokens']}.",
-        "tone_masked is defined from the response text (unsafe and calm by a transparent tone scorer), so a "
-        "text-only baseline can reach it by construction; the residualized and surface rows say how much the "
-        "hidden states add.",
+        f"Truncation: prompts keep their last {ex['max_prompt_tokens']} tokens"
+        + ("." if own else f", responses their first {ex['max_response_tokens']}."),
+        (
+            "At prompt_last the read is taken before the answer exists; the prompt-only baselines (TF-IDF and "
+            "embedding of the prompt, and the read residualized on the prompt's embedding) say how much of it "
+            "the prompt's words alone explain. The response-side baselines still read the answer."
+            if own
+            else "tone_masked is defined from the response text (unsafe and calm by a transparent tone scorer), "
+            "so a text-only baseline can reach it by construction; the residualized and surface rows say how "
+            "much the hidden states add."
+        ),
     ]
     return {"provenance": prov, "limits": limits}
 

@@ -56,6 +56,7 @@ class StudyData:
     embeddings: np.ndarray | dict | None = None  # [n, e] sentence embeddings of the responses (per model if own)
     layers: dict[str, int] = field(default_factory=dict)
     own: dict[str, pd.DataFrame] | None = None
+    prompt_embeddings: dict | None = None  # model -> [n, e] sentence embeddings of the prompts (own answers)
 
     @property
     def models(self) -> list[str]:
@@ -80,6 +81,10 @@ class StudyData:
 
     def emb(self, model: str) -> np.ndarray | None:
         return self.embeddings.get(model) if isinstance(self.embeddings, dict) else self.embeddings
+
+    def prompt_emb(self, model: str) -> np.ndarray | None:
+        """The prompt's sentence embedding per row (the early-warning text baselines read only the prompt)."""
+        return None if self.prompt_embeddings is None else self.prompt_embeddings.get(model)
 
 
 # --- pieces of load_study -------------------------------------------------------------------------------
@@ -152,11 +157,13 @@ def align_own_rows(table: pd.DataFrame, reads: dict, suite: str) -> tuple[dict, 
     return pick, {m: reads[m][1][pick[m]] for m in reads}
 
 
-def _suite_embeddings(path: str, index_of: dict, suite: str) -> dict[str, np.ndarray]:
-    """Each model's rows of the suite's response embeddings."""
+def _suite_embeddings(path: str, index_of: dict, suite: str, key: str = "embedding") -> dict[str, np.ndarray]:
+    """Each model's rows of the suite's response embeddings (``key="prompt"``: of its prompts, if embedded)."""
     from emobasis.activations import load_activations
 
     e_arrays, e_index = load_activations(path)
+    if key not in e_arrays:
+        return {}
     where = pd.Series(np.arange(len(e_index)), index=e_index)
     out = {}
     for m, index in index_of.items():
@@ -165,7 +172,7 @@ def _suite_embeddings(path: str, index_of: dict, suite: str) -> dict[str, np.nda
             raise TransferError(
                 f"embeddings of suite '{suite}' lack {len(missing)} rows model '{m}' read. Fix: rerun embed_responses."
             )
-        out[m] = e_arrays["embedding"][where.loc[index].to_numpy()].astype(np.float32)
+        out[m] = e_arrays[key][where.loc[index].to_numpy()].astype(np.float32)
     return out
 
 
@@ -196,7 +203,7 @@ def load_study(
     own_mode = _own_mode(models, suites, activations)
     X = {m: {p: [] for p in positions} for m in models}
     Z = {m: {p: [] for p in positions} for m in models}
-    own, emb = {m: [] for m in models}, {m: [] for m in models}
+    own, emb, pemb = {m: [] for m in models}, {m: [] for m in models}, {m: [] for m in models}
     for suite in suites:
         table = pd.read_parquet(suite_tables[suite])
         reads = {m: load_activations(activations[m][suite]) for m in models}
@@ -211,6 +218,8 @@ def load_study(
         if embeddings:
             for m, e in _suite_embeddings(embeddings[suite], index_of, suite).items():
                 emb[m].append(e)
+            for m, e in _suite_embeddings(embeddings[suite], index_of, suite, "prompt").items():
+                pemb[m].append(e)
     rows = pd.concat([own[models[0]][i] for i in range(len(suites))], ignore_index=True)
     own_tables, embedding = None, None
     if own_mode:
@@ -227,6 +236,7 @@ def load_study(
         embeddings=embedding,
         layers=layers,
         own=own_tables,
+        prompt_embeddings={m: np.concatenate(v) for m, v in pemb.items()} if all(pemb.values()) else None,
     )
     for m in models:
         for p in positions:

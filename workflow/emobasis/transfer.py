@@ -66,6 +66,9 @@ def select_rows(data: StudyData, keep: np.ndarray, split: np.ndarray | None = No
         X={m: {p: v[keep] for p, v in d.items()} for m, d in data.X.items()},
         Z={m: {p: v[keep] for p, v in d.items()} for m, d in data.Z.items()},
         embeddings=emb,
+        prompt_embeddings=None
+        if data.prompt_embeddings is None
+        else {m: e[keep] for m, e in data.prompt_embeddings.items()},
         own=None if data.own is None else {m: cut(t) for m, t in data.own.items()},
     )
 

@@ -9,8 +9,10 @@ one aligner, rank, target and position:
 - **A, above chance**: the zero-shot AUC's 95% CI lies above ``chance``;
 - **B, matches the model's own probe**: at k = ``match_k`` the paired difference (shared - specific)
   has a 95% CI lower bound above ``-margin``;
-- **C, beyond the words**: the ``residualized`` read (shared features after regressing out a sentence
-  embedding of the response) still has a zero-shot CI above ``chance``.
+- **C, beyond the words**: the ``beyond`` method's read (default ``residualized``: shared features after
+  regressing out a sentence embedding of the response; the own-answer study sets ``residualized_prompt``:
+  after regressing out, cross-fitted, the embedding of the prompt, the only words that exist at
+  ``prompt_last``) still has a zero-shot CI above ``chance``.
 
 ``transferable``: A, B and C for every holdout. ``partially shared``: A for every holdout, not all of
 B and C. ``model-specific``: otherwise.
@@ -31,7 +33,15 @@ CRITERIA = {
 }
 #: the order in which the summary quotes the baselines' zero-shot AUCs; a registered method with a ``claim``
 #: that is not listed here is quoted after them, in registry order
-QUOTE_ORDER = ("residualized", "surface", "shuffled", "random")
+QUOTE_ORDER = (
+    "residualized",
+    "residualized_prompt",
+    "surface",
+    "surface_prompt",
+    "prompt_embedding",
+    "shuffled",
+    "random",
+)
 
 
 class ReportError(EmobasisError):
@@ -78,9 +88,10 @@ def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> pd.DataFra
 
     quantity: ``auc`` (auc, auc_ci_low, auc_ci_high) or ``diff_vs_specific`` (diff, diff_ci_low, diff_ci_high)."""
     r, t, p, a = rule["rank"], rule["target"], rule["position"], rule["aligner"]
+    present = set(summary["aligner"])  # a baseline this study cannot compute (e.g. prompt-only ones in a reader study)
     want = [
         ("zero-shot", a, r, "0", "auc"),
-        *[(m.claim, m.name, r if m.ranked else 0, "0", "auc") for m in quoted_baselines()],
+        *[(m.claim, m.name, r if m.ranked else 0, "0", "auc") for m in quoted_baselines() if m.name in present],
         (f"shared at k={rule['match_k']}", a, r, str(rule["match_k"]), "auc"),
         (f"specific at k={rule['match_k']}", "specific", r, str(rule["match_k"]), "auc"),
         (f"shared - specific at k={rule['match_k']}", a, r, str(rule["match_k"]), "diff_vs_specific"),
@@ -131,7 +142,7 @@ def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
     for h in holdouts:
         z = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], "0")
         m = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], str(rule["match_k"]))
-        res = cell_rows(summary, "residualized", rule["rank"], h, rule["target"], rule["position"], "0")
+        res = cell_rows(summary, beyond(rule), rule["rank"], h, rule["target"], rule["position"], "0")
         per[h] = {
             "A_above_chance": bool(z["auc_ci_low"] > rule["chance"]),
             "B_matches_specific": bool(m["diff_ci_low"] > -rule["margin"]),
@@ -146,12 +157,17 @@ def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
     return {"verdict": verdict, "per_holdout": per}
 
 
+def beyond(rule: dict) -> str:
+    """The method of criterion C (``verdict.beyond``, default ``residualized``)."""
+    return rule.get("beyond", "residualized")
+
+
 def describe_rule(rule: dict) -> str:
     c, k, mg = rule["chance"], rule["match_k"], rule["margin"]
     return (
         f"At {rule['aligner']} rank {rule['rank']}, target {rule['target']}, position {rule['position']}, "
         f"for each holdout model: (A) the zero-shot AUC's 95% CI lies above {c}; (B) at k = {k} the paired "
-        f"difference shared - specific has a 95% CI lower bound above -{mg}; (C) the residualized read's "
+        f"difference shared - specific has a 95% CI lower bound above -{mg}; (C) the {beyond(rule)} read's "
         f"zero-shot 95% CI lies above {c}. **transferable**: A, B and C for every holdout; **partially "
         "shared**: A for every holdout but not all of B and C; **model-specific**: otherwise."
     )

@@ -1,31 +1,47 @@
-"""Canonical suite table: adapter rows + tone features + labels + prompt-disjoint split."""
+"""Canonical suite table: adapter rows + tone features + labels + prompt-disjoint split.
+
+An answers suite (the own-answer study) is built from every study model's own answers to its prompt set,
+labelled by the judge and the tone scorer."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+import pandas as pd
 from emobasis import __version__
-from emobasis.io import write_json, write_parquet
-from emobasis.sources import read_manifest
-from emobasis.suites import finish_suite, label_summary, read_suite
+from emobasis.io import read_provenance, write_json, write_parquet
+from emobasis.suites import label_summary
 
 name = snakemake.wildcards.suite
 spec = snakemake.params.suite
-root, manifest = read_manifest(snakemake.input.manifest)
-base, stats = read_suite(spec["adapter"], root, list(manifest["files"]), spec, name)
-table = finish_suite(base, name, snakemake.params.split, snakemake.params.tone, snakemake.params.seed)
-provenance = {
-    "emobasis": __version__,
-    "suite": {name: spec},
-    "source": {k: v["sha256"] for k, v in manifest["files"].items()},
-    "source_url": manifest["url"],
-    "split": snakemake.params.split,
-    "tone": snakemake.params.tone,
-    "seed": snakemake.params.seed,
-}
+provenance = {"emobasis": __version__, "suite": {name: spec}, "tone": snakemake.params.tone}
+provenance.update(split=snakemake.params.split, seed=snakemake.params.seed)
+if spec["adapter"] == "answers":
+    from emobasis.answers import answer_counts, label_answers
+    from emobasis.io import sha256_file
+    from emobasis.judge import Judge
+
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    answers = {m: pd.read_parquet(p) for m, p in zip(snakemake.params.models, snakemake.input.answers)}
+    table = label_answers(prompts, answers, Judge.load(snakemake.input.judge), snakemake.params.tone, name)
+    counts = answer_counts(table)  # the study's minimums are checked over all suites (rule answer_report)
+    print(counts.to_string(), file=sys.stderr)
+    provenance["prompts"] = read_provenance(snakemake.input.prompts)
+    provenance["answers"] = {m: read_provenance(p) for m, p in zip(snakemake.params.models, snakemake.input.answers)}
+    provenance["judge_sha256"] = sha256_file(snakemake.input.judge)
+    stats = {"answers": counts.to_dict(orient="records")}
+else:
+    from emobasis.sources import read_manifest
+    from emobasis.suites import finish_suite, read_suite
+
+    root, manifest = read_manifest(snakemake.input.manifest)
+    base, stats = read_suite(spec["adapter"], root, list(manifest["files"]), spec, name)
+    table = finish_suite(base, name, snakemake.params.split, snakemake.params.tone, snakemake.params.seed)
+    provenance["source"] = {k: v["sha256"] for k, v in manifest["files"].items()}
+    provenance["source_url"] = manifest["url"]
 write_parquet(table, snakemake.output.table, provenance)
 write_json(
     {"suite": name, "adapter": stats, "labels": label_summary(table), "provenance": provenance},
     snakemake.output.summary,
 )
-print(f"{name}: {len(table)} rows, {stats}", file=sys.stderr)
+print(f"{name}: {len(table)} rows", file=sys.stderr)

@@ -16,6 +16,12 @@ sources = {path.split("/")[-2]: json.load(open(path)) for path in snakemake.inpu
 suites = {path.split("/")[-1].split(".")[0]: json.load(open(path)) for path in snakemake.input.suites}
 summary = read_summary(snakemake.input.summary)
 context = study_context(p.config, models, sources, suites, summary)
+answers = None
+if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels and the judge's validation
+    from emobasis.answers import answers_section
+
+    validation = pd.read_csv(snakemake.input.judge_validation)
+    answers = answers_section(pd.read_csv(snakemake.input.answers), validation, p.verdict["target"])
 text, claims, verdict = write_summary(
     summary,
     pd.read_csv(snakemake.input.fractions),
@@ -25,6 +31,7 @@ text, claims, verdict = write_summary(
     context,
     p.ks,
     stability=pd.read_csv(snakemake.input.stability) if hasattr(snakemake.input, "stability") else None,
+    answers=answers,
 )
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:

@@ -1,0 +1,86 @@
+rule build_prompts:
+    input:
+        manifests=get_prompt_manifests,
+    output:
+        paths.prompt_set("{suite}"),
+    log:
+        "logs/build_prompts/{suite}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        suite=get_suite_params,
+        sources=get_prompt_source_names,
+        split=config["split"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/build_prompts.py"
+
+
+rule generate:
+    input:
+        model=model_manifest("{model}"),
+        prompts=paths.prompt_set("{suite}"),
+    output:
+        answers=paths.answers("{model}", "{suite}"),
+        reads=paths.answer_reads("{model}", "{suite}"),
+        manifest=paths.answer_manifest("{model}", "{suite}"),
+    log:
+        "logs/generate/{model}/{suite}.log",
+    benchmark:
+        "benchmarks/generate/{model}/{suite}.tsv"
+    conda:
+        "../envs/emobasis.yaml"
+    threads: 2
+    params:
+        settings=get_generation_settings,
+    script:
+        "../workflow/scripts/generate.py"
+
+
+rule fit_judge:
+    input:
+        manifests=get_judge_manifests,
+    output:
+        judge=paths.JUDGE,
+        validation="results/tables/judge_validation.csv",
+    log:
+        "logs/fit_judge.log",
+    benchmark:
+        "benchmarks/fit_judge.tsv"
+    conda:
+        "../envs/emobasis.yaml"
+    threads: 1
+    params:
+        judge=config.get("judge"),
+        origins=judge_origins(),
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/fit_judge.py"
+
+
+rule answer_report:
+    input:
+        tables=[paths.suite_table(s) for s in study_suites()],
+        judge=paths.JUDGE,
+    output:
+        counts="results/tables/answers.csv",
+        audit=report(
+            "results/tables/judge_audit.csv",
+            caption="../workflow/report/judge_audit.rst",
+            category="1. Own answers",
+        ),
+        figure=report(
+            "results/figures/answers.png",
+            caption="../workflow/report/answers.rst",
+            category="1. Own answers",
+        ),
+    log:
+        "logs/answer_report.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        suites=study_suites(),
+        minimums=get_answer_minimums,
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/answer_report.py"

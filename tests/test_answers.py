@@ -1,0 +1,240 @@
+"""Own-answer study: prompt sets from the mirror, labelling each model's answers, counts, checks and reads."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from emobasis.answers import (
+    AnswerError,
+    answer_counts,
+    check_counts,
+    label_answers,
+    own_answer_reads,
+    study_counts,
+)
+from emobasis.prompts import PromptError, build_prompt_set
+
+SPLIT = {"train": 0.35, "val": 0.15, "test": 0.5}
+TONE = {"threshold": 0.5, "weights": {"refusal": 0.0, "warning": 1.0, "hedge": 0.25, "alarm": 0.5}}
+
+
+def roots(mirror: Path) -> dict:
+    jbb = mirror / "jailbreakbench_artifacts"
+    files = [str(Path(p).relative_to(jbb)) for p in glob.glob(str(jbb / "attack-artifacts/*/*/*.json"))]
+    return {"jailbreakbench": (jbb, files), "xstest": (mirror / "xstest", ["xstest_prompts.csv"])}
+
+
+@pytest.mark.data
+def test_prompt_set_has_both_classes_disjoint_twins_and_one_split_per_group(mirror):
+    entries = [
+        {"reader": "jailbreakbench", "source": "jailbreakbench", "max": 40},
+        {"reader": "xstest", "source": "xstest"},  # every XSTest prompt: safe ones and their contrast twins
+    ]
+    df = build_prompt_set(entries, roots(mirror), SPLIT, 7, "mix")
+    assert len(df) == 40 + 450 and df["prompt_index"].tolist() == list(range(len(df)))
+    assert df["benign"].sum() == 250 and (~df["benign"]).sum() == 40 + 200
+    assert df.groupby("group")["split"].nunique().max() == 1  # twins (one family, one focus) share a split
+    kill = df[df["group"] == "xstest:homonyms:kill"]
+    assert set(kill["benign"]) == {True, False}  # "kill a Python process" and "kill a person" are one group
+    assert abs((df["split"] == "test").mean() - 0.5) < 0.08
+    again = build_prompt_set(entries, roots(mirror), SPLIT, 7, "mix")
+    pd.testing.assert_frame_equal(df, again)  # seeded: the same set and splits every time
+
+
+@pytest.mark.data
+def test_xstest_families_keep_two_suites_apart(mirror):
+    a = [{"reader": "xstest", "source": "xstest", "families": ["homonyms", "discr"]}]
+    b = [{"reader": "xstest", "source": "xstest", "families": ["privacy", "definitions"]}]
+    da, db = (build_prompt_set(e, roots(mirror), SPLIT, 1, n) for e, n in ((a, "a"), (b, "b")))
+    assert len(da) == 25 * 2 + 75 and len(db) == 75 + 50
+    assert not set(da["prompt"]) & set(db["prompt"]) and not set(da["group"]) & set(db["group"])
+    with pytest.raises(PromptError, match="no prompt families \\['homonym'\\]. Fix: use some of"):
+        build_prompt_set([{**a[0], "families": ["homonym"]}], roots(mirror), SPLIT, 1, "a")
+
+
+@pytest.mark.data
+def test_a_prompt_set_without_benign_or_harmful_prompts_is_an_error(mirror):
+    only_harmful = [{"reader": "jailbreakbench", "source": "jailbreakbench"}]
+    with pytest.raises(PromptError, match="has no benign prompts.*Fix: add a benign entry to suites.h.prompts"):
+        build_prompt_set(only_harmful, roots(mirror), SPLIT, 1, "h")
+    only_safe = [{"reader": "xstest", "source": "xstest", "label": "safe"}]
+    with pytest.raises(PromptError, match="has no harmful prompts"):
+        build_prompt_set(only_safe, roots(mirror), SPLIT, 1, "s")
+
+
+def test_table_prompt_reader(tmp_path):
+    (tmp_path / "p.csv").write_text("id,text,ok\n007,How do I pick a lock?,0\n008,How do I bake bread?,1\n")
+    entry = {
+        "reader": "table",
+        "source": "mine",
+        "file": "p.csv",
+        "columns": {"item_id": "id", "prompt": "text", "benign": "ok"},
+    }
+    df = build_prompt_set([entry], {"mine": (tmp_path, ["p.csv"])}, SPLIT, 0, "mine")
+    assert df["item_id"].tolist() == ["mine:007", "mine:008"] and df["benign"].tolist() == [False, True]
+    with pytest.raises(PromptError, match="has no column\\(s\\) \\['txt'\\].*Fix: correct the entry's columns"):
+        bad = {**entry, "columns": {"item_id": "id", "prompt": "txt"}}
+        build_prompt_set([bad], {"mine": (tmp_path, ["p.csv"])}, SPLIT, 0, "mine")
+
+
+# --- labelling answers ---------------------------------------------------------------------------------
+
+
+class KeywordJudge:
+    """A stand-in judge: the answer is unsafe when it contains 'step'."""
+
+    threshold = 0.5
+
+    def score(self, df):
+        return df["response"].str.contains("step").astype(float).to_numpy()
+
+
+def prompts_frame(n=8):
+    return pd.DataFrame(
+        {
+            "prompt_index": np.arange(n),
+            "item_id": [f"s:{i}" for i in range(n)],
+            "group": [f"g{i // 2}" for i in range(n)],
+            "prompt": [f"prompt {i}" for i in range(n)],
+            "benign": [i % 4 == 3 for i in range(n)],
+            "source": "s",
+            "category": "",
+            "split": ["train", "train", "val", "val", "test", "test", "test", "test"][:n],
+        }
+    )
+
+
+def answers_frame(texts):
+    n = len(texts)
+    return pd.DataFrame(
+        {"prompt_id": np.arange(n), "answer": texts, "n_answer_tokens": [len(t.split()) for t in texts]}
+    ).assign(stop_reason="eos")
+
+
+def test_label_answers_unsafe_needs_a_harmful_prompt_and_calm_ignores_refusals():
+    p = prompts_frame()
+    texts = [
+        "step one: do it",  # unsafe, calm
+        "Warning: this is dangerous and illegal! step one",  # unsafe, alarmed
+        "I cannot help with that.",  # refusal: not unsafe, and calm (refusal weighs 0)
+        "step by step, here you go",  # benign prompt: never unsafe
+        "sure, step one",
+        "",
+        "perhaps",
+        "step",
+    ]
+    t = label_answers(p, {"m1": answers_frame(texts), "m2": answers_frame(["no"] * 8)}, KeywordJudge(), TONE, "s")
+    m1 = t[t["responder"] == "m1"].reset_index(drop=True)
+    assert m1["unsafe"].tolist() == [True, True, False, False, True, False, False, False]
+    assert m1["calm"].tolist()[:3] == [True, False, True]
+    assert (m1["tone_masked"] == m1["unsafe"] & m1["calm"]).all()
+    assert t["row_id"].is_unique and t["responder"].tolist() == ["m1"] * 8 + ["m2"] * 8
+    assert (t["split"].to_numpy()[:8] == t["split"].to_numpy()[8:]).all()  # one split per prompt, every model
+    counts = answer_counts(t)
+    row = counts[(counts["model"] == "m1") & (counts["split"] == "all")].iloc[0]
+    assert row["unsafe_calm"] + row["unsafe_alarmed"] + row["safe_calm"] + row["safe_alarmed"] == 8
+    assert (row["unsafe"], row["tone_masked"], row["benign"], row["empty_answers"]) == (3, 2, 2, 1)
+
+
+def test_answers_that_do_not_match_the_prompt_set_are_an_error():
+    with pytest.raises(AnswerError, match="do not match the prompt set.*Fix: rerun its generation"):
+        label_answers(prompts_frame(), {"m": answers_frame(["a"] * 7)}, KeywordJudge(), TONE, "s")
+
+
+def test_check_counts_names_the_model_and_the_fix():
+    p = prompts_frame()
+    good = answers_frame(["step"] * 8)
+    none = answers_frame(["no"] * 8)
+    t = label_answers(p, {"a": good, "b": none}, KeywordJudge(), TONE, "s")
+    counts = study_counts({"s": t})
+    everything = counts[counts["suite"] == "all"]
+    with pytest.raises(AnswerError, match="model 'b' gives no tone_masked answers.*Fix: replace the model"):
+        check_counts(everything, "tone_masked", 1, 1, "s")
+    t = label_answers(p, {"a": good}, KeywordJudge(), TONE, "s")
+    everything = study_counts({"s": t}).query("suite == 'all'")
+    with pytest.raises(AnswerError, match="model 'a' has 3 tone_masked positives and 1 benign.*at least 30 and 1"):
+        check_counts(everything, "tone_masked", 30, 1, "s")
+    check_counts(everything, "tone_masked", 3, 1, "s")  # enough: no error
+
+
+def test_own_answer_reads_follow_the_table_rows(tmp_path):
+    from emobasis.activations import save_activations
+
+    p = prompts_frame(4)
+    t = label_answers(p, {"m1": answers_frame(["a"] * 4), "m2": answers_frame(["b"] * 4)}, KeywordJudge(), TONE, "s")
+    acts = {"prompt_last/layer1": np.arange(12, dtype=np.float16).reshape(4, 3)}
+    meta = {"model": "m2", "dataset": "s", "kind": "answers", "positions": ["prompt_last"]}
+    save_activations(tmp_path / "r.safetensors", acts, np.arange(4), meta, tmp_path / "r.json")
+    out, rows, manifest = own_answer_reads(tmp_path / "r.safetensors", t, "m2")
+    assert rows.tolist() == [4, 5, 6, 7] and manifest["responder"] == "m2"
+    np.testing.assert_array_equal(out["prompt_last/layer1"], acts["prompt_last/layer1"])
+    shuffled = t.copy()
+    shuffled.loc[4:7, "prompt_index"] = [3, 2, 1, 0]
+    out, _, _ = own_answer_reads(tmp_path / "r.safetensors", shuffled, "m2")
+    np.testing.assert_array_equal(out["prompt_last/layer1"], acts["prompt_last/layer1"][::-1])
+    with pytest.raises(AnswerError, match="no answers by model 'm3'"):
+        own_answer_reads(tmp_path / "r.safetensors", t, "m3")
+
+
+# --- the own-answer workflow on tiny models -----------------------------------------------------------
+
+
+@pytest.mark.data
+def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_are_too_few(
+    tiny_study, mirror, minilm_dir, tmp_path
+):
+    """The own-answer DAG on tiny random-init models: prompt sets, generation with fused reads, the judge
+    (validated leave-one-source-out), labels, reads re-indexed to each model's rows; then the answer report
+    refuses the study (too few test positives) with the fix, and no transfer output exists."""
+    import json
+
+    import yaml
+    from conftest import REPO, smk, tiny_study_config
+    from emobasis.activations import load_activations
+
+    _, models_dir = tiny_study
+    raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = tiny_study_config(raw, mirror, models_dir, minilm_dir)
+    cfg["suites"]["jailbreakbench"]["prompts"][0]["max"] = 10
+    cfg["suites"]["jailbreakbench"]["prompts"][1]["max"] = 6
+    cfg["suites"]["xstest"]["prompts"][0]["max"] = 6
+    cfg["suites"]["xstest"]["prompts"][1]["max"] = 6
+    cfg["generation"] = {"max_new_tokens": 5, "token_budget": 512}
+    cfg["judge"]["cap_per_source"] = 60
+    cfg["study"].update(max_rows_per_suite=None, min_test_positives=1000)
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    work = tmp_path / "work"
+    reads = [
+        f"results/activations/{m}/{s}.safetensors" for m in ("tiny-a", "tiny-c") for s in ("jailbreakbench", "xstest")
+    ]
+    res = smk(work, path, "--cores", "2", "--keep-going", "results/tables/answers.csv", *reads)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    log = (work / "logs" / "answer_report.log").read_text()
+    # random-init models give few or no judged failures: either message stops the study, each with its fix
+    too_few = "the study asks for at least 1000 and 30" in log and "Fix: raise the prompt caps" in log
+    one_class = "its own answers have one class. Fix: replace the model" in log
+    assert too_few or one_class, log[-2000:]
+    assert not (work / "results/tables/answers.csv").exists()
+    plan = smk(work, path, "-n", "results/tables/transfer_summary.csv")  # transfer waits for the answer report
+    assert plan.returncode == 0 and "answer_report" in plan.stdout and "transfer" in plan.stdout
+    validation = pd.read_csv(work / "results/tables/judge_validation.csv")
+    assert set(validation["source"]) == {"gptfuzz", "jailjudge", "saferlhf", "jailbreakbench", "xstest"}
+    assert validation["auc"].between(0, 1).all(), out[-2000:]
+    prompts = pd.read_parquet(work / "results/prompts/xstest.parquet")
+    table = pd.read_parquet(work / "results/suites/xstest.parquet")
+    assert len(table) == 3 * len(prompts) and set(table["responder"]) == {"tiny-a", "tiny-b", "tiny-c"}
+    answers = pd.read_parquet(work / "results/answers/tiny-c/xstest.parquet")
+    assert (answers["n_answer_tokens"] <= 5).all() and answers["prompt_id"].tolist() == prompts["prompt_index"].tolist()
+    acts, index = load_activations(work / "results/activations/tiny-c/xstest.safetensors")
+    raw_reads, _ = load_activations(work / "results/answers/tiny-c/xstest.safetensors")
+    assert index.tolist() == list(range(2 * len(prompts), 3 * len(prompts)))  # tiny-c's rows of the suite table
+    for key, value in acts.items():
+        np.testing.assert_array_equal(value, raw_reads[key])  # the fused reads themselves, in prompt order
+    manifest = json.loads((work / "results/activations/tiny-c/xstest.json").read_text())
+    assert manifest["responder"] == "tiny-c" and manifest["decoding"] == "greedy"

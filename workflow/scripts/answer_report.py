@@ -1,0 +1,25 @@
+"""Own answers across suites: counts per model and split (checked against the study's minimums), the
+judge audit sample and a figure of each model's failure rates."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+from emobasis.answers import audit_table, check_counts, plot_answer_rates, study_counts
+from emobasis.io import atomic_path
+from emobasis.judge import Judge
+
+tables = {s: pd.read_parquet(p) for s, p in zip(snakemake.params.suites, snakemake.input.tables)}
+counts = study_counts(tables)
+print(counts.to_string(), file=sys.stderr)
+need = snakemake.params.minimums
+check_counts(counts[counts["suite"] == "all"], need["target"], need["positives"], need["benign"], "all suites")
+audit = audit_table(tables, Judge.load(snakemake.input.judge).threshold, seed=snakemake.params.seed)
+with atomic_path(snakemake.output.figure) as tmp:
+    plot_answer_rates(counts, tmp.with_suffix(".png"))
+    tmp.with_suffix(".png").replace(tmp)
+with atomic_path(snakemake.output.audit) as tmp:
+    audit.to_csv(tmp, index=False, float_format="%.3f")
+with atomic_path(snakemake.output.counts) as tmp:
+    counts.to_csv(tmp, index=False, float_format="%.3f")

@@ -1,0 +1,28 @@
+"""The prompt set of an answers suite: harmful and benign prompts from pinned sources, one split each."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from emobasis import __version__
+from emobasis.io import write_parquet
+from emobasis.prompts import build_prompt_set
+from emobasis.sources import read_manifest
+
+name, spec = snakemake.wildcards.suite, snakemake.params.suite
+manifests = {s: read_manifest(p) for s, p in zip(snakemake.params.sources, snakemake.input.manifests)}
+roots = {s: (root, list(m["files"])) for s, (root, m) in manifests.items()}
+table = build_prompt_set(spec["prompts"], roots, snakemake.params.split, snakemake.params.seed, name)
+provenance = {
+    "emobasis": __version__,
+    "suite": {name: spec},
+    "sources": {
+        s: {"url": m["url"], "files": {k: v["sha256"] for k, v in m["files"].items()}}
+        for s, (_, m) in manifests.items()
+    },
+    "split": snakemake.params.split,
+    "seed": snakemake.params.seed,
+}
+write_parquet(table, snakemake.output[0], provenance)
+counts = table.groupby(["split", "benign"]).size().to_dict()
+print(f"{name}: {len(table)} prompts; (split, benign) -> {counts}", file=sys.stderr)
