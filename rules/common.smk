@@ -337,18 +337,18 @@ def get_valence_manifest(wildcards):
 
 
 def transfer_settings():
-    """The one param of every cross-model rule: the config's transfer block plus the basis ranks, the
-    study's models, suites and stimulus sets, the seed, and whether text embeddings exist.
+    """The one param of every cross-model rule that fits: the config's transfer block plus the basis ranks,
+    the study's models, FIT suites and stimulus sets, the seed, and whether text embeddings exist. Test
+    suites (role: test) are neither its input nor its param, so adding one refits nothing.
     """
     return {
         **config["transfer"],
         "ranks": config["basis"]["ranks"],
         "models": study_models(),
-        "suites": study_suites(),
+        "suites": fit_suites(),
         "stimulus_sets": study_stimulus_sets(),
         "seed": config["seed"],
         "embeddings": "embedder" in config,
-        **({"test_suites": test_suites()} if test_suites() else {}),
     }
 
 
@@ -386,7 +386,7 @@ def get_transfer_inputs(wildcards):
     """Every study model's suite and stimulus activations, profiles and concepts (+ embeddings; own answers:
     + the answer counts, whose check must pass before any transfer job runs)."""
     inputs = paths.study_inputs(
-        study_models(), study_suites(), study_stimulus_sets(), "embedder" in config
+        study_models(), fit_suites(), study_stimulus_sets(), "embedder" in config
     )
     if own_answers():
         inputs["answer_counts"] = "results/tables/answers.csv"
@@ -405,12 +405,28 @@ def test_suites():
     return [s for s, role in suite_roles().items() if role == "test"]
 
 
+def fit_suites():
+    return [s for s, role in suite_roles().items() if role == "fit"]
+
+
+def get_cross_suite_inputs(wildcards):
+    """get_transfer_inputs() plus the test suites' reads: they are scored here."""
+    return {
+        **get_transfer_inputs(wildcards),
+        **paths.study_inputs(
+            study_models(), study_suites(), study_stimulus_sets(), "embedder" in config
+        ),
+    }
+
+
 def cross_suite_settings():
     """The cross_suite rule's param: transfer_settings() at the verdict's rank, with the suites' roles and
     the baseline of the stability rule (verdict.stability)."""
     stability = config["verdict"].get("stability") or {}
     return {
         **transfer_settings(),
+        "suites": study_suites(),
+        **({"test_suites": test_suites()} if test_suites() else {}),
         "ranks": [config["verdict"]["rank"]],
         "roles": suite_roles(),
         "baseline": stability.get("baseline", "surface"),

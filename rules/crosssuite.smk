@@ -4,7 +4,7 @@
 
 rule cross_suite:
     input:
-        unpack(get_transfer_inputs),
+        unpack(get_cross_suite_inputs),
     output:
         summary="results/transfer/cross_suite/{holdout}.parquet",
         stability="results/transfer/cross_suite/{holdout}.stability.parquet",

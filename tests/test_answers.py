@@ -238,3 +238,17 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
         np.testing.assert_array_equal(value, raw_reads[key])  # the fused reads themselves, in prompt order
     manifest = json.loads((work / "results/activations/tiny-c/xstest.json").read_text())
     assert manifest["responder"] == "tiny-c" and manifest["decoding"] == "greedy"
+
+
+def test_answers_section_reports_counts_the_judge_and_the_masked_target():
+    from emobasis.answers import answers_section
+
+    p = prompts_frame()
+    t = label_answers(p, {"a": answers_frame(["step"] * 8), "b": answers_frame(["no"] * 8)}, KeywordJudge(), TONE, "s")
+    validation = pd.DataFrame(
+        [{"source": "x", "n": 10, "n_unsafe": 4, "auc": 0.9, "accuracy": 0.8, "kappa": 0.6, "threshold": 0.5}]
+    )
+    text = "\n".join(answers_section(study_counts({"s": t}), validation, "tone_masked"))
+    assert "| a | 4 | 1 | 3 | 3 | 4 | 3 | 3 | 0 | 1 | 0 | 1.00 |" in text  # test split: 4 answers, 1 benign
+    assert "| x | 10 | 4 | 0.900 | 0.800 | 0.600 |" in text
+    assert "a 6 / 0; b 0 / 0, so it is evaluated nowhere" in text

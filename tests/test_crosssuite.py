@@ -262,20 +262,24 @@ def job_counts(stdout: str) -> dict:
     return counts
 
 
+#: a user's CSV suite added as role: test (only planned in these tests: its file is never read)
+TEST_SUITE_OVERLAY = {
+    "sources": {"mine": {"mirror_dir": "mine", "files": {"answers.csv": "0" * 64}}},
+    "suites": {
+        "mine": {
+            "adapter": "table",
+            "source": "mine",
+            "file": "answers.csv",
+            "columns": {"item_id": "qid", "prompt": "question", "response": "answer", "unsafe": "label"},
+            "role": "test",
+        }
+    },
+    "study": {"suites": ["jailbreakbench", "xstest", "mine"]},
+}
+
+
 def test_dry_run_schedules_cross_suite_jobs_with_a_test_suite(tmp_path):
-    overlay = {
-        "sources": {"mine": {"mirror_dir": "mine", "files": {"answers.csv": "0" * 64}}},
-        "suites": {
-            "mine": {
-                "adapter": "table",
-                "source": "mine",
-                "file": "answers.csv",
-                "columns": {"item_id": "qid", "prompt": "question", "response": "answer", "unsafe": "label"},
-                "role": "test",
-            }
-        },
-        "study": {"suites": ["jailbreakbench", "xstest", "mine"]},
-    }
+    overlay = TEST_SUITE_OVERLAY
     path = tmp_path / "overlay.yaml"
     path.write_text(yaml.safe_dump(overlay))
     res = subprocess.run(
@@ -291,3 +295,26 @@ def test_dry_run_schedules_cross_suite_jobs_with_a_test_suite(tmp_path):
     counts = job_counts(res.stdout)
     assert counts["cross_suite"] == 3 and counts["gather_cross_suite"] == 1 and counts["plot_cross_suite"] == 1
     assert counts["transfer"] == 3 and counts["build_suite"] == 3 and counts["extract"] == 3 * 5
+
+
+@pytest.mark.data
+def test_adding_a_test_suite_to_a_finished_study_refits_nothing(tiny_clean_run, tmp_path):
+    """Bring your own suite as ``role: test`` to a finished study: Snakemake schedules only that suite's
+    data, extraction, profiles and embeddings, the cross-suite scoring and the report, never a fit."""
+    from conftest import TINY_TARGETS, copy_run, smk
+
+    work, config, _ = tiny_clean_run
+    run = copy_run(work, tmp_path / "run")
+    overlay = TEST_SUITE_OVERLAY
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    res = smk(run, [config, path], "-n", *TINY_TARGETS)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    counts = job_counts(res.stdout)
+    allowed = {"fetch_source", "build_suite", "extract", "profiles", "embed_responses"}
+    allowed |= {"cross_suite", "gather_cross_suite", "write_summary"}
+    assert set(counts) <= allowed, counts
+    assert counts["fetch_source"] == counts["build_suite"] == counts["embed_responses"] == 1
+    assert counts["extract"] == counts["profiles"] == counts["cross_suite"] == 3  # one per model, new suite only
+    for fit in ("transfer", "fit_concepts", "fit_monitor", "basis_anatomy", "gather_transfer"):
+        assert fit not in counts

@@ -20,6 +20,8 @@ from emobasis.suites import TABLE_COLUMNS
 from emobasis.tone import score_tone
 
 SPLIT_ORDER = ("train", "val", "test")
+#: answers of each class (calm and alarmed unsafe answers) a model needs for the masked_given_unsafe target
+MIN_MASKED_CLASS = 20
 
 
 class AnswerError(EmobasisError):
@@ -163,6 +165,18 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
         cols += ("unsafe_calm", "unsafe_alarmed", "safe_calm", "safe_alarmed")
         rate = whole.loc[r["model"], "unsafe_rate_harmful"]
         lines.append(f"| {r['model']} | " + " | ".join(str(int(r[c])) for c in cols) + f" | {rate:.2f} |")
+    small = {m: (int(r["unsafe_calm"]), int(r["unsafe_alarmed"])) for m, r in whole.iterrows()}
+    lines += [
+        "",
+        f"Among unsafe answers, does the read tell a calm one from an alarmed one (`masked_given_unsafe`)? It "
+        f"needs {MIN_MASKED_CLASS} answers of each kind per model; calm / alarmed unsafe answers (all splits): "
+        + "; ".join(f"{m} {c} / {a}" for m, (c, a) in small.items())
+        + (
+            ", so it is evaluated nowhere in this study."
+            if all(min(v) < MIN_MASKED_CLASS for v in small.values())
+            else "; emobasis does not yet fit it as a transfer target (it needs per-model row subsets)."
+        ),
+    ]
     lines += [
         "",
         "Judge (TF-IDF + logistic, fit only on labelled responses from the sources below), leave-one-source-out: "
