@@ -158,6 +158,14 @@ def get_suite_inputs(wildcards):
     }
 
 
+def get_suite_models(wildcards):
+    """An answers suite: the models whose answers it holds (none for other suites, whose table does not
+    depend on the study's models, so adding a model leaves them alone)."""
+    if config["suites"][wildcards.suite]["adapter"] != "answers":
+        return []
+    return study_models()
+
+
 def get_answer_minimums(wildcards):
     s = config["study"]
     return {
@@ -337,9 +345,9 @@ def get_valence_manifest(wildcards):
 
 
 def transfer_settings():
-    """The one param of every cross-model rule that fits: the config's transfer block plus the basis ranks,
-    the study's models, FIT suites and stimulus sets, the seed, and whether text embeddings exist. Test
-    suites (role: test) are neither its input nor its param, so adding one refits nothing.
+    """The one param of every cross-model job that fits anything. The config's transfer block plus the
+    basis ranks, the study's models, FIT suites and stimulus sets, the seed, and whether text embeddings
+    exist. Test suites (role: test) are neither its input nor its param, so adding one refits nothing.
     """
     return {
         **config["transfer"],

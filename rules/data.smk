@@ -26,7 +26,7 @@ rule build_suite:
         split=config["split"],
         tone=config["tone"],
         seed=config["seed"],
-        models=study_models(),
+        models=get_suite_models,
     script:
         "../workflow/scripts/build_suite.py"
 
