@@ -390,15 +390,21 @@ def transfer_result_grid():
     }
 
 
-def get_transfer_inputs(wildcards):
-    """Every study model's suite and stimulus activations, profiles and concepts (+ embeddings; own answers:
-    + the answer counts, whose check must pass before any transfer job runs)."""
+def cross_model_inputs(suites):
+    """Every study model's activations, profiles and concepts for ``suites`` and the stimulus sets (+ text
+    embeddings; own answers: + the answer counts, whose check must pass before any cross-model job).
+    """
     inputs = paths.study_inputs(
-        study_models(), fit_suites(), study_stimulus_sets(), "embedder" in config
+        study_models(), suites, study_stimulus_sets(), "embedder" in config
     )
     if own_answers():
         inputs["answer_counts"] = "results/tables/answers.csv"
     return inputs
+
+
+def get_transfer_inputs(wildcards):
+    """The fit suites' inputs (test suites never enter a fitting job)."""
+    return cross_model_inputs(fit_suites())
 
 
 # --- across suites (rules/crosssuite.smk) ----------------------------------------------------------
@@ -418,13 +424,8 @@ def fit_suites():
 
 
 def get_cross_suite_inputs(wildcards):
-    """get_transfer_inputs() plus the test suites' reads: they are scored here."""
-    return {
-        **get_transfer_inputs(wildcards),
-        **paths.study_inputs(
-            study_models(), study_suites(), study_stimulus_sets(), "embedder" in config
-        ),
-    }
+    """Every study suite's inputs: the test suites are scored here."""
+    return cross_model_inputs(study_suites())
 
 
 def cross_suite_settings():

@@ -193,6 +193,18 @@ COMPARED = [
 TOLERANCE = AUC_TOLERANCE
 
 
+def job_counts(stdout: str) -> dict:
+    """Parse Snakemake's 'Job stats' table."""
+    lines = stdout[stdout.index("Job stats:") :].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
 def snakemake_cmd(workdir) -> list[str]:
     """The start of a Snakemake command line running this repo's workflow in ``workdir``."""
     import sys

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, job_counts
 from emobasis.config import ConfigError, validate_config
 from emobasis.crosssuite import (
     EXTRA_COLUMNS,
@@ -249,17 +249,6 @@ def test_config_roles_and_stability_rule(raw_config):
     raw_config["verdict"]["stability"]["method"] = "surface"
     with pytest.raises(ConfigError, match="verdict.stability.method = 'surface' is not in transfer.aligners"):
         validate_config(raw_config)
-
-
-def job_counts(stdout: str) -> dict:
-    lines = stdout[stdout.index("Job stats:") :].splitlines()[3:]
-    counts = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 #: a user's CSV suite added as role: test (only planned in these tests: its file is never read)

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, job_counts
 from emobasis.io import read_provenance
 
 pytestmark = pytest.mark.workflow
@@ -18,18 +18,6 @@ def snakemake(*args, cwd=REPO, env=None):
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=run_env, capture_output=True, text=True, timeout=900
     )
-
-
-def job_counts(stdout: str) -> dict:
-    """Parse Snakemake's 'Job stats' table."""
-    lines = stdout[stdout.index("Job stats:") :].splitlines()[3:]
-    counts = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def test_dry_run_of_the_own_answer_default(tmp_path):
