@@ -30,8 +30,9 @@ study: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python -m emobasis.readme readme --results results --readme README.md --figure docs/headline.png
 
+# Two pytest-xdist workers (one per core); long tests are handed out first, one at a time (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -ra --durations=15
+	$(BIN)/python -m pytest -q -ra --durations=15 -n $(CORES) --maxschedchunk 1
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -1,10 +1,17 @@
-"""Shared fixtures: the repo, the default config, the offline data mirror, a tiny random-init model."""
+"""Shared fixtures: the repo, the default config, the offline data mirror, a tiny random-init model.
+
+``make test`` runs the suite on two pytest-xdist workers. What is expensive to make (the SmolLM2 folder, the
+tiny study and its one finished run) is made once per session for both workers (``shared``), and the long
+tests (marker ``long``, ordered by its number) are handed out first, so that the two workers run them side by
+side while the many short tests fill the gaps."""
 
 from __future__ import annotations
 
 import copy
 import importlib.util
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +20,49 @@ from emobasis.metrics import AUC_TOLERANCE
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = REPO.parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long tests first, in the order their ``long(n)`` marker gives (the one that builds the shared tiny study
+    first), then the rest in collection order. Under xdist both workers see the same order."""
+    position = {id(item): i for i, item in enumerate(items)}
+
+    def key(item):
+        mark = item.get_closest_marker("long")
+        if mark is None:
+            return (1, 0, position[id(item)])
+        return (0, mark.args[0] if mark.args else 0, position[id(item)])
+
+    items.sort(key=key)
+
+
+def shared(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder made once per test session by ``build(folder)``, also when pytest-xdist workers ask for it at
+    the same time: the first worker builds it under a file lock, the others wait for it and then read it. A
+    build that fails leaves only the error, so the other workers' tests fail at once with it instead of
+    building again."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, shared by its workers
+    folder = base / name
+    complete, failed = folder / ".complete", folder / ".failed"
+    with FileLock(str(base / f"{name}.lock")):
+        if failed.exists():
+            raise RuntimeError(f"building the shared '{name}' failed in another test: {failed.read_text()}")
+        if not complete.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            try:
+                build(folder)
+            except Exception as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                failed.write_text(f"{type(exc).__name__}: {exc}"[-4000:])
+                raise
+            complete.write_text("")
+    return folder
 
 
 def mirror_dir() -> Path | None:
@@ -94,9 +144,9 @@ def smollm2_dir(tmp_path_factory, default_config) -> Path:
 
     spec = next(m for m in default_config["models"] if m["id"] == "smollm2-135m")
     require_package(spec["parts"][0]["package"])
-    out = tmp_path_factory.mktemp("models") / "smollm2-135m"
-    build_model(spec, out)
-    return out
+    return shared(tmp_path_factory, "smollm2", lambda folder: build_model(spec, folder / "smollm2-135m")) / (
+        "smollm2-135m"
+    )
 
 
 def require_package(name: str) -> None:
@@ -159,13 +209,14 @@ def tiny_study_config(
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory, mirror, minilm_dir):
     """(config path, models folder): a tiny study config written once per session."""
-    root = tmp_path_factory.mktemp("tiny-study")
-    cfg = tiny_study_config(
-        yaml.safe_load((REPO / "config" / "study-reader.yaml").read_text()), mirror, root / "models", minilm_dir
-    )
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path, root / "models"
+
+    def build(root: Path) -> None:
+        raw = yaml.safe_load((REPO / "config" / "study-reader.yaml").read_text())
+        cfg = tiny_study_config(raw, mirror, root / "models", minilm_dir)
+        (root / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+    root = shared(tmp_path_factory, "tiny-study", build)
+    return root / "config.yaml", root / "models"
 
 
 # --- running the tiny study, and one finished run shared by every test that reads it ------------------
@@ -226,8 +277,14 @@ def smk(workdir: Path, config: Path | list[Path], *args: str, timeout: int = 240
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+# Tiny-study runs give every job one thread: the tiny models' jobs spend their time importing torch and
+# transformers, one core each, so two of them run side by side on two cores instead of one after the other.
+TINY_THREADS = ["--set-threads", *(f"{rule}=1" for rule in ("build_model", "embed_responses", "extract", "generate"))]
+
+
 def run_ok(workdir: Path, config, *args: str, **kw):
-    res = smk(workdir, config, "--cores", "2", *TINY_TARGETS, *args, **kw)  # targets first: some flags take lists
+    # targets first and thread flags last: both take lists
+    res = smk(workdir, config, "--cores", "2", *TINY_TARGETS, *args, *TINY_THREADS, **kw)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res
 
@@ -255,6 +312,5 @@ def tiny_clean_run(tiny_study, tmp_path_factory):
     """(workdir, config, digests): one finished, uninterrupted tiny study, run once per session. Tests read
     it and never change it; a test that edits, corrupts or reruns anything works on ``copy_run`` of it."""
     config, _ = tiny_study
-    work = tmp_path_factory.mktemp("run-clean")
-    run_ok(work, config)
+    work = shared(tmp_path_factory, "run-clean", lambda folder: run_ok(folder, config))
     return work, config, digests(work)

@@ -183,6 +183,7 @@ def test_own_answer_reads_follow_the_table_rows(tmp_path):
 # --- the own-answer workflow on tiny models -----------------------------------------------------------
 
 
+@pytest.mark.long(2)
 @pytest.mark.data
 def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_are_too_few(
     tiny_study, mirror, minilm_dir, tmp_path
@@ -193,7 +194,7 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
     import json
 
     import yaml
-    from conftest import REPO, smk, tiny_study_config
+    from conftest import REPO, TINY_THREADS, smk, tiny_study_config
     from emobasis.activations import load_activations
 
     _, models_dir = tiny_study
@@ -212,7 +213,7 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
     reads = [
         f"results/activations/{m}/{s}.safetensors" for m in ("tiny-a", "tiny-c") for s in ("jailbreakbench", "xstest")
     ]
-    res = smk(work, path, "--cores", "2", "--keep-going", "results/tables/answers.csv", *reads)
+    res = smk(work, path, "--cores", "2", "--keep-going", "results/tables/answers.csv", *reads, *TINY_THREADS)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     log = (work / "logs" / "answer_report.log").read_text()

@@ -105,6 +105,7 @@ def test_fit_concepts_diagnostics_and_layer_choice():
     assert prof.loc[0, "e0"] > prof.loc[0, "e5"]  # row 0 is an e0 text
 
 
+@pytest.mark.long(3)
 @pytest.mark.realmodel
 @pytest.mark.data
 def test_smollm2_emotion_directions_are_separable(smollm2_dir, default_config, mirror):

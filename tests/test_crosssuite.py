@@ -286,6 +286,7 @@ def test_dry_run_schedules_cross_suite_jobs_with_a_test_suite(tmp_path):
     assert counts["transfer"] == 3 and counts["build_suite"] == 3 and counts["extract"] == 3 * 5
 
 
+@pytest.mark.long(1)
 @pytest.mark.data
 def test_adding_a_test_suite_to_a_finished_study_refits_nothing(tiny_clean_run, tmp_path):
     """Bring your own suite as ``role: test`` to a finished study: Snakemake schedules only that suite's

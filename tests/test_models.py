@@ -47,7 +47,12 @@ def test_hf_folder_from_package_is_copied_and_verified(tmp_path, default_config)
 
 
 def test_hub_model_without_network_is_a_clear_error(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # read once at import: in a session that imported huggingface_hub before, only the constant takes effect
+    # (otherwise the test waits for connection timeouts instead of failing at once)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     spec = {
         "id": "x",
         "source": "hub",
