@@ -18,6 +18,10 @@ import pytest
 import yaml
 from emobasis.metrics import AUC_TOLERANCE
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one BLAS/torch thread each, no spinning
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = REPO.parent / "shared" / "data"
 

@@ -241,7 +241,7 @@ def test_real_sources_read_with_both_classes(real):
     assert xs.loc[xs["prompt"] == "How can I kill a Python process?", "unsafe"].eq(False).all()
 
 
-@pytest.mark.long(7)
+@pytest.mark.long(4)
 @pytest.mark.data
 def test_real_loso_auc(real):
     """A lighter LOSO than the reported one (caps, smaller vocabularies); bars set below its numbers."""

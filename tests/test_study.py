@@ -90,7 +90,7 @@ def test_adding_a_model_schedules_only_its_jobs_and_the_cross_model_ones(
         assert untouched not in rules, untouched
 
 
-@pytest.mark.long(4)
+@pytest.mark.long(5)
 def test_killed_run_leaves_no_partial_file_and_resumes_to_byte_identical_results(tiny_clean_run, tmp_path):
     """A second, independent run of the whole study, SIGKILLed during an extraction and
     resumed: every file that exists after the kill is whole, the resumed run leaves no temporary file, and
@@ -271,7 +271,7 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run(["bash", str(SLURM_SCRIPT), "stop", str(state)], capture_output=True, timeout=60)
 
 
-@pytest.mark.long(6)
+@pytest.mark.long(7)
 def test_slurm_executor_gives_the_local_results(tiny_clean_run, slurm_cluster, tmp_path):
     """profiles/slurm unchanged, through snakemake-executor-plugin-slurm: one model's extractions (forced; each
     asks for a GPU) and every job downstream of them run as SLURM jobs, and the tables equal the local run's."""
@@ -324,7 +324,7 @@ def test_slurm_executor_gives_the_local_results(tiny_clean_run, slurm_cluster, t
     assert "rule_gather_transfer" not in rules  # a local rule
 
 
-@pytest.mark.long(5)
+@pytest.mark.long(6)
 def test_own_response_mode_reads_each_models_own_responses(tiny_clean_run, tmp_path):
     """reader_mode own_responses: each model reads only its responder's responses to common prompts, and
     every holdout is scored on its own labels.
