@@ -15,7 +15,6 @@ from conftest import REPO, job_counts
 from emobasis.config import ConfigError, validate_config
 from emobasis.crosssuite import (
     EXTRA_COLUMNS,
-    SUMMARY_COLUMNS,
     decide_stability,
     evaluate_cross_suite,
     stability_rows,
@@ -24,7 +23,7 @@ from emobasis.crosssuite import (
 )
 from emobasis.protocol import ALL_K
 from emobasis.simulate import simulate
-from emobasis.transfer import evaluate_holdout
+from emobasis.transfer import SUMMARY_COLUMNS, evaluate_holdout
 
 CFG = {
     "targets": ["tone_masked"],
@@ -193,8 +192,8 @@ def test_cells_that_cannot_be_evaluated_get_a_row_saying_why():
     assert note("d") == {"tone_masked has a single class (False) in d's test rows"}
     assert summary[summary["suite"] == "d"]["auc"].isna().all()
     e = summary[summary["suite"] == "e"]
-    assert e["auc"].notna().all() and e["recall_at_1pct_fpr"].isna().all()
-    assert note("e") == {"no benign rows in e's test rows: the 1% FPR cannot be checked there"}
+    assert e["auc"].notna().all() and e["recall_at_fpr"].isna().all() and e["realized_fpr"].isna().all()
+    assert note("e") == {"no benign rows in e's test rows: the realized FPR cannot be checked there"}
     assert note("f") == {"f has 4 test prompts, fewer than the 10 the bootstrap needs"}
     # a study with one fit suite: scoring it across suites leaves nothing to train on
     solo, _ = evaluate_cross_suite(data, "sim0", cfg, {"a": "fit", "b": "test", "d": "test", "e": "test", "f": "test"})

@@ -61,9 +61,17 @@ def test_verdict_rule_gives_the_planted_answer_in_both_worlds(world):
 
 
 def test_verdict_rule_thresholds_are_applied_as_written(world):
-    _, _, summary = world
-    strict = {**RULE, "chance": 0.99}
+    name, _, summary = world
+    # A: with 50 shuffled heads the smallest p is 1/51; Holm over 2 holdouts doubles it
+    strict = {**RULE, "alpha": 0.02}
     assert decide(summary, strict, HOLDOUTS)["verdict"] == "model-specific"
+    v = decide(summary, RULE, HOLDOUTS)
+    for h, (p, adjusted) in v["perm"].items():
+        assert p >= 1 / 51 and adjusted >= p
+        assert v["per_holdout"][h]["A_above_chance"] == (adjusted <= 0.05)
+    if name == "shared":  # C reads `chance`: a stricter chance level fails it, A does not move
+        high = decide(summary, {**RULE, "chance": 0.99}, HOLDOUTS)
+        assert high["verdict"] == "partially shared" and all(x["A_above_chance"] for x in high["per_holdout"].values())
     no_text = summary[summary["aligner"] != "residualized"]  # criterion C cannot be met without the baseline
     assert decide(no_text, RULE, HOLDOUTS)["verdict"] in ("partially shared", "model-specific")
 

@@ -18,8 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from emobasis.align import Whitener, lowrank_basis, make_aligner
-from emobasis.metrics import fpr_threshold
-from emobasis.protocol import HeadResult, Protocol, standardize
+from emobasis.protocol import HeadResult, Protocol, calibrated, standardize
 from emobasis.study import StudyData
 
 FEATURES: dict = {}
@@ -217,24 +216,23 @@ def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult
     train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
     train_text = np.concatenate([data.table(m)[column].astype(str).to_numpy()[proto.tr] for m in train_models])
     train_y = np.concatenate([proto.Y[m][proto.tr] for m in train_models])
-    train_benign = np.concatenate([proto.benign[proto.tr] for _ in train_models])
+    cal_text = np.concatenate([data.table(m)[column].astype(str).to_numpy()[proto.cal] for m in train_models])
     vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
-    T, T_train = vec.transform(text), vec.transform(train_text)
-    own_benign = T[proto.tr & proto.benign]
+    T, T_train, T_cal = vec.transform(text), vec.transform(train_text), vec.transform(cal_text)
+    own_benign = T[proto.cal]
 
     def fit_score(X_fit, yy, benign):
         if yy.all() or not yy.any():
-            return np.full(proto.te.sum(), 0.5), np.nan
+            return np.full(proto.te.sum(), 0.5), np.full(benign.shape[0], 0.5)
         clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
-        thr = fpr_threshold(clf.decision_function(benign)) if benign.shape[0] else np.nan
-        return clf.decision_function(T[proto.te]), thr
+        return clf.decision_function(T[proto.te]), clf.decision_function(benign)
 
     tr_rows = np.flatnonzero(proto.tr)
-    s0, t0 = fit_score(T_train, train_y, T_train[train_benign])
-    out = [HeadResult(0, s0[None], np.array([t0]))]
+    s0, b0 = fit_score(T_train, train_y, T_cal)
+    out = [calibrated(0, s0[None], b0[None])]
     for k, draws in proto.draws.items():
         res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign) for idx in draws]
-        out.append(HeadResult(k, np.stack([r[0] for r in res]), np.array([r[1] for r in res])))
+        out.append(calibrated(k, np.stack([r[0] for r in res]), np.stack([r[1] for r in res])))
     return out
 
 
@@ -245,7 +243,7 @@ def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
 
 
 def _label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
-    return [HeadResult(0, s[proto.te][None], np.array([fpr_threshold(s[proto.tr & proto.benign])]))]
+    return [calibrated(0, s[proto.te][None], s[proto.cal][None])]
 
 
 @scores("mismatch_style")

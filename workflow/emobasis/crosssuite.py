@@ -145,7 +145,7 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
     groups, W)} that :func:`stability_rows` pairs."""
     from emobasis.metrics import auc_kernel, group_bootstrap
     from emobasis.splits import stable_seed
-    from emobasis.transfer import summarize
+    from emobasis.transfer import ALARM_COLUMNS, summarize
 
     present = list(dict.fromkeys(data.rows["suite"]))
     suites = [s for s in roles if s in present] + [s for s in present if s not in roles]  # config order first
@@ -174,8 +174,8 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
                     rows += [{**cell, "k": k, "note": why_k} for k in no_k]
                     _, summ = summarize(store, proto, sub.rows, holdout, target, position, cfg, seed)
                     note = benign_note(sub, proto, scored)
-                    for r in summ:
-                        rows.append({**r, **cell, "note": note, **({"recall_at_1pct_fpr": np.nan} if note else {})})
+                    blank = dict.fromkeys(ALARM_COLUMNS, np.nan) if note else {}
+                    rows += [{**r, **cell, "note": note, **blank} for r in summ]
                     yte, groups = proto.y[proto.te], sub.rows["item_id"].to_numpy()[proto.te]
                     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position))
                     for (name, rank), results in store.items():
@@ -184,16 +184,14 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
     return order_columns(pd.DataFrame(rows)), kernels
 
 
-#: the LOMO summary's columns (:func:`emobasis.transfer.summarize`), then the cross-suite ones
-SUMMARY_COLUMNS = (
-    *("aligner", "rank", "holdout", "target", "position", "k", "n_seeds", "auc", "auc_ci_low", "auc_ci_high"),
-    *("recall_at_1pct_fpr", "n_test", "n_test_pos", "n_boot", "diff_vs_specific", "diff_ci_low", "diff_ci_high"),
-)
+#: the cross-suite table's columns after the LOMO summary's (:data:`emobasis.transfer.SUMMARY_COLUMNS`)
 EXTRA_COLUMNS = ("condition", "suite", "train_suites", "note")
 
 
 def order_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Every LOMO summary column (NaN where a row says why it has no number), then the cross-suite ones."""
+    from emobasis.transfer import SUMMARY_COLUMNS
+
     return (
         table.reindex(columns=[*SUMMARY_COLUMNS, *EXTRA_COLUMNS])
         .assign(note=table.get("note", ""))
@@ -211,12 +209,12 @@ def tidy_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def benign_note(sub, proto, scored: str) -> str:
-    """Why recall at 1% FPR has no number: no benign rows to calibrate the threshold on (the training
-    suites' train rows) or to check it on (the scored suite's test rows); '' when it has one."""
-    if not (proto.tr & proto.benign).any():
-        return "no benign rows in the training suites to calibrate the 1% FPR threshold"
+    """Why recall at the calibrated FPR has no number: no benign rows to calibrate the threshold on (the
+    training suites' validation rows) or to check it on (the scored suite's test rows); '' when it has one."""
+    if not proto.cal.any():
+        return "no benign rows in the training suites' validation rows to calibrate the alarm threshold"
     if not (proto.te & proto.benign).any():
-        return f"no benign rows in {scored}'s test rows: the 1% FPR cannot be checked there"
+        return f"no benign rows in {scored}'s test rows: the realized FPR cannot be checked there"
     return ""
 
 

@@ -1,4 +1,5 @@
-"""AUROC, recall at a fixed false-positive rate, and bootstrap over prompts (vectorised)."""
+"""AUROC, recall at a fixed false-positive rate, bootstrap over prompts (vectorised), permutation p-values
+and Holm's correction."""
 
 from __future__ import annotations
 
@@ -49,9 +50,28 @@ def recall_at_threshold(scores: np.ndarray, y: np.ndarray, threshold: float) -> 
     return float((np.asarray(scores)[pos] > threshold).mean()) if pos.any() else float("nan")
 
 
+def supported_fpr(n_benign: int, fpr: float = 0.01) -> float:
+    """The false-positive rate ``n_benign`` calibration rows can set a threshold for: ``fpr``, or 1/n when
+    there are fewer than 1/fpr rows (a 1% level cannot be read off 40 rows). NaN without rows."""
+    return max(fpr, 1.0 / n_benign) if n_benign else float("nan")
+
+
 def fpr_threshold(benign_scores: np.ndarray, fpr: float = 0.01) -> float:
-    """Score above which at most ``fpr`` of benign rows fall (the monitor's calibrated alarm level)."""
-    return float(np.quantile(np.asarray(benign_scores, float), 1 - fpr)) if len(benign_scores) else float("nan")
+    """Score above which about ``supported_fpr(len(benign_scores), fpr)`` of the benign calibration rows fall
+    (the monitor's calibrated alarm level)."""
+    n = len(benign_scores)
+    return float(np.quantile(np.asarray(benign_scores, float), 1 - supported_fpr(n, fpr))) if n else float("nan")
+
+
+def alarm_rates(alarms: np.ndarray, rows: np.ndarray, W: np.ndarray) -> tuple[float, float, float]:
+    """Share of ``rows`` (a mask over test rows) that raise an alarm, and its 95% bootstrap CI: ``alarms`` is
+    each test row's alarm rate over heads [n_test]; ``W`` the prompt-bootstrap weights [B, n_test]."""
+    if not rows.any():
+        return (float("nan"),) * 3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = (W[:, rows] * alarms[rows]).sum(1) / W[:, rows].sum(1)
+    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+    return float(alarms[rows].mean()), float(lo), float(hi)
 
 
 def auc_rows(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -100,3 +120,27 @@ def group_bootstrap(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """[n_boot, n_groups] multiplicities of prompts drawn with replacement (groups sorted as np.unique)."""
     n = len(np.unique(groups))
     return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_boot).astype(float)
+
+
+def permutation_p(observed: float, null: np.ndarray) -> float:
+    """One-sided permutation p-value of an AUC against the AUCs of single heads fit on permuted labels:
+    (1 + #{null >= observed}) / (1 + n), never 0 (Phipson & Smyth 2010). NaN without a null or an AUC."""
+    null = np.asarray(null, float)
+    null = null[~np.isnan(null)]
+    if not len(null) or np.isnan(observed):
+        return float("nan")
+    return float((1 + np.sum(null >= observed - 1e-12)) / (1 + len(null)))
+
+
+def holm(p) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error rate), in the input order; NaNs stay NaN and do
+    not count toward the family size."""
+    p = np.asarray(p, float)
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    order = ok[np.argsort(p[ok], kind="mergesort")]
+    m, running = len(order), 0.0
+    for i, j in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[j]))
+        out[j] = running
+    return out

@@ -5,7 +5,8 @@ unlabelled shared texts and a logistic head on their labelled train rows, and st
 model needs as plain arrays (``results/basis/<aligner>/r<rank>/all.npz``). ``score_new_model`` adapts a
 new model's map from its own activations on the same shared texts (no labels), optionally refits the
 head on k labelled rows with the monitor's head as the prior, and returns per-row scores with the alarm
-threshold calibrated at 1% false positives on the study's benign rows.
+threshold calibrated at 1% false positives (or 1/n with n < 100 rows) on the study's benign validation rows,
+which the head is not trained on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from emobasis import EmobasisError
 from emobasis.align import make_aligner
 from emobasis.heads import fit_logistic, predict
 from emobasis.methods import adaptable
-from emobasis.metrics import fpr_threshold
+from emobasis.metrics import fpr_threshold, supported_fpr
 from emobasis.protocol import standardize
 from emobasis.study import StudyData
 from emobasis.transfer import fit_basis
@@ -38,11 +39,13 @@ def fit_monitor(data: StudyData, aligner: str, rank: int, position: str, target:
     X = np.concatenate([feats[m][tr] for m in data.models])
     Y = np.concatenate([data.y(m, target)[tr] for m in data.models])
     head = fit_logistic(X, Y, l2=cfg["prior_l2"])
-    benign = np.concatenate([feats[m][tr & rows["benign"].to_numpy()] for m in data.models])
+    cal = (rows["split"] == "val").to_numpy() & rows["benign"].to_numpy()  # rows the head is not trained on
+    benign = np.concatenate([feats[m][cal] for m in data.models])
     return {
         "consensus": basis.consensus_,
         "head": head,
         "threshold": np.array(fpr_threshold(predict(benign, head))),
+        "fpr_target": np.array(supported_fpr(len(benign))),
         "rank": np.array(rank),
         "aligner": np.array(aligner),
         "position": np.array(position),

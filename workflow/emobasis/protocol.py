@@ -5,8 +5,10 @@
 - **k > 0**: k labelled holdout train rows (seeded draws with both classes, the same draws for every
   method), head refit with the zero-shot head as its prior (warm start); ``k = all`` uses every holdout
   train row once.
-- recall at 1% FPR: the alarm threshold is the 99th percentile of the head's scores on *benign* rows
-  of the training side (for holdout-only methods, the holdout's own train rows).
+- recall at a calibrated FPR: the alarm threshold is set on *benign* rows of the **validation** split,
+  which no head is trained on: the training models' (for holdout-only methods, the holdout's own). The
+  target is 1%, or 1/n when only n < 100 benign rows calibrate it (``fpr_target``); the summary reports
+  the false-positive rate the threshold really gives on the holdout's benign test rows.
 The holdout never contributes labels to a k = 0 head.
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.heads import fit_logistic, predict
-from emobasis.metrics import auc, fpr_threshold
+from emobasis.metrics import auc, fpr_threshold, supported_fpr
 from emobasis.splits import stable_seed
 from emobasis.study import StudyData, TransferError
 
@@ -66,6 +68,14 @@ class HeadResult:
     k: int
     scores: np.ndarray  # [S, n_test]
     thresholds: np.ndarray  # [S]
+    fpr_target: float = float("nan")  # the false-positive rate the thresholds were calibrated for
+
+
+def calibrated(k: int, scores: np.ndarray, benign_scores: np.ndarray) -> HeadResult:
+    """Head results with alarm thresholds set on benign calibration rows: ``benign_scores`` [S, n_benign]."""
+    n = benign_scores.shape[1]
+    thr = np.array([fpr_threshold(v) for v in benign_scores]) if n else np.full(len(scores), np.nan)
+    return HeadResult(k, scores, thr, supported_fpr(n))
 
 
 class Protocol:
@@ -93,6 +103,7 @@ class Protocol:
         self.benign = rows["benign"].to_numpy().astype(bool)
         self.tr, self.va, self.te = (self.split == s for s in ("train", "val", "test"))
         self.ref = self.tr | self.va  # unlabelled rows that fix each model's feature scaling (train_side)
+        self.cal = self.va & self.benign  # benign rows no head is trained on: they set the alarm thresholds
         self.shot = self.tr if shot is None else shot
         self.draws = {}
         y_h = self.y[self.shot]
@@ -131,8 +142,7 @@ class Protocol:
             for s, idx in enumerate(draws):
                 W[s, idx] = 1.0
             B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y[:S], W, l2=l2, prior=prior[:S])
-            thr = np.array([fpr_threshold(v) for v in predict(benign, B)]) if len(benign) else np.full(S, np.nan)
-            out[k] = HeadResult(k, predict(Xte, B), thr)
+            out[k] = calibrated(k, predict(Xte, B), predict(benign, B))
         return out
 
     def run(self, F: dict, *, transfer: bool = True) -> list[HeadResult]:
@@ -142,11 +152,11 @@ class Protocol:
         S = self.cfg["seeds"]
         if transfer:
             b0 = self.fit_zero_shot(F)
-            benign = self._pool(F, self.tr & self.benign)[0]
-            zero = HeadResult(0, predict(h[self.te], b0)[None], np.array([fpr_threshold(predict(benign, b0))]))
+            benign = self._pool(F, self.cal)[0]
+            zero = calibrated(0, predict(h[self.te], b0)[None], predict(benign, b0)[None])
             prior, l2 = np.broadcast_to(b0[1:], (S, len(b0) - 1)), self.cfg["prior_l2"]
         else:
-            benign = h[self.tr & self.benign]
+            benign = h[self.cal]
             zero, prior, l2 = None, np.zeros((S, h.shape[1])), self.cfg["specific_l2"]
         res = self._k_shot(Xh, np.broadcast_to(yh, (S, len(yh))), prior, l2, benign, h[self.te])
         return ([zero] if zero else []) + list(res.values())
@@ -162,17 +172,17 @@ class Protocol:
         B0 = fit_logistic(
             np.broadcast_to(Xtr, (S,) + Xtr.shape), np.stack([rng.permutation(ytr) for _ in range(S)]), l2=l2
         )
-        benign = self._pool(F, self.tr & self.benign)[0]
+        benign = self._pool(F, self.cal)[0]
         h = F[self.holdout]
         Xh, yh = h[self.shot], self.y[self.shot]
-        out = [HeadResult(0, predict(h[self.te], B0), np.array([fpr_threshold(v) for v in predict(benign, B0)]))]
+        out = [calibrated(0, predict(h[self.te], B0), predict(benign, B0))]
         for k, draws in self.draws.items():
             W = np.zeros((S, len(Xh)))
             for s in range(S):
                 W[s, draws[s % len(draws)]] = 1.0
             Y = np.stack([rng.permutation(yh) for _ in range(S)])
             B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y, W, l2=l2, prior=B0[:, 1:])
-            out.append(HeadResult(k, predict(h[self.te], B), np.array([fpr_threshold(v) for v in predict(benign, B)])))
+            out.append(calibrated(k, predict(h[self.te], B), predict(benign, B)))
         return out
 
 

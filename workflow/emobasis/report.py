@@ -12,7 +12,17 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from emobasis.verdict import CRITERIA, claim_of, claims, decide, describe_rule, first_k, fmt_claim
+from emobasis.verdict import (
+    CRITERIA,
+    alarms_line,
+    claim_of,
+    claims,
+    decide,
+    describe_rule,
+    first_k,
+    fmt_claim,
+    null_spread,
+)
 
 # --- summary.md -----------------------------------------------------------------------------------------
 
@@ -69,8 +79,10 @@ def plain_words(
     beats = {h: first_k(summary, rule, h, 0.0, ks) for h in holdouts}
     out = [
         f"- **Zero-shot transfer vs chance (0.5)**: a head trained on the other models' shared coordinates "
-        f"scores the held-out model at {each('zero-shot')}. Shuffled-label heads stay at "
-        f"{shuffled.min():.3f}-{shuffled.max():.3f} over every cell of the grid.",
+        f"scores the held-out model at {each('zero-shot')}. Heads fit on shuffled labels average "
+        f"{shuffled.min():.3f}-{shuffled.max():.3f} over every cell of the grid, but one such head can land far from "
+        f"0.5: {null_spread(summary, rule, holdouts)}; the verdict's criterion A tests each zero-shot head "
+        "against those single heads (permutation p-value, Holm-adjusted across holdouts).",
         f"- **Labels needed to match the model's own probe** (first k whose paired-difference CI lower bound is "
         f"above -{rule['margin']}): "
         + "; ".join(f"{h} k={matches[h]}" for h in holdouts)
@@ -78,6 +90,7 @@ def plain_words(
         + "; ".join(f"{h} {beats[h]}" for h in holdouts)
         + ".",
         f"- **Cost at full data** (k = all, shared - specific): {each('shared - specific at k=all')}.",
+        alarms_line(summary, rule, holdouts),
     ]
     if text_claims(cl) == PROMPT_TEXT:
         out.append(
@@ -130,7 +143,11 @@ def write_summary(
     stab_line, stab_section = stability_summary(stability, rule) if stability is not None else (None, [])
     cl = claims(summary, rule, holdouts)
     v = decide(summary, rule, holdouts)
-    crit = lambda h: ", ".join(f"{CRITERIA[name]} {'yes' if ok else 'no'}" for name, ok in v["per_holdout"][h].items())  # noqa: E731
+    p = {h: f" (perm. p {v['perm'][h][0]:.3f}, Holm {v['perm'][h][1]:.3f})" for h in holdouts}
+    crit = lambda h: ", ".join(  # noqa: E731
+        f"{CRITERIA[name]} {'yes' if ok else 'no'}{p[h] if name == 'A_above_chance' else ''}"
+        for name, ok in v["per_holdout"][h].items()
+    )
     lines = [
         "# emobasis — summary of this study",
         "",

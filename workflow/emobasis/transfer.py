@@ -15,7 +15,15 @@ import pandas as pd
 from emobasis.baselines import FEATURES, SCORES, Context
 from emobasis.heads import predict
 from emobasis.methods import METHODS, REGISTRY, adaptable
-from emobasis.metrics import auc_kernel, auc_rows, bootstrap_auc, group_bootstrap, recall_at_threshold
+from emobasis.metrics import (
+    alarm_rates,
+    auc_kernel,
+    auc_rows,
+    bootstrap_auc,
+    group_bootstrap,
+    permutation_p,
+    recall_at_threshold,
+)
 from emobasis.protocol import ALL_K, HeadResult, Protocol, check_labels, parse_ks, standardize, study_protocol
 from emobasis.splits import stable_seed
 from emobasis.study import StudyData, TransferError
@@ -153,15 +161,25 @@ def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, ke
 
 def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed):
     """Per-seed AUC rows, and bootstrap-over-prompts CIs of the seed-averaged AUC (paired with ``specific``
-    at the same rank and k). Every method is resampled with the same prompt weights."""
+    at the same rank and k). Every method is resampled with the same prompt weights.
+
+    Permutation test: the rows of the method a null is fit for (``shuffled`` is the null of ``gcca``) get
+    ``perm_p``, the share of single permuted-label heads (``null_seeds`` of them, same rank and k) whose
+    test AUC reaches the row's AUC, and ``n_perm``; the null's own rows keep the 97.5th percentile of those
+    single heads (``auc_null_q975``) beside their mean. At k > 0 the row's AUC is the mean over the k draws
+    while each null head is one draw, so the test is conservative there."""
     yte = proto.y[proto.te]
+    benign_te = proto.benign[proto.te] & ~yte.astype(bool)  # the rows a false alarm can happen on
     groups = rows["item_id"].to_numpy()[proto.te]
     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position))
-    recs, summ, kernels = [], [], {}
+    recs, summ, kernels, nulls = [], [], {}, {}
     for (name, rank), results in store.items():
         for res in results:
             aucs = auc_rows(res.scores, yte)
+            if METHODS[name].head == "null":  # single permuted-label heads: the null of ``null_of``'s heads
+                nulls[(METHODS[name].null_of, rank, res.k)] = aucs
             recalls = [recall_at_threshold(s, yte, thr) for s, thr in zip(res.scores, res.thresholds)]
+            fprs = [recall_at_threshold(s, benign_te, thr) for s, thr in zip(res.scores, res.thresholds)]
             cell = {
                 "aligner": name,
                 "rank": rank,
@@ -170,15 +188,8 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
                 "position": position,
                 "k": res.k,
             }
-            for s_i, (a, r) in enumerate(zip(aucs, recalls)):
-                recs.append(
-                    {
-                        **cell,
-                        "seed": s_i,
-                        "auc": float(a),
-                        "recall_at_1pct_fpr": r,
-                    }
-                )
+            for s_i, (a, r, f) in enumerate(zip(aucs, recalls, fprs)):
+                recs.append({**cell, "seed": s_i, "auc": float(a), "recall_at_fpr": r, "realized_fpr": f})
             K = kernels[(name, rank, res.k)] = auc_kernel(res.scores, yte, groups)
             lo, hi = np.nanpercentile(bootstrap_auc(K, yte, groups, W), [2.5, 97.5])
             summ.append(
@@ -188,12 +199,18 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
                     "auc": float(np.mean(aucs)),
                     "auc_ci_low": lo,
                     "auc_ci_high": hi,
-                    "recall_at_1pct_fpr": float(np.nanmean(recalls)),
+                    **alarm_columns(res, yte, benign_te, W),
                     "n_test": int(len(yte)),
                     "n_test_pos": int(yte.sum()),
+                    "n_test_benign": int(benign_te.sum()),
                     "n_boot": cfg["n_boot"],
                 }
             )
+            if METHODS[name].head == "null":  # the single heads' spread, not only their mean
+                summ[-1]["auc_null_q975"] = float(np.nanpercentile(aucs, 97.5))
+    for row in summ:  # per-head permutation test of every head the null was fit for (k > 0: the draws' mean)
+        if (null := nulls.get((row["aligner"], row["rank"], row["k"]))) is not None:
+            row.update(perm_p=permutation_p(row["auc"], null), n_perm=len(null))
     spec_auc = {(r["rank"], r["k"]): r["auc"] for r in summ if r["aligner"] == "specific"}
     for row in summ:
         key = (row["rank"], row["k"])
@@ -202,6 +219,35 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
             lo, hi = np.nanpercentile(diff, [2.5, 97.5])
             row.update(diff_vs_specific=row["auc"] - spec_auc[key], diff_ci_low=lo, diff_ci_high=hi)
     return recs, summ
+
+
+#: the summary's alarm columns: recall and the false-positive rate realized on benign test rows, at thresholds
+#: calibrated for ``fpr_target`` on benign validation rows
+ALARM_COLUMNS = ("recall_at_fpr", "recall_ci_low", "recall_ci_high", "realized_fpr", "realized_fpr_ci_low")
+ALARM_COLUMNS += ("realized_fpr_ci_high", "fpr_target")
+#: the LOMO summary's columns (:func:`summarize`), in table order
+SUMMARY_COLUMNS = (
+    *("aligner", "rank", "holdout", "target", "position", "k", "n_seeds", "auc", "auc_ci_low", "auc_ci_high"),
+    *ALARM_COLUMNS,
+    *("n_test", "n_test_pos", "n_test_benign", "n_boot", "diff_vs_specific", "diff_ci_low", "diff_ci_high"),
+    *("perm_p", "n_perm", "auc_null_q975"),
+)
+
+
+def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, W: np.ndarray) -> dict:
+    """Recall of the positives and the false-positive rate realized on the benign test rows at the heads'
+    calibrated thresholds (``fpr_target``), averaged over the heads, each with a 95% CI from the same prompt
+    bootstrap as the AUC; NaN without a threshold (no benign calibration rows) or without such rows."""
+    none = np.zeros(len(yte), bool)
+    ok = ~np.isnan(res.thresholds)
+    alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0) if ok.any() else np.zeros(len(yte))
+    recall = alarm_rates(alarms, yte.astype(bool) if ok.any() else none, W)
+    fpr = alarm_rates(alarms, benign_te if ok.any() else none, W)
+    return {
+        "fpr_target": res.fpr_target,
+        **dict(zip(("recall_at_fpr", "recall_ci_low", "recall_ci_high"), recall)),
+        **dict(zip(("realized_fpr", "realized_fpr_ci_low", "realized_fpr_ci_high"), fpr)),
+    }
 
 
 def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:

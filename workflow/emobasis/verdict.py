@@ -6,7 +6,11 @@ one row each, so a test can check them all.
 The verdict rule (config ``verdict:``, fixed before results are read) is applied per holdout model at
 one aligner, rank, target and position:
 
-- **A, above chance**: the zero-shot AUC's 95% CI lies above ``chance``;
+- **A, above chance**: the zero-shot head beats heads fit on permuted labels: its permutation p-value
+  (``perm_p``: the share of ``null_seeds`` single shuffled-label heads on the same features whose AUC
+  reaches it), Holm-adjusted across the holdouts, is at most ``alpha`` (default 0.05). Until session 5
+  (2026-11-29) A read "the zero-shot 95% CI lies above chance"; the bootstrap CI resamples test prompts
+  only, so it ignored how far a head fit on noise can land (issue 13). The summary still quotes the CI.
 - **B, matches the model's own probe**: at k = ``match_k`` the paired difference (shared - specific)
   has a 95% CI lower bound above ``-margin``;
 - **C, beyond the words**: the ``beyond`` method's read (default ``residualized``: shared features after
@@ -24,6 +28,7 @@ import pandas as pd
 
 from emobasis import EmobasisError
 from emobasis.methods import REGISTRY
+from emobasis.metrics import holm
 
 VERDICTS = ("transferable", "partially shared", "model-specific")
 CRITERIA = {
@@ -136,15 +141,35 @@ def first_k(summary: pd.DataFrame, rule: dict, holdout: str, bound: float, ks: l
     return "never"
 
 
-def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
-    """Apply the verdict rule. Returns {verdict, per holdout criteria}."""
-    per = {}
+def permutation_tests(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict[str, tuple[float, float]]:
+    """holdout -> (permutation p of the zero-shot head, Holm-adjusted across the holdouts)."""
+    p = []
     for h in holdouts:
         z = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], "0")
+        value = z.get("perm_p", float("nan"))
+        if pd.isna(value):
+            with_null = sorted({m.null_of for m in REGISTRY if m.null_of})
+            fix = (
+                "rerun the transfer jobs with this version, which write perm_p (snakemake --forcerun transfer)"
+                if rule["aligner"] in with_null
+                else f"set verdict.aligner to one that has a shuffled-label null ({', '.join(with_null)})"
+            )
+            raise ReportError(
+                f"transfer_summary.csv has no permutation p-value for {rule['aligner']} r{rule['rank']} {h} "
+                f"zero-shot (criterion A needs one). Fix: {fix}."
+            )
+        p.append(float(value))
+    return dict(zip(holdouts, zip(p, holm(p).tolist())))
+
+
+def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
+    """Apply the verdict rule. Returns {verdict, per holdout criteria, per holdout (p, Holm-adjusted p)}."""
+    per, perm, alpha = {}, permutation_tests(summary, rule, holdouts), rule.get("alpha", 0.05)
+    for h in holdouts:
         m = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], str(rule["match_k"]))
         res = cell_rows(summary, beyond(rule), rule["rank"], h, rule["target"], rule["position"], "0")
         per[h] = {
-            "A_above_chance": bool(z["auc_ci_low"] > rule["chance"]),
+            "A_above_chance": bool(perm[h][1] <= alpha),
             "B_matches_specific": bool(m["diff_ci_low"] > -rule["margin"]),
             "C_beyond_words": bool(len(res) == 1 and res["auc_ci_low"].iloc[0] > rule["chance"]),
         }
@@ -154,7 +179,7 @@ def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
         verdict = "partially shared"
     else:
         verdict = "model-specific"
-    return {"verdict": verdict, "per_holdout": per}
+    return {"verdict": verdict, "per_holdout": per, "perm": perm}
 
 
 def beyond(rule: dict) -> str:
@@ -166,7 +191,8 @@ def describe_rule(rule: dict) -> str:
     c, k, mg = rule["chance"], rule["match_k"], rule["margin"]
     return (
         f"At {rule['aligner']} rank {rule['rank']}, target {rule['target']}, position {rule['position']}, "
-        f"for each holdout model: (A) the zero-shot AUC's 95% CI lies above {c}; (B) at k = {k} the paired "
+        f"for each holdout model: (A) the zero-shot head beats heads fit on permuted labels (permutation "
+        f"p-value, Holm-adjusted across the holdouts, at most {rule.get('alpha', 0.05)}); (B) at k = {k} the paired "
         f"difference shared - specific has a 95% CI lower bound above -{mg}; (C) the {beyond(rule)} read's "
         f"zero-shot 95% CI lies above {c}. **transferable**: A, B and C for every holdout; **partially "
         "shared**: A for every holdout but not all of B and C; **model-specific**: otherwise."
@@ -200,3 +226,41 @@ def fmt_claim(claim: pd.Series) -> str:
 
 def claim_of(cl: pd.DataFrame, holdout: str, claim: str) -> pd.Series:
     return cl[(cl["holdout"] == holdout) & (cl["claim"] == claim)].iloc[0]
+
+
+# --- the null and the alarm, in words -------------------------------------------------------------------
+
+
+def null_spread(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
+    """Where single shuffled-label heads reach (97.5th percentile of their AUCs) at the verdict's cell."""
+    r, t, pos = rule["rank"], rule["target"], rule["position"]
+    q = {h: cell_rows(summary, "shuffled", r, h, t, pos, "0").get("auc_null_q975") for h in holdouts}
+    q = {h: float(v.iloc[0]) for h, v in q.items() if v is not None and len(v) == 1 and v.notna().all()}
+    if not q:
+        return "this table does not keep their spread"
+    n = int(cell_rows(summary, rule["aligner"], r, holdouts[0], t, pos, "0")["n_perm"].iloc[0])
+    return f"the 97.5th percentile of {n} single heads' zero-shot AUC is " + "; ".join(
+        f"{h} {v:.3f}" for h, v in q.items()
+    )
+
+
+def alarms_line(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
+    """The zero-shot head as an alarm: recall and the false-positive rate it really gives on benign test rows."""
+    r, t, pos = rule["rank"], rule["target"], rule["position"]
+    z = pd.concat([cell_rows(summary, rule["aligner"], r, h, t, pos, "0") for h in holdouts])
+    if "realized_fpr" not in z or z["fpr_target"].isna().all():
+        return "- **As an alarm**: this table has no calibrated thresholds (no benign validation rows)."
+    target = z["fpr_target"].max()
+    why = "" if target <= 0.01 else f" (too few benign validation rows for 1%: 1/n = {target:.1%} is the smallest)"
+    return (
+        f"- **As an alarm** (zero-shot, threshold set on the training models' benign validation rows for a "
+        f"{target:.1%} false-positive rate{why}): recall / false-positive rate realized on benign test rows, "
+        "95% CIs: "
+        + "; ".join(
+            f"{row['holdout']} {fmt(row['recall_at_fpr'], row['recall_ci_low'], row['recall_ci_high'])} / "
+            f"{fmt(row['realized_fpr'], row['realized_fpr_ci_low'], row['realized_fpr_ci_high'])} "
+            f"(n = {int(row['n_test_benign'])})"
+            for _, row in z.iterrows()
+        )
+        + "."
+    )
