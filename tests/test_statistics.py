@@ -94,9 +94,10 @@ def calibration_study(seed: int, n_val: int, n_test: int = 600) -> tuple[dict, i
     F = {m: rng.standard_normal((n, 4)) + 0.8 * y[:, None] for m in ("a", "b", "c")}
     proto = Protocol(rows, "a", ["a", "b", "c"], "y", {**CFG, "l2_grid": [1.0]}, seed)
     head = proto.run(F)[0]
-    W = group_bootstrap(np.arange(proto.te.sum()), 200, seed)
+    groups = np.arange(proto.te.sum()) // 2  # two rows per prompt, as several answers to one prompt
+    W = group_bootstrap(groups, 200, seed)
     n_cal = 2 * int(proto.cal.sum())  # the two training models' benign validation rows
-    return alarm_columns(head, proto.y[proto.te], proto.benign[proto.te], W), n_cal
+    return alarm_columns(head, proto.y[proto.te], proto.benign[proto.te], groups, W), n_cal
 
 
 def test_thresholds_from_benign_validation_rows_give_about_their_fpr_on_test_rows():

@@ -218,14 +218,16 @@ def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult
     train_y = np.concatenate([proto.Y[m][proto.tr] for m in train_models])
     cal_text = np.concatenate([data.table(m)[column].astype(str).to_numpy()[proto.cal] for m in train_models])
     vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
-    T, T_train, T_cal = vec.transform(text), vec.transform(train_text), vec.transform(cal_text)
-    own_benign = T[proto.cal]
+    T, T_train = vec.transform(text), vec.transform(train_text)
+    T_cal = vec.transform(cal_text) if len(cal_text) else None  # no benign validation rows: no threshold
+    own_benign = T[proto.cal] if proto.cal.any() else None
 
     def fit_score(X_fit, yy, benign):
+        n_benign = 0 if benign is None else benign.shape[0]
         if yy.all() or not yy.any():
-            return np.full(proto.te.sum(), 0.5), np.full(benign.shape[0], 0.5)
+            return np.full(proto.te.sum(), 0.5), np.full(n_benign, 0.5)
         clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
-        return clf.decision_function(T[proto.te]), clf.decision_function(benign)
+        return clf.decision_function(T[proto.te]), clf.decision_function(benign) if n_benign else np.zeros(0)
 
     tr_rows = np.flatnonzero(proto.tr)
     s0, b0 = fit_score(T_train, train_y, T_cal)

@@ -63,13 +63,15 @@ def fpr_threshold(benign_scores: np.ndarray, fpr: float = 0.01) -> float:
     return float(np.quantile(np.asarray(benign_scores, float), 1 - supported_fpr(n, fpr))) if n else float("nan")
 
 
-def alarm_rates(alarms: np.ndarray, rows: np.ndarray, W: np.ndarray) -> tuple[float, float, float]:
+def alarm_rates(alarms: np.ndarray, rows: np.ndarray, groups: np.ndarray, W: np.ndarray) -> tuple[float, float, float]:
     """Share of ``rows`` (a mask over test rows) that raise an alarm, and its 95% bootstrap CI: ``alarms`` is
-    each test row's alarm rate over heads [n_test]; ``W`` the prompt-bootstrap weights [B, n_test]."""
+    each test row's alarm rate over heads [n_test]; ``W`` the prompt-bootstrap weights [B, n_groups] of the
+    rows' ``groups`` (from :func:`group_bootstrap`), so every row of a resampled prompt counts with it."""
     if not rows.any():
         return (float("nan"),) * 3
+    Wr = W[:, np.unique(groups, return_inverse=True)[1]][:, rows]
     with np.errstate(invalid="ignore", divide="ignore"):
-        boot = (W[:, rows] * alarms[rows]).sum(1) / W[:, rows].sum(1)
+        boot = (Wr * alarms[rows]).sum(1) / Wr.sum(1)
     lo, hi = np.nanpercentile(boot, [2.5, 97.5])
     return float(alarms[rows].mean()), float(lo), float(hi)
 

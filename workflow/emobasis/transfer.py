@@ -199,7 +199,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
                     "auc": float(np.mean(aucs)),
                     "auc_ci_low": lo,
                     "auc_ci_high": hi,
-                    **alarm_columns(res, yte, benign_te, W),
+                    **alarm_columns(res, yte, benign_te, groups, W),
                     "n_test": int(len(yte)),
                     "n_test_pos": int(yte.sum()),
                     "n_test_benign": int(benign_te.sum()),
@@ -234,15 +234,15 @@ SUMMARY_COLUMNS = (
 )
 
 
-def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, W: np.ndarray) -> dict:
+def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarray, W: np.ndarray) -> dict:
     """Recall of the positives and the false-positive rate realized on the benign test rows at the heads'
     calibrated thresholds (``fpr_target``), averaged over the heads, each with a 95% CI from the same prompt
     bootstrap as the AUC; NaN without a threshold (no benign calibration rows) or without such rows."""
     none = np.zeros(len(yte), bool)
     ok = ~np.isnan(res.thresholds)
     alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0) if ok.any() else np.zeros(len(yte))
-    recall = alarm_rates(alarms, yte.astype(bool) if ok.any() else none, W)
-    fpr = alarm_rates(alarms, benign_te if ok.any() else none, W)
+    recall = alarm_rates(alarms, yte.astype(bool) if ok.any() else none, groups, W)
+    fpr = alarm_rates(alarms, benign_te if ok.any() else none, groups, W)
     return {
         "fpr_target": res.fpr_target,
         **dict(zip(("recall_at_fpr", "recall_ci_low", "recall_ci_high"), recall)),

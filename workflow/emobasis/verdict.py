@@ -239,8 +239,17 @@ def null_spread(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
     if not q:
         return "this table does not keep their spread"
     n = int(cell_rows(summary, rule["aligner"], r, holdouts[0], t, pos, "0")["n_perm"].iloc[0])
-    return f"the 97.5th percentile of {n} single heads' zero-shot AUC is " + "; ".join(
-        f"{h} {v:.3f}" for h, v in q.items()
+    floor = len(holdouts) / (n + 1)  # the smallest Holm-adjusted p that n shuffled heads allow
+    short = (
+        f" (with {n} shuffled heads the smallest Holm-adjusted p is {floor:.3f} > alpha, so A cannot hold: "
+        "raise transfer.null_seeds)"
+        if floor > rule.get("alpha", 0.05)
+        else ""
+    )
+    return (
+        f"the 97.5th percentile of {n} single heads' zero-shot AUC is "
+        + "; ".join(f"{h} {v:.3f}" for h, v in q.items())
+        + short
     )
 
 
