@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from emobasis import EmobasisError
-from emobasis.methods import REGISTRY, adaptable, aligners
+from emobasis.methods import adaptable, aligners, with_null
 from emobasis.tablespec import TableSpecError, check_table_suite
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -290,11 +290,10 @@ def _check_verdict(cfg: dict) -> None:
                 f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
                 f"read a cell the study computes; pick one of {where}."
             )
-    with_null = sorted({m.null_of for m in REGISTRY if m.null_of})
-    if v["aligner"] not in with_null:  # criterion A is a permutation test against shuffled-label heads
+    if v["aligner"] not in with_null():  # criterion A is a permutation test against shuffled-label heads
         raise ConfigError(
             f"verdict.aligner = {v['aligner']!r} has no shuffled-label null, which criterion A tests against. "
-            f"Fix: set verdict.aligner to {' or '.join(with_null)}."
+            f"Fix: set verdict.aligner to {' or '.join(with_null())}."
         )
 
 

@@ -116,6 +116,16 @@ def adaptable() -> list[str]:
     return [m.name for m in REGISTRY if m.adapts]
 
 
+def with_null() -> list[str]:
+    """Methods a shuffled-label null is fit for (``null_of``): the aligners criterion A can test."""
+    return sorted({m.null_of for m in REGISTRY if m.null_of})
+
+
+def null_of(name: str) -> str | None:
+    """The null method fit on ``name``'s features (e.g. ``shuffled`` for ``gcca``), or None."""
+    return next((m.name for m in REGISTRY if m.null_of == name), None)
+
+
 def register(method: Method) -> None:
     """Add a method (e.g. a study's own baseline) to the registry; its function is registered in
     :mod:`emobasis.baselines`."""

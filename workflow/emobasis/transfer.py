@@ -238,11 +238,11 @@ def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarra
     """Recall of the positives and the false-positive rate realized on the benign test rows at the heads'
     calibrated thresholds (``fpr_target``), averaged over the heads, each with a 95% CI from the same prompt
     bootstrap as the AUC; NaN without a threshold (no benign calibration rows) or without such rows."""
-    none = np.zeros(len(yte), bool)
     ok = ~np.isnan(res.thresholds)
-    alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0) if ok.any() else np.zeros(len(yte))
-    recall = alarm_rates(alarms, yte.astype(bool) if ok.any() else none, groups, W)
-    fpr = alarm_rates(alarms, benign_te if ok.any() else none, groups, W)
+    recall = fpr = (float("nan"),) * 3
+    if ok.any():
+        alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0)  # each test row's alarm rate over heads
+        recall, fpr = (alarm_rates(alarms, rows, groups, W) for rows in (yte.astype(bool), benign_te))
     return {
         "fpr_target": res.fpr_target,
         **dict(zip(("recall_at_fpr", "recall_ci_low", "recall_ci_high"), recall)),

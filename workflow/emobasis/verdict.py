@@ -27,7 +27,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emobasis import EmobasisError
-from emobasis.methods import REGISTRY
+from emobasis.methods import REGISTRY, null_of, with_null
 from emobasis.metrics import holm
 
 VERDICTS = ("transferable", "partially shared", "model-specific")
@@ -148,11 +148,10 @@ def permutation_tests(summary: pd.DataFrame, rule: dict, holdouts: list[str]) ->
         z = cell(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], "0")
         value = z.get("perm_p", float("nan"))
         if pd.isna(value):
-            with_null = sorted({m.null_of for m in REGISTRY if m.null_of})
             fix = (
                 "rerun the transfer jobs with this version, which write perm_p (snakemake --forcerun transfer)"
-                if rule["aligner"] in with_null
-                else f"set verdict.aligner to one that has a shuffled-label null ({', '.join(with_null)})"
+                if rule["aligner"] in with_null()
+                else f"set verdict.aligner to one that has a shuffled-label null ({', '.join(with_null())})"
             )
             raise ReportError(
                 f"transfer_summary.csv has no permutation p-value for {rule['aligner']} r{rule['rank']} {h} "
@@ -234,7 +233,8 @@ def claim_of(cl: pd.DataFrame, holdout: str, claim: str) -> pd.Series:
 def null_spread(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
     """Where single shuffled-label heads reach (97.5th percentile of their AUCs) at the verdict's cell."""
     r, t, pos = rule["rank"], rule["target"], rule["position"]
-    q = {h: cell_rows(summary, "shuffled", r, h, t, pos, "0").get("auc_null_q975") for h in holdouts}
+    null = null_of(rule["aligner"])
+    q = {h: cell_rows(summary, null, r, h, t, pos, "0").get("auc_null_q975") for h in holdouts}
     q = {h: float(v.iloc[0]) for h, v in q.items() if v is not None and len(v) == 1 and v.notna().all()}
     if not q:
         return "this table does not keep their spread"
