@@ -160,6 +160,32 @@ def test_simulator_verdicts(world):
         for aligner in ("gcca", "procrustes", "lowrank"):
             assert s[(aligner, 4, 0)] < 0.6
         assert s[("specific", 4, ALL_K)] > max(s[(a, 4, ALL_K)] for a in ("gcca", "lowrank"))
+        # the strong own probe (full read, L2 by CV) beats the top-4-PC probe where the signal is the model's own
+        for k in (64, ALL_K):
+            assert s[("specific", 4, k)] > s[("specific_pca", 4, k)] + 0.03, (k, s[("specific", 4, k)])
+    # the strong probe does not depend on the rank
+    assert s[("specific", 4, ALL_K)] == s[("specific", 8, ALL_K)]
+
+
+def test_own_probe_chooses_its_l2_by_cross_validation_inside_the_k_rows():
+    """Pure noise features: CV picks the strongest L2; a clean signal: a weak one. A draw with a single
+    positive cannot be cross-validated and falls back to specific_l2."""
+    from emobasis.protocol import Protocol
+
+    rng = np.random.default_rng(3)
+    n, p = 120, 30
+    y = rng.random(n) < 0.5
+    rows = pd.DataFrame({"split": "train", "benign": ~y, "y": y})
+    proto = Protocol(rows, "a", ["a"], "y", {**SIM_CFG, "ks": [0]}, seed=0)
+    grid = np.array([1000.0, 100.0, 10.0, 1.0, 0.1])
+    idx = np.arange(60)
+    noise = rng.normal(size=(n, p))
+    signal = noise.copy()
+    signal[:, 0] = 4.0 * (2 * y - 1) + 0.3 * rng.normal(size=n)
+    assert proto._cv_l2(noise, y, idx, grid, 5, seed=1) == 1000.0
+    assert proto._cv_l2(signal, y, idx, grid, 5, seed=1) <= 10.0
+    one_pos = np.concatenate([np.flatnonzero(y)[:1], np.flatnonzero(~y)[:10]])
+    assert proto._cv_l2(noise, y, one_pos, grid, 5, seed=1) == SIM_CFG["specific_l2"]
 
 
 def test_shuffled_baseline_is_chance_everywhere(world):

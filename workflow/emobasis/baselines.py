@@ -82,6 +82,17 @@ class Context:
         return aligner.adapt(self.holdout, self.views[self.holdout], self.white[self.holdout])
 
     @cached_property
+    def own_read(self) -> dict[str, np.ndarray]:
+        """The holdout's full read, standardized on the train-side rows, in the coordinates of the subspace
+        those rows span. Exact for any ridge head trained on train-side rows (its weights lie in their span,
+        and the L2 penalty is rotation-invariant), and far fewer columns than the hidden size; only when the
+        span has more than ``OWN_DIMS`` directions are the leading ``OWN_DIMS`` kept (speed)."""
+        X = standardize(self.X[self.holdout].astype(np.float64), self.ref)
+        _, s, Vt = np.linalg.svd(X[self.ref], full_matrices=False)
+        keep = min(int((s > s[0] * 1e-10).sum()), OWN_DIMS)
+        return {self.holdout: X @ Vt[:keep].T}
+
+    @cached_property
     def gcca(self) -> dict[str, np.ndarray]:
         """Every model's coordinates in the gcca basis at the largest swept rank (GCCA is nested in the
         rank: the rank-r basis is the first r consensus columns)."""
@@ -177,9 +188,20 @@ def cross_fit_residuals(F: np.ndarray, E: np.ndarray, ref: np.ndarray, seed: int
     return R
 
 
+#: the own probe's read is cut to this many principal directions only when the train-side rows span more
+OWN_DIMS = 128
+
+
 @features("specific")
 def specific_features(ctx: Context, rank: int) -> dict:
-    """The holdout alone: its own top-r whitened principal components."""
+    """The holdout alone: its full read at this position, the same at every rank (the strong own probe; its
+    head's L2 is chosen by cross-validation, :meth:`Protocol.run_own_cv`)."""
+    return ctx.own_read
+
+
+@features("specific_pca")
+def specific_pca_features(ctx: Context, rank: int) -> dict:
+    """The holdout alone: its own top-r whitened principal components (the weaker probe, fixed L2)."""
     own = ctx.white[ctx.holdout].transform(ctx.X[ctx.holdout])
     return {ctx.holdout: standardize(own[:, :rank], ctx.ref)}
 

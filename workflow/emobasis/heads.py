@@ -18,11 +18,12 @@ def fit_logistic(
     X: np.ndarray,
     y: np.ndarray,
     w: np.ndarray | None = None,
-    l2: float = 1.0,
+    l2: float | np.ndarray = 1.0,
     prior: np.ndarray | None = None,
     iters: int = 30,
 ) -> np.ndarray:
-    """X [S, n, p] (or [n, p]), y and w [S, n]; returns coefficients [S, p + 1] (intercept first)."""
+    """X [S, n, p] (or [n, p]), y and w [S, n]; ``l2`` one strength or one per problem [S]; returns
+    coefficients [S, p + 1] (intercept first)."""
     single = X.ndim == 2
     if single:
         X, y = X[None], y[None]
@@ -35,8 +36,8 @@ def fit_logistic(
     pri = np.zeros((S, p + 1))
     if prior is not None:
         pri[:, 1:] = prior
-    penalty = np.full(p + 1, l2)
-    penalty[0] = 1e-8
+    penalty = np.repeat(np.broadcast_to(np.asarray(l2, float), (S,))[:, None], p + 1, axis=1)
+    penalty[:, 0] = 1e-8
     b = pri.copy()
     # start the intercept at the weighted log-odds
     rate = np.clip((w * y).sum(1) / np.maximum(w.sum(1), 1e-12), 1e-3, 1 - 1e-3)
@@ -47,7 +48,7 @@ def fit_logistic(
         mu = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
         XbT = np.swapaxes(Xb, 1, 2)
         g = np.matmul(XbT, (w * (mu - y))[..., None])[..., 0] + penalty * (b - pri)
-        h = np.matmul(XbT * (w * mu * (1 - mu))[:, None, :], Xb) + penalty * eye
+        h = np.matmul(XbT * (w * mu * (1 - mu))[:, None, :], Xb) + penalty[:, :, None] * eye
         step = np.linalg.solve(h, g[..., None])[..., 0]
         b = b - step
         if np.abs(step).max() < 1e-8:

@@ -16,6 +16,8 @@ Fields:
 - ``paired``: the summary pairs its AUC with ``specific`` at the same rank and k (shared - specific).
 - ``adapts``: a new model is mapped into the basis from unlabelled shared texts alone, so the monitor
   and the zero-shot row scores can use it.
+- ``cv``: an ``own`` head whose L2 is chosen by cross-validation inside each draw's k labelled rows
+  (``transfer.specific_l2_grid``); its features are the same at every rank, so it is fit once.
 - ``sweep``: drawn in the rank-sweep figure; ``style``: (colour, line style) in the data-efficiency
   figure (None: not drawn); ``claim``: the summary quotes its zero-shot AUC under this name.
 """
@@ -38,6 +40,7 @@ class Method:
     style: tuple[str, str] | None = None
     claim: str | None = None
     null_of: str | None = None
+    cv: bool = False
 
 
 REGISTRY: list[Method] = [
@@ -48,7 +51,21 @@ REGISTRY: list[Method] = [
     Method(
         "lowrank", "lowrank (shared, named concepts)", aligner=True, paired=True, sweep=True, style=("#9467bd", "-")
     ),
-    Method("specific", "specific (holdout's own probe)", head="own", sweep=True, style=("#d62728", "-")),
+    Method(
+        "specific",
+        "specific (holdout's own probe: ridge-logistic on its full read, L2 by CV in the k rows)",
+        head="own",
+        cv=True,
+        sweep=True,
+        style=("#d62728", "-"),
+    ),
+    Method(
+        "specific_pca",
+        "specific_pca (holdout's own top-r principal components, fixed L2)",
+        head="own",
+        sweep=True,
+        style=("#ff9896", "-"),
+    ),
     Method("random", "random basis", sweep=True, style=("#7f7f7f", ":"), claim="random basis zero-shot"),
     Method(
         "shuffled", "shuffled labels", head="null", null_of="gcca", style=("#bbbbbb", "-."), claim="shuffled zero-shot"

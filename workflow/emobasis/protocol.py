@@ -25,6 +25,9 @@ from emobasis.splits import stable_seed
 from emobasis.study import StudyData, TransferError
 
 ALL_K = -1  # k = "all" in tables
+#: the own probe's L2 strengths (``transfer.specific_l2_grid`` overrides), chosen by CV inside the k rows
+SPECIFIC_L2_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
+CV_FOLDS = 5
 
 
 def parse_ks(ks) -> list[int]:
@@ -160,6 +163,47 @@ class Protocol:
             zero, prior, l2 = None, np.zeros((S, h.shape[1])), self.cfg["specific_l2"]
         res = self._k_shot(Xh, np.broadcast_to(yh, (S, len(yh))), prior, l2, benign, h[self.te])
         return ([zero] if zero else []) + list(res.values())
+
+    def run_own_cv(self, F: dict, folds: int = CV_FOLDS) -> list[HeadResult]:
+        """The holdout's own probe at its best: for every k draw a ridge-logistic head on the holdout's drawn
+        rows alone, its L2 strength (``transfer.specific_l2_grid``) chosen by stratified ``folds``-fold
+        cross-validation inside those k rows (lowest out-of-fold log-loss; ties go to the stronger L2). A draw
+        with fewer than 2 rows of a class cannot be cross-validated and uses ``specific_l2``. No k = 0."""
+        h = F[self.holdout]
+        Xh, yh = h[self.shot], self.y[self.shot].astype(bool)
+        grid = np.sort(np.asarray(self.cfg.get("specific_l2_grid", SPECIFIC_L2_GRID), float))[::-1]
+        out = []
+        for k, draws in self.draws.items():
+            chosen = [
+                self._cv_l2(Xh, yh, idx, grid, folds, stable_seed(self.seed, "cv", str(k), str(s)))
+                for s, idx in enumerate(draws)
+            ]
+            W = np.zeros((len(draws), len(Xh)))
+            for s, idx in enumerate(draws):
+                W[s, idx] = 1.0
+            B = fit_logistic(
+                np.broadcast_to(Xh, (len(draws),) + Xh.shape), np.broadcast_to(yh, W.shape), W, l2=np.array(chosen)
+            )
+            out.append(calibrated(k, predict(h[self.te], B), predict(h[self.cal], B)))
+        return out
+
+    def _cv_l2(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray, grid: np.ndarray, folds: int, seed: int) -> float:
+        """The L2 strength of ``grid`` with the lowest out-of-fold log-loss on the rows ``idx`` of (X, y)."""
+        X, y = X[idx], y[idx]
+        n_f = min(folds, int(y.sum()), int((~y).sum()))
+        if n_f < 2:
+            return float(self.cfg["specific_l2"])
+        rng = np.random.default_rng(seed)
+        fold = np.empty(len(y), int)
+        for cls in (True, False):  # stratified: each class dealt round-robin over the folds in a seeded order
+            rows = np.flatnonzero(y == cls)
+            fold[rng.permutation(rows)] = np.arange(len(rows)) % n_f
+        L = len(grid)
+        W = np.repeat((fold[None, :] != np.arange(n_f)[:, None]).astype(float), L, axis=0)  # [n_f * L, n]
+        B = fit_logistic(np.broadcast_to(X, (len(W),) + X.shape), np.broadcast_to(y, W.shape), W, l2=np.tile(grid, n_f))
+        p = 1 / (1 + np.exp(-np.clip(predict(X, B), -30, 30)))  # [n_f * L, n]
+        ll = np.where(y, np.log(p + 1e-12), np.log(1 - p + 1e-12)) * (1 - W)  # out-of-fold rows only
+        return float(grid[int(np.argmin(-ll.reshape(n_f, L, -1).sum((0, 2))))])
 
     def run_shuffled(self, F: dict) -> list[HeadResult]:
         """Null baseline: each of ``null_seeds`` heads sees its own permutation of the labels (training side and

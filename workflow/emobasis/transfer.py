@@ -118,7 +118,7 @@ def method_features(ctx: Context, cfg: dict) -> dict:
 def run_heads(ctx: Context, feats: dict, proto, cfg: dict) -> dict[tuple[str, int], list[HeadResult]]:
     """Every method's head results for one target, in the summary's row order."""
     ranked, rankfree = grid_methods(cfg)
-    store = {}
+    store, fitted = {}, {}  # fitted: cv heads by their (rank-independent) features, fit once
     for rank, name in [(r, n) for r in cfg["ranks"] for n in ranked] + [(0, n) for n in rankfree]:
         method = METHODS[name]
         if method.head == "null":
@@ -127,6 +127,9 @@ def run_heads(ctx: Context, feats: dict, proto, cfg: dict) -> dict[tuple[str, in
         elif method.head == "scores":
             if (res := SCORES[name](ctx, proto)) is not None:
                 store[(name, rank)] = res
+        elif method.cv and (name, rank) in feats:
+            F = feats[(name, rank)]
+            store[(name, rank)] = fitted[id(F)] = fitted.get(id(F)) or proto.run_own_cv(F)
         elif (name, rank) in feats:
             store[(name, rank)] = proto.run(feats[(name, rank)], transfer=method.head == "transfer")
     return store
