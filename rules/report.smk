@@ -131,6 +131,7 @@ rule write_summary:
     input:
         unpack(get_answer_tables),
         summary="results/tables/transfer_summary.csv",
+        by_suite="results/tables/transfer_by_suite.csv",
         fractions="results/tables/predictor_subspace.csv",
         angles="results/tables/predictor_angles.csv",
         models=[model_manifest(m) for m in study_models()],

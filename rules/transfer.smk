@@ -28,6 +28,7 @@ rule transfer:
         results=get_transfer_outputs("results/transfer", "parquet"),
         bases=get_basis_outputs(),
         summary="results/transfer/summary/{holdout}.parquet",
+        by_suite="results/transfer/summary/{holdout}.by_suite.parquet",
     log:
         "logs/transfer/{holdout}.log",
     benchmark:
@@ -51,9 +52,14 @@ rule gather_transfer:
         summaries=expand(
             "results/transfer/summary/{holdout}.parquet", holdout=study_models()
         ),
+        by_suite=expand(
+            "results/transfer/summary/{holdout}.by_suite.parquet",
+            holdout=study_models(),
+        ),
     output:
         table="results/tables/transfer.csv",
         summary="results/tables/transfer_summary.csv",
+        by_suite="results/tables/transfer_by_suite.csv",
     log:
         "logs/gather_transfer.log",
     conda:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from emobasis.anatomy import basis_anatomy
@@ -163,7 +164,7 @@ def test_figures_have_a_panel_per_holdout_and_position(world):
     axes = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title().split("\n")[0] for ax in axes] == [f"holdout: {h}" for h in HOLDOUTS]
     labels = {line.get_label() for line in axes[0].get_lines()}
-    assert {"gcca (shared)", "specific (holdout's own probe)", "surface (TF-IDF on the response)"} <= labels
+    assert {"gcca (shared)", "specific (holdout's own probe, full read)", "surface (TF-IDF on the response)"} <= labels
     x, y = axes[0].get_lines()[0].get_data()
     assert len(x) == len(KS)
     fig = plot_rank_sweep(summary, "tone_masked", ["prompt_last"], [4, 6])
@@ -300,3 +301,70 @@ def test_a_new_k_and_a_registered_baseline_reach_the_grid_the_figures_and_the_cl
     finally:
         unregister("profiles_all")
         FEATURES.pop("profiles_all", None)
+
+
+def test_per_suite_rows_are_the_same_heads_scored_on_each_suites_test_rows(tmp_path):
+    """by_suite: the pooled rows are unchanged; a suite's zero-shot AUC is the pooled heads' AUC on that suite's
+    test rows; the summary judges the rule per suite and says where the pooled verdict holds."""
+    from emobasis.protocol import study_protocol
+    from emobasis.transfer import Context, method_features, run_heads
+    from emobasis.verdict import per_suite_section
+
+    data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
+    data.rows["suite"] = np.where(np.arange(len(data.rows)) % 3 == 0, "small", "large")
+    cfg = {**CFG, "ks": [0, 32, ALL_K], "aligners": ["gcca"], "ranks": [4]}
+    pooled = evaluate_holdout(data, "sim0", cfg, seed=3)[1]
+    both = evaluate_holdout(data, "sim0", cfg, seed=3, by_suite=True)[1]
+    assert set(both["suite"]) == {"all", "small", "large"}
+    key = ["aligner", "rank", "k", "target", "position"]
+    np.testing.assert_array_equal(
+        both[both["suite"] == "all"].drop(columns="suite")[[*key, "auc"]].to_numpy(), pooled[[*key, "auc"]].to_numpy()
+    )
+    proto = study_protocol(data, "sim0", "tone_masked", cfg, 3)
+    store = run_heads(
+        Context(data, "sim0", "prompt_last", cfg, 3),
+        method_features(Context(data, "sim0", "prompt_last", cfg, 3), cfg),
+        proto,
+        cfg,
+    )
+    small = (data.rows["suite"] == "small").to_numpy()[proto.te]
+    scores = store[("gcca", 4)][0].scores[0]
+    direct = auc(scores[small], proto.y[proto.te][small])
+    row = both[(both["suite"] == "small") & (both["aligner"] == "gcca") & (both["k"] == 0)]
+    assert abs(row["auc"].iloc[0] - direct) < 1e-12
+    assert row["n_test"].iloc[0] == small.sum() and row["perm_p"].notna().all()
+
+    both = both[both["suite"] != "all"].copy()
+    rule = {**RULE, "rank": 4}
+    text = "\n".join(per_suite_section(tidy_k(both.assign(holdout="sim0")), rule, ["sim0"], "transferable"))
+    assert "- **small** (test positives/negatives: sim0 " in text and "- **large**" in text
+    assert "holds within every suite" in text or "not within" in text
+    one_class = both.assign(n_test_pos=np.where(both["suite"] == "small", 0, both["n_test_pos"]))
+    text = "\n".join(per_suite_section(tidy_k(one_class), rule, ["sim0"], "transferable"))
+    assert "- **small** (test positives/negatives: sim0 0/" in text and "not judged, sim0 has one class" in text
+    assert "not within small" in text
+
+
+def test_first_k_is_holm_corrected_across_the_scanned_ks():
+    """A k whose 95% CI lower bound only just clears the bound counts alone, not among four scanned k; a clear
+    one counts either way."""
+    from emobasis.verdict import first_k
+
+    def table(diffs):
+        rows = [
+            {
+                **{c: RULE[c] for c in ("aligner", "rank", "target", "position")},
+                "holdout": "h",
+                "k": k,
+                "diff_vs_specific": d,
+                "diff_ci_low": d - 0.0392,
+                "diff_ci_high": d + 0.0392,
+            }
+            for k, d in diffs.items()
+        ]
+        return pd.DataFrame(rows)
+
+    just = 0.041  # lower bound 0.0018 > 0: one-sided p about 0.018 alone, about 0.07 after Holm over 4
+    assert first_k(table({"8": just}), RULE, "h", 0.0, ["0", "8"]) == "8"
+    assert first_k(table({"8": just, "16": -0.1, "32": -0.1, "64": -0.1}), RULE, "h", 0.0, KS[:5]) == "never"
+    assert first_k(table({"8": -0.1, "16": 0.2, "32": 0.3, "64": 0.3}), RULE, "h", 0.0, KS[:5]) == "16"

@@ -53,7 +53,7 @@ REGISTRY: list[Method] = [
     ),
     Method(
         "specific",
-        "specific (holdout's own probe: ridge-logistic on its full read, L2 by CV in the k rows)",
+        "specific (holdout's own probe, full read)",
         head="own",
         cv=True,
         sweep=True,
@@ -61,7 +61,7 @@ REGISTRY: list[Method] = [
     ),
     Method(
         "specific_pca",
-        "specific_pca (holdout's own top-r principal components, fixed L2)",
+        "specific_pca (holdout's own top-r PCs)",
         head="own",
         sweep=True,
         style=("#ff9896", "-"),

@@ -22,6 +22,7 @@ from emobasis.verdict import (
     first_k,
     fmt_claim,
     null_spread,
+    per_suite_section,
 )
 
 # --- summary.md -----------------------------------------------------------------------------------------
@@ -76,6 +77,7 @@ def plain_words(
     ang = angles[(angles["position"] == rule["position"]) & (angles["target"] == rule["target"])]
     shuffled = summary[summary["aligner"] == "shuffled"]["auc"]
     matches = {h: first_k(summary, rule, h, -rule["margin"], ks) for h in holdouts}
+    n_scanned = sum(str(k) != "0" for k in ks)
     beats = {h: first_k(summary, rule, h, 0.0, ks) for h in holdouts}
     out = [
         f"- **Zero-shot transfer vs chance (0.5)**: a head trained on the other models' shared coordinates "
@@ -83,10 +85,10 @@ def plain_words(
         f"{shuffled.min():.3f}-{shuffled.max():.3f} over every cell of the grid, but one such head can land far from "
         f"0.5: {null_spread(summary, rule, holdouts)}; the verdict's criterion A tests each zero-shot head "
         "against those single heads (permutation p-value, Holm-adjusted across holdouts).",
-        f"- **Labels needed to match the model's own probe** (first k whose paired-difference CI lower bound is "
-        f"above -{rule['margin']}): "
+        f"- **Labels needed to match the model's own probe** (first k whose paired difference is above "
+        f"-{rule['margin']}, one-sided at 0.025, Holm-corrected across the {n_scanned} k values scanned): "
         + "; ".join(f"{h} k={matches[h]}" for h in holdouts)
-        + ". First k where shared is significantly better (CI above 0): "
+        + ". First k where shared is significantly better (above 0, same correction): "
         + "; ".join(f"{h} {beats[h]}" for h in holdouts)
         + ".",
         f"- **Cost at full data** (k = all, shared - specific): {each('shared - specific at k=all')}.",
@@ -135,9 +137,11 @@ def write_summary(
     ks: list[str],
     stability: pd.DataFrame | None = None,
     answers: list[str] | None = None,
+    by_suite: pd.DataFrame | None = None,
 ) -> tuple[str, pd.DataFrame, dict]:
     """The text of results/summary.md, the claims behind it, and the verdict (``ks``: the study's k grid;
-    ``stability``: results/tables/cross_suite_stability.csv, judged by ``rule["stability"]``)."""
+    ``stability``: results/tables/cross_suite_stability.csv, judged by ``rule["stability"]``; ``by_suite``:
+    results/tables/transfer_by_suite.csv, the rule per suite)."""
     from emobasis.crosssuite import stability_summary
 
     stab_line, stab_section = stability_summary(stability, rule) if stability is not None else (None, [])
@@ -175,6 +179,7 @@ def write_summary(
         "",
         *plain_words(summary, cl, rule, holdouts, fractions, angles, ks),
     ]
+    lines += ["", *per_suite_section(by_suite, rule, holdouts, v["verdict"])] if by_suite is not None else []
     lines += ["", *stab_section] if stab_section else []
     lines += ["", *answers] if answers else []
     lines += [

@@ -135,10 +135,14 @@ def run_heads(ctx: Context, feats: dict, proto, cfg: dict) -> dict[tuple[str, in
     return store
 
 
-def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, keep_bases: bool = False):
+def evaluate_holdout(
+    data: StudyData, holdout: str, cfg: dict, seed: int = 0, keep_bases: bool = False, by_suite: bool = False
+):
     """All methods x ranks x positions x targets x k for one holdout.
 
     Returns (tidy per-seed results, summary with bootstrap CIs, bases {(method, rank, position): basis}).
+    ``by_suite``: the summary also has, for every suite, the same rows computed on that suite's test rows
+    alone (column ``suite``; the pooled rows have ``suite`` = "all"), from the same heads.
     Rows of the suites in ``cfg["test_suites"]`` are left out of everything (they are scored only across
     suites, :mod:`emobasis.crosssuite`)."""
     data = fit_suite_data(data, cfg)
@@ -158,26 +162,34 @@ def evaluate_holdout(data: StudyData, holdout: str, cfg: dict, seed: int = 0, ke
             store = run_heads(ctx, feats, proto, cfg)
             recs, summ = summarize(store, proto, data.rows, holdout, target, position, cfg, seed)
             records += recs
-            summaries += summ
+            summaries += [{**row, "suite": "all"} for row in summ] if by_suite else summ
+            for suite in dict.fromkeys(data.rows["suite"]) if by_suite else []:
+                keep = (data.rows["suite"] == suite).to_numpy()[proto.te]
+                summaries += summarize(store, proto, data.rows, holdout, target, position, cfg, seed, keep, suite)[1]
     return pd.DataFrame(records), pd.DataFrame(summaries), all_bases
 
 
-def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed):
+def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed, keep=None, suite=None):
     """Per-seed AUC rows, and bootstrap-over-prompts CIs of the seed-averaged AUC (paired with ``specific``
     at the same rank and k). Every method is resampled with the same prompt weights.
+
+    ``keep`` (a mask over the test rows) and ``suite``: the same on a subset of the test rows, e.g. one
+    suite's (the rows get ``suite``); a subset with one class gets NaN AUCs.
 
     Permutation test: the rows of the method a null is fit for (``shuffled`` is the null of ``gcca``) get
     ``perm_p``, the share of single permuted-label heads (``null_seeds`` of them, same rank and k) whose
     test AUC reaches the row's AUC, and ``n_perm``; the null's own rows keep the 97.5th percentile of those
     single heads (``auc_null_q975``) beside their mean. At k > 0 the row's AUC is the mean over the k draws
     while each null head is one draw, so the test is conservative there."""
-    yte = proto.y[proto.te]
-    benign_te = proto.benign[proto.te] & ~yte.astype(bool)  # the rows a false alarm can happen on
-    groups = rows["item_id"].to_numpy()[proto.te]
-    W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position))
+    keep = np.ones(proto.te.sum(), bool) if keep is None else keep
+    yte = proto.y[proto.te][keep]
+    benign_te = proto.benign[proto.te][keep] & ~yte.astype(bool)  # the rows a false alarm can happen on
+    groups = rows["item_id"].to_numpy()[proto.te][keep]
+    W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position, *([suite] if suite else [])))
     recs, summ, kernels, nulls = [], [], {}, {}
     for (name, rank), results in store.items():
         for res in results:
+            res = res if keep.all() else HeadResult(res.k, res.scores[:, keep], res.thresholds, res.fpr_target)
             aucs = auc_rows(res.scores, yte)
             if METHODS[name].head == "null":  # single permuted-label heads: the null of ``null_of``'s heads
                 nulls[(METHODS[name].null_of, rank, res.k)] = aucs
@@ -190,6 +202,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
                 "target": target,
                 "position": position,
                 "k": res.k,
+                **({"suite": suite} if suite else {}),
             }
             for s_i, (a, r, f) in enumerate(zip(aucs, recalls, fprs)):
                 recs.append({**cell, "seed": s_i, "auc": float(a), "recall_at_fpr": r, "realized_fpr": f})

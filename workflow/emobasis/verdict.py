@@ -132,13 +132,23 @@ def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> pd.DataFra
 
 
 def first_k(summary: pd.DataFrame, rule: dict, holdout: str, bound: float, ks: list[str]) -> str:
-    """Smallest k > 0 (of the study's ``ks``) at which the shared basis's paired difference with specific has
-    CI low > bound."""
+    """Smallest k > 0 (of the study's ``ks``) at which the shared basis's paired difference with specific is
+    above ``bound``, Holm-corrected for scanning the k values: each k's one-sided p-value of "difference <=
+    bound" comes from a normal approximation of its 95% bootstrap CI (se = CI width / 3.92), the p-values are
+    Holm-adjusted across the scanned k, and a k counts at adjusted p <= 0.025 (a single k at 0.025 is the
+    same as "CI lower bound above bound"). "never" when no k qualifies."""
+    from scipy.stats import norm
+
+    scanned, p = [], []
     for k in [str(k) for k in ks if str(k) != "0"]:
         sel = cell_rows(summary, rule["aligner"], rule["rank"], holdout, rule["target"], rule["position"], k)
-        if len(sel) and sel["diff_ci_low"].iloc[0] > bound:
-            return k
-    return "never"
+        if len(sel):
+            row = sel.iloc[0]
+            se = max((row["diff_ci_high"] - row["diff_ci_low"]) / (2 * norm.ppf(0.975)), 1e-12)
+            scanned.append(k)
+            p.append(float(norm.sf((row["diff_vs_specific"] - bound) / se)))
+    adjusted = holm(p)
+    return next((k for k, q in zip(scanned, adjusted) if q <= 0.025), "never")
 
 
 def permutation_tests(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict[str, tuple[float, float]]:
@@ -273,3 +283,56 @@ def alarms_line(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
         )
         + "."
     )
+
+
+# --- per suite ------------------------------------------------------------------------------------------
+
+
+def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], pooled: str) -> list[str]:
+    """The rule applied to each suite's test prompts alone (``results/tables/transfer_by_suite.csv``: the
+    same heads and thresholds, CIs and permutation p-values recomputed on the suite's rows), with the
+    numbers it rests on, and whether the pooled verdict holds within every suite."""
+    r, t, pos, k = rule["rank"], rule["target"], rule["position"], str(rule["match_k"])
+    lines, held = [], {}
+    for suite in dict.fromkeys(by_suite["suite"]):
+        rows = by_suite[by_suite["suite"] == suite]
+        zero = {h: cell(rows, rule["aligner"], r, h, t, pos, "0") for h in holdouts}
+        counts = ", ".join(f"{h} {int(z['n_test_pos'])}/{int(z['n_test'] - z['n_test_pos'])}" for h, z in zero.items())
+        one_class = [h for h, z in zero.items() if z["n_test_pos"] in (0, z["n_test"])]
+        if one_class:
+            lines.append(
+                f"- **{suite}** (test positives/negatives: {counts}): not judged, {', '.join(one_class)} "
+                f"{'has' if len(one_class) == 1 else 'have'} one class among this suite's test prompts."
+            )
+            continue
+        v = decide(rows, rule, holdouts)
+        held[suite] = v["verdict"]
+        parts = []
+        for h in holdouts:
+            m = cell(rows, rule["aligner"], r, h, t, pos, k)
+            c = cell_rows(rows, beyond(rule), r, h, t, pos, "0")
+            parts.append(
+                f"{h} zero-shot {fmt(zero[h]['auc'], zero[h]['auc_ci_low'], zero[h]['auc_ci_high'])} "
+                f"(perm. p {v['perm'][h][0]:.3f}, Holm {v['perm'][h][1]:.3f}), shared - specific at k={k} "
+                f"{fmt(m['diff_vs_specific'], m['diff_ci_low'], m['diff_ci_high'], signed=True)}"
+                + (f", {beyond(rule)} {fmt(*c.iloc[0][['auc', 'auc_ci_low', 'auc_ci_high']])}" if len(c) == 1 else "")
+            )
+        lines.append(
+            f"- **{suite}** (test positives/negatives: {counts}): **{v['verdict']}**. " + "; ".join(parts) + "."
+        )
+    suites = list(dict.fromkeys(by_suite["suite"]))
+    same = [s for s in suites if held.get(s) == pooled]
+    words = f"The pooled verdict ({pooled}) holds within " + (
+        "every suite."
+        if len(same) == len(suites)
+        else f"{', '.join(same) or 'no suite'}, not within {', '.join(s for s in suites if s not in same)}."
+    )
+    return [
+        "## Per suite",
+        "",
+        "The same rule on each suite's test prompts alone: the same heads and alarm thresholds, CIs and "
+        "permutation p-values recomputed on that suite's rows (Holm across the holdouts within the suite). "
+        f"{words} The pooled verdict is the study's.",
+        "",
+        *lines,
+    ]

@@ -1,4 +1,4 @@
-"""One tidy table of every AUC row, and one of the bootstrap summaries."""
+"""One tidy table of every AUC row, one of the bootstrap summaries, and one of the summaries per suite."""
 
 import sys
 
@@ -12,4 +12,7 @@ check_transfer_table(results, snakemake.params.settings, snakemake.params.settin
 tidy_k(results).to_csv(snakemake.output.table, index=False)
 tidy_k(pd.concat([pd.read_parquet(p) for p in snakemake.input.summaries], ignore_index=True)).to_csv(
     snakemake.output.summary, index=False
+)
+tidy_k(pd.concat([pd.read_parquet(p) for p in snakemake.input.by_suite], ignore_index=True)).to_csv(
+    snakemake.output.by_suite, index=False
 )

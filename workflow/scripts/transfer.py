@@ -13,7 +13,8 @@ settings, holdout = snakemake.params.settings, snakemake.wildcards.holdout
 cfg = grid_config(settings)
 data = load_settings_study(settings)
 print(f"{holdout}: {len(data.rows)} rows, layers {data.layers}", file=sys.stderr)
-results, summary, bases = evaluate_holdout(data, holdout, cfg, seed=settings["seed"], keep_bases=True)
+results, summary, bases = evaluate_holdout(data, holdout, cfg, seed=settings["seed"], keep_bases=True, by_suite=True)
+pooled = (summary["suite"] == "all").to_numpy()
 provenance = {
     "holdout": holdout,
     "models": settings["models"],
@@ -24,7 +25,8 @@ provenance = {
 for path in snakemake.output.results:
     method, rank = Path(path).parts[-3], int(Path(path).parts[-2][1:])
     write_parquet(results[(results.aligner == method) & (results["rank"] == rank)], path, provenance)
-write_parquet(summary, snakemake.output.summary, provenance)
+write_parquet(summary[pooled].drop(columns="suite").reset_index(drop=True), snakemake.output.summary, provenance)
+write_parquet(summary[~pooled].reset_index(drop=True), snakemake.output.by_suite, provenance)
 for path in snakemake.output.bases:
     aligner, rank = Path(path).parts[-3], int(Path(path).parts[-2][1:])
     arrays = {

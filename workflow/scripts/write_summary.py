@@ -32,6 +32,7 @@ text, claims, verdict = write_summary(
     p.ks,
     stability=pd.read_csv(snakemake.input.stability) if hasattr(snakemake.input, "stability") else None,
     answers=answers,
+    by_suite=read_summary(snakemake.input.by_suite) if hasattr(snakemake.input, "by_suite") else None,
 )
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:
