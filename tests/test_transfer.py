@@ -345,3 +345,41 @@ def test_prompt_baselines_run_only_with_prompt_embeddings():
     )
     F = FEATURES["prompt_embedding"](ctx, 0)
     assert set(F) == set(data.models) and F["sim0"].shape == (400, 30)
+
+
+def test_lowrank_orients_a_model_whose_concept_directions_are_flipped():
+    """Half the concept directions of the holdout point the other way (as a per-model fit can leave them):
+    without orientation the transferred head scores it below chance; lowrank orients the profiles from
+    unlabelled rows and scores it as if nothing were flipped."""
+    from dataclasses import replace
+
+    from emobasis.align import orient_profiles
+
+    cfg = {**SIM_CFG, "aligners": ["lowrank"], "ranks": [4], "ks": [0], "null_seeds": 5, "n_boot": 100}
+    data, _ = simulate("shared", seed=2)
+    flip = np.where(np.arange(len(data.concepts)) % 2 == 0, -1.0, 1.0)
+    Z = {m: dict(v) for m, v in data.Z.items()}
+    Z["sim0"]["prompt_last"] = data.Z["sim0"]["prompt_last"] * flip
+    flipped = replace(data, Z=Z)
+
+    def zero_shot(d):
+        s = evaluate_holdout(d, "sim0", cfg)[1]
+        return s[(s["aligner"] == "lowrank") & (s["k"] == 0)]["auc"].iloc[0]
+
+    plain = zero_shot(data)
+    assert plain > 0.85
+    assert abs(zero_shot(flipped) - plain) < 1e-9
+    ref = data.ref
+    _, signs = orient_profiles({m: Z[m]["prompt_last"] for m in data.models}, ["sim1", "sim2"], ref)
+    shared = [i for i, c in enumerate(data.concepts) if c.startswith("shared")]  # "own" concepts: no consensus
+    np.testing.assert_array_equal(signs["sim0"][shared], flip[shared])
+    assert (signs["sim1"] == 1).all() and (signs["sim2"] == 1).all()
+    # the unoriented head: trained on sim1, sim2 profiles as they are, applied to the flipped sim0
+    from emobasis.heads import fit_logistic, predict
+    from emobasis.protocol import standardize
+
+    y = data.rows["tone_masked"].to_numpy()
+    tr, te = (data.rows["split"] == "train").to_numpy(), (data.rows["split"] == "test").to_numpy()
+    Zs = {m: standardize(Z[m]["prompt_last"], ref) for m in data.models}
+    b = fit_logistic(np.concatenate([Zs[m][tr] for m in ("sim1", "sim2")]), np.concatenate([y[tr]] * 2), l2=1.0)
+    assert roc_auc_score(y[te], predict(Zs["sim0"][te], b)) < 0.5

@@ -177,6 +177,27 @@ def make_aligner(name: str, rank: int, **kwargs) -> Aligner:
     return ALIGNERS[name](rank, **kwargs)
 
 
+def orient_profiles(
+    profiles: dict[str, np.ndarray], reference: list[str], rows: np.ndarray, rounds: int = 2
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Concept profiles with each model's columns signed to agree with the ``reference`` models, from
+    unlabelled rows alone.
+
+    A concept direction is fit per model, and nothing forces a model's profile on one concept to move with
+    the other models' on the same prompts: in the default study half of SmolLM2's profiles at prompt_last
+    correlate negatively with the other models' on the same prompts, and a head trained on the other
+    models then scores it below chance. Here each column of every model gets the sign of its correlation,
+    on ``rows`` (the same prompts for every model, no labels), with the reference models' mean column;
+    the mean is recomputed with the signs applied (``rounds``). Returns (signed profiles, {model: signs})."""
+    signs = {m: np.ones(Z.shape[1]) for m, Z in profiles.items()}
+    for _ in range(rounds):
+        consensus = np.mean([profiles[m][rows] * signs[m] for m in reference], 0)
+        for m, Z in profiles.items():
+            c = np.array([np.corrcoef(Z[rows, i], consensus[:, i])[0, 1] for i in range(Z.shape[1])])
+            signs[m] = np.where(c < 0, -1.0, 1.0)
+    return {m: Z * signs[m] for m, Z in profiles.items()}, signs
+
+
 def lowrank_basis(
     profiles: dict[str, np.ndarray],
     labels: dict[str, list[np.ndarray]],

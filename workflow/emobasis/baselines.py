@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from emobasis.align import Whitener, lowrank_basis, make_aligner
+from emobasis.align import Whitener, lowrank_basis, make_aligner, orient_profiles
 from emobasis.protocol import HeadResult, Protocol, calibrated, standardize
 from emobasis.study import StudyData
 
@@ -115,9 +115,11 @@ def procrustes_features(ctx: Context, rank: int) -> dict:
 
 @features("lowrank")
 def lowrank_features(ctx: Context, rank: int) -> dict:
-    """Concept-profile combinations shared by the training models' predictors of every target."""
+    """Concept-profile combinations shared by the training models' predictors of every target, on profiles
+    oriented to agree across models from unlabelled train-side rows (:func:`orient_profiles`)."""
     data, pos = ctx.data, ctx.position
     Zs = {m: standardize(data.Z[m][pos], ctx.ref) for m in data.models}
+    Zs = orient_profiles(Zs, ctx.train_models, ctx.ref)[0]
     labels = {m: [data.y(m, t) for t in ctx.cfg["targets"]] for m in ctx.train_models}
     U = ctx.bases[("lowrank", rank)] = lowrank_basis(
         {m: Zs[m] for m in ctx.train_models}, labels, rank, ctx.tr, ctx.ref
