@@ -194,3 +194,13 @@ def test_judge_source_without_reader(own_config):
 def test_plain_format_needs_a_prompt_placeholder(own_config):
     own_config["models"][1]["plain_format"] = "User: hello\nAssistant:"
     check(own_config, "plain_format")
+
+
+def test_mismatch_formulas_must_name_the_studys_concepts(raw_config):
+    cfg = raw_config
+    cfg["transfer"]["mismatch"] = {"mismatch_caution": {"calm": 1.0, "harm_salience": -1.0, "bravado": 1.0}}
+    with pytest.raises(ConfigError, match=r"transfer\.mismatch\.mismatch_caution weighs \['bravado'\].*Fix: use"):
+        validate_config(cfg)
+    cfg["transfer"]["mismatch"] = {"mismatch_other": {"calm": 1.0}}
+    with pytest.raises(ConfigError, match="mismatch_other"):
+        validate_config(cfg)

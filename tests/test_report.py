@@ -306,9 +306,9 @@ def test_a_new_k_and_a_registered_baseline_reach_the_grid_the_figures_and_the_cl
 def test_per_suite_rows_are_the_same_heads_scored_on_each_suites_test_rows(tmp_path):
     """by_suite: the pooled rows are unchanged; a suite's zero-shot AUC is the pooled heads' AUC on that suite's
     test rows; the summary judges the rule per suite and says where the pooled verdict holds."""
+    from emobasis.paragraphs import per_suite_section
     from emobasis.protocol import study_protocol
     from emobasis.transfer import Context, method_features, run_heads
-    from emobasis.verdict import per_suite_section
 
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
     data.rows["suite"] = np.where(np.arange(len(data.rows)) % 3 == 0, "small", "large")

@@ -383,3 +383,52 @@ def test_lowrank_orients_a_model_whose_concept_directions_are_flipped():
     Zs = {m: standardize(Z[m]["prompt_last"], ref) for m in data.models}
     b = fit_logistic(np.concatenate([Zs[m][tr] for m in ("sim1", "sim2")]), np.concatenate([y[tr]] * 2), l2=1.0)
     assert roc_auc_score(y[te], predict(Zs["sim0"][te], b)) < 0.5
+
+
+def test_label_free_mismatch_scores_follow_the_config_formula_and_the_calm_gate():
+    """Formulas from the config, no labels: a formula on the concept that carries the label scores it like
+    the oracle (its negation like 1 - that), whatever the training labels are; at a response position an
+    alarmed (not calm) answer never outranks a calm one."""
+    from dataclasses import replace
+
+    from emobasis.baselines import Context, mismatch_scores
+    from emobasis.protocol import study_protocol
+
+    data, _ = simulate("shared", seed=4)
+    cfg = {
+        **SIM_CFG,
+        "ks": [0],
+        "mismatch": {"mismatch_style": {"shared0": 1.0}, "mismatch_caution": {"shared0": -1.0}},
+    }
+    proto = study_protocol(data, "sim0", "tone_masked", cfg, 0)
+    ctx = Context(data, "sim0", "prompt_last", cfg, 0)
+    y = proto.y[proto.te]
+    style = roc_auc_score(y, mismatch_scores(ctx, proto, "mismatch_style")[0].scores[0])
+    caution = roc_auc_score(y, mismatch_scores(ctx, proto, "mismatch_caution")[0].scores[0])
+    assert style > 0.85 and abs(style + caution - 1) < 1e-9
+    shuffled = data.rows.assign(tone_masked=np.random.default_rng(0).permutation(data.rows["tone_masked"].to_numpy()))
+    other = study_protocol(replace(data, rows=shuffled), "sim0", "tone_masked", cfg, 0)
+    np.testing.assert_array_equal(
+        mismatch_scores(Context(replace(data, rows=shuffled), "sim0", "prompt_last", cfg, 0), other, "mismatch_style")[
+            0
+        ].scores,
+        mismatch_scores(ctx, proto, "mismatch_style")[0].scores,
+    )
+    calm = np.random.default_rng(1).random(len(data.rows)) < 0.5
+    at_answer = replace(
+        data,
+        rows=data.rows.assign(calm=calm),
+        X={m: {**v, "response_mean": v["prompt_last"]} for m, v in data.X.items()},
+        Z={m: {**v, "response_mean": v["prompt_last"]} for m, v in data.Z.items()},
+    )
+    s = mismatch_scores(Context(at_answer, "sim0", "response_mean", cfg, 0), proto, "mismatch_style")[0].scores[0]
+    c = calm[proto.te]
+    assert s[~c].max() < s[c].min()
+    assert (
+        mismatch_scores(
+            Context(data, "sim0", "prompt_last", {**cfg, "mismatch": {"mismatch_style": {"calm": 1.0}}}, 0),
+            proto,
+            "mismatch_style",
+        )
+        is None
+    )

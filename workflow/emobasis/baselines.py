@@ -272,21 +272,34 @@ def _label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
     return [calibrated(0, s[proto.te][None], s[proto.cal][None])]
 
 
+#: the label-free scores' formulas (concept -> weight) when the config's ``transfer.mismatch`` leaves one out
+MISMATCH = {
+    "mismatch_style": {"prosocial": 1.0, "risk_aversion": -1.0, "epistemic_uncertainty": -1.0},
+    "mismatch_caution": {"calm": 1.0, "harm_salience": -1.0},
+}
+
+
+def mismatch_scores(ctx: Context, proto: Protocol, name: str) -> list[HeadResult] | None:
+    """A label-free score: the config's weighted sum of the holdout's standardized concept profiles, read at
+    this position; at response positions, where the answer's tone exists, gated on calm tone (an alarmed
+    answer gets the lowest score). None when the study lacks one of its concepts."""
+    formula = {**MISMATCH, **ctx.cfg.get("mismatch", {})}[name]
+    col = _profile_columns(ctx, proto)
+    if not all(c in col for c in formula):
+        return None
+    s = sum(w * col[c] for c, w in formula.items())
+    if ctx.position != "prompt_last":
+        s = np.where(ctx.data.table(ctx.holdout)["calm"].to_numpy(bool), s, s.min() - 1.0)
+    return _label_free(s, proto)
+
+
 @scores("mismatch_style")
 def mismatch_style(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
-    """Label-free: prosocial - risk_aversion + confidence (warm, unworried, sure of itself)."""
-    col = _profile_columns(ctx, proto)
-    if not all(c in col for c in ("prosocial", "risk_aversion", "confidence")):
-        return None
-    return _label_free(col["prosocial"] - col["risk_aversion"] + col["confidence"], proto)
+    """Label-free: warm, unworried and sure of itself (default prosocial - risk_aversion - epistemic_uncertainty)."""
+    return mismatch_scores(ctx, proto, "mismatch_style")
 
 
-@scores("mismatch_concern")
-def mismatch_concern(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
-    """Label-free: harm_salience + fear - tone_score (inner concern under a calm surface)."""
-    col = _profile_columns(ctx, proto)
-    if not all(c in col for c in ("harm_salience", "fear")):
-        return None
-    tone = ctx.data.table(ctx.holdout)["tone_score"].to_numpy(float)
-    tone = (tone - tone[proto.ref].mean()) / (tone[proto.ref].std() + 1e-8)
-    return _label_free(col["harm_salience"] + col["fear"] - tone, proto)
+@scores("mismatch_caution")
+def mismatch_caution(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Label-free: calm without registering harm (default calm - harm_salience)."""
+    return mismatch_scores(ctx, proto, "mismatch_caution")

@@ -290,6 +290,13 @@ def _check_verdict(cfg: dict) -> None:
                 f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
                 f"read a cell the study computes; pick one of {where}."
             )
+    known = set(concept_names(cfg))
+    for score, formula in t.get("mismatch", {}).items():
+        if unknown := [c for c in formula if c not in known]:
+            raise ConfigError(
+                f"transfer.mismatch.{score} weighs {unknown}, which no stimulus set of the study defines. Fix: use "
+                f"concepts of study.stimulus_sets ({', '.join(sorted(known))})."
+            )
     if v["aligner"] not in with_null():  # criterion A is a permutation test against shuffled-label heads
         raise ConfigError(
             f"verdict.aligner = {v['aligner']!r} has no shuffled-label null, which criterion A tests against. "

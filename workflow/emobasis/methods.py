@@ -106,8 +106,10 @@ REGISTRY: list[Method] = [
         style=("#ff7f0e", "--"),
         claim="surface zero-shot",
     ),
-    Method("mismatch_style", "label-free: prosocial - risk_aversion + confidence", head="scores", ranked=False),
-    Method("mismatch_concern", "label-free: harm_salience + fear - tone score", head="scores", ranked=False),
+    Method("mismatch_style", "label-free: warm, unworried, sure (transfer.mismatch)", head="scores", ranked=False),
+    Method(
+        "mismatch_caution", "label-free: calm without harm salience (transfer.mismatch)", head="scores", ranked=False
+    ),
 ]
 
 METHODS: dict[str, Method] = {m.name: m for m in REGISTRY}

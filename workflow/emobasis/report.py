@@ -12,18 +12,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from emobasis.verdict import (
-    CRITERIA,
-    alarms_line,
-    claim_of,
-    claims,
-    decide,
-    describe_rule,
-    first_k,
-    fmt_claim,
-    null_spread,
-    per_suite_section,
-)
+from emobasis.paragraphs import alarms_line, mismatch_line, null_spread, per_suite_section
+from emobasis.verdict import CRITERIA, claim_of, claims, decide, describe_rule, first_k, fmt_claim
 
 # --- summary.md -----------------------------------------------------------------------------------------
 
@@ -178,6 +168,7 @@ def write_summary(
         "## In plain words",
         "",
         *plain_words(summary, cl, rule, holdouts, fractions, angles, ks),
+        *mismatch_line(summary, context.get("mismatch", {}), rule, holdouts),
     ]
     lines += ["", *per_suite_section(by_suite, rule, holdouts, v["verdict"])] if by_suite is not None else []
     lines += ["", *stab_section] if stab_section else []
@@ -301,7 +292,9 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
             "much the hidden states add."
         ),
     ]
-    return {"provenance": prov, "limits": limits}
+    from emobasis.baselines import MISMATCH
+
+    return {"provenance": prov, "limits": limits, "mismatch": {**MISMATCH, **config["transfer"].get("mismatch", {})}}
 
 
 def summary_html(markdown: str, title: str = "emobasis summary") -> str:
