@@ -30,6 +30,7 @@ localrules:
     check_tone_scorer,
     gather_concept_diagnostics,
     gather_transfer,
+    gather_split_seeds,
     plot_data_efficiency,
     plot_rank_sweep,
     plot_basis,

@@ -360,6 +360,11 @@ def transfer_settings():
     }
 
 
+def verdict_cell():
+    """The verdict's cell (rank, target, position) that the split-seed jobs rerun."""
+    return {key: config["verdict"][key] for key in ("rank", "target", "position")}
+
+
 def transfer_methods():
     """(method, rank) pairs whose result files a transfer job writes (rank 0: rank-free baselines)."""
     pairs = []

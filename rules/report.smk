@@ -132,6 +132,7 @@ rule write_summary:
         unpack(get_answer_tables),
         summary="results/tables/transfer_summary.csv",
         by_suite="results/tables/transfer_by_suite.csv",
+        split_seeds="results/tables/transfer_splits.csv",
         fractions="results/tables/predictor_subspace.csv",
         angles="results/tables/predictor_angles.csv",
         models=[model_manifest(m) for m in study_models()],

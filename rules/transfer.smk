@@ -42,6 +42,48 @@ rule transfer:
         "../workflow/scripts/transfer.py"
 
 
+rule split_seeds:
+    input:
+        unpack(get_transfer_inputs),
+    output:
+        per_seed="results/transfer/split_seeds/{holdout}.parquet",
+        combined="results/transfer/split_seeds/{holdout}.combined.parquet",
+    log:
+        "logs/split_seeds/{holdout}.log",
+    benchmark:
+        "benchmarks/split_seeds/{holdout}.tsv"
+    conda:
+        "../envs/emobasis.yaml"
+    threads: 1
+    params:
+        settings=transfer_settings(),
+        cell=verdict_cell(),
+        fractions=config["split"],
+        n=config["study"]["split_seeds"],
+    script:
+        "../workflow/scripts/split_seeds.py"
+
+
+rule gather_split_seeds:
+    input:
+        per_seed=expand(
+            "results/transfer/split_seeds/{holdout}.parquet", holdout=study_models()
+        ),
+        combined=expand(
+            "results/transfer/split_seeds/{holdout}.combined.parquet",
+            holdout=study_models(),
+        ),
+    output:
+        per_seed="results/tables/split_seeds.csv",
+        combined="results/tables/transfer_splits.csv",
+    log:
+        "logs/gather_split_seeds.log",
+    conda:
+        "../envs/emobasis.yaml"
+    script:
+        "../workflow/scripts/gather_split_seeds.py"
+
+
 rule gather_transfer:
     input:
         results=expand(

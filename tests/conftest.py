@@ -200,6 +200,7 @@ def tiny_study_config(
     for sset in cfg["stimulus_sets"].values():
         sset["per_concept"] = 8
     cfg["study"]["max_rows_per_suite"] = 120
+    cfg["study"]["split_seeds"] = 2
     cfg["extraction"].update(
         layers=[0.5, 1.0], max_prompt_tokens=32, max_response_tokens=16, max_stimulus_tokens=24, token_budget=1024
     )

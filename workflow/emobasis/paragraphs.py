@@ -128,3 +128,21 @@ def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], p
         "",
         *lines,
     ]
+
+
+def split_seed_line(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> list[str]:
+    """How far the zero-shot AUC moves between split seeds (empty when the verdict's cell has one split)."""
+    rows = {
+        h: cell_rows(summary, rule["aligner"], rule["rank"], h, rule["target"], rule["position"], "0") for h in holdouts
+    }
+    if "n_split_seeds" not in summary or any(len(r) != 1 or pd.isna(r["n_split_seeds"].iloc[0]) for r in rows.values()):
+        return []
+    n = int(rows[holdouts[0]]["n_split_seeds"].iloc[0])
+    return [
+        f"- **Across {n} split seeds** (prompt-disjoint splits re-drawn the same way; seed 0 is the one every other "
+        "table uses): the numbers above at the verdict's cell are their mean, with CIs that add the spread across "
+        "seeds to the test prompts' (random effects; `results/tables/split_seeds.csv` has each seed). Zero-shot "
+        "AUC, lowest to highest seed: "
+        + "; ".join(f"{h} {r['auc_seed_min'].iloc[0]:.3f}-{r['auc_seed_max'].iloc[0]:.3f}" for h, r in rows.items())
+        + "."
+    ]

@@ -167,7 +167,7 @@ class Protocol:
     def run_own_cv(self, F: dict, folds: int = CV_FOLDS) -> list[HeadResult]:
         """The holdout's own probe at its best: for every k draw a ridge-logistic head on the holdout's drawn
         rows alone, its L2 strength (``transfer.specific_l2_grid``) chosen by stratified ``folds``-fold
-        cross-validation inside those k rows (lowest out-of-fold log-loss; ties go to the stronger L2). A draw
+        cross-validation inside those k rows (the strongest L2 within 1% of the lowest out-of-fold log-loss). A draw
         with fewer than 2 rows of a class cannot be cross-validated and uses ``specific_l2``. No k = 0."""
         h = F[self.holdout]
         Xh, yh = h[self.shot], self.y[self.shot].astype(bool)
@@ -203,7 +203,10 @@ class Protocol:
         B = fit_logistic(np.broadcast_to(X, (len(W),) + X.shape), np.broadcast_to(y, W.shape), W, l2=np.tile(grid, n_f))
         p = 1 / (1 + np.exp(-np.clip(predict(X, B), -30, 30)))  # [n_f * L, n]
         ll = np.where(y, np.log(p + 1e-12), np.log(1 - p + 1e-12)) * (1 - W)  # out-of-fold rows only
-        return float(grid[int(np.argmin(-ll.reshape(n_f, L, -1).sum((0, 2))))])
+        loss = -ll.reshape(n_f, L, -1).sum((0, 2))
+        # the strongest L2 within 1% of the best loss: near-ties (a flat loss curve) go to the simpler head, so
+        # float noise from another machine does not flip the choice between two equally good strengths
+        return float(grid[int(np.flatnonzero(loss <= loss.min() * 1.01 + 1e-9)[0])])
 
     def run_shuffled(self, F: dict) -> list[HeadResult]:
         """Null baseline: each of ``null_seeds`` heads sees its own permutation of the labels (training side and

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from emobasis.paragraphs import alarms_line, mismatch_line, null_spread, per_suite_section
+from emobasis.paragraphs import alarms_line, mismatch_line, null_spread, per_suite_section, split_seed_line
 from emobasis.verdict import CRITERIA, claim_of, claims, decide, describe_rule, first_k, fmt_claim
 
 # --- summary.md -----------------------------------------------------------------------------------------
@@ -161,7 +161,13 @@ def write_summary(
         "",
         f"AUROC on each holdout model's test prompts (prompt-disjoint), {rule['target']} at {rule['position']}, "
         f"{rule['aligner']} rank {rule['rank']}; 95% CIs from {int(summary['n_boot'].max())} bootstrap resamples "
-        "of prompts; differences are paired on the same resamples.",
+        "of prompts; differences are paired on the same resamples."
+        + (
+            f" Each number is the mean over {int(summary['n_split_seeds'].max())} split seeds, its CI widened by "
+            "the spread across them."
+            if "n_split_seeds" in summary and summary["n_split_seeds"].notna().any()
+            else ""
+        ),
         "",
         headline_markdown(cl, rule),
         "",
@@ -169,6 +175,7 @@ def write_summary(
         "",
         *plain_words(summary, cl, rule, holdouts, fractions, angles, ks),
         *mismatch_line(summary, context.get("mismatch", {}), rule, holdouts),
+        *split_seed_line(summary, rule, holdouts),
     ]
     lines += ["", *per_suite_section(by_suite, rule, holdouts, v["verdict"])] if by_suite is not None else []
     lines += ["", *stab_section] if stab_section else []

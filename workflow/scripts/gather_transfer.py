@@ -9,10 +9,10 @@ from emobasis.transfer import check_transfer_table, tidy_k
 
 results = pd.concat([pd.read_parquet(p) for p in snakemake.input.results], ignore_index=True)
 check_transfer_table(results, snakemake.params.settings, snakemake.params.settings["models"])
-tidy_k(results).to_csv(snakemake.output.table, index=False)
-tidy_k(pd.concat([pd.read_parquet(p) for p in snakemake.input.summaries], ignore_index=True)).to_csv(
-    snakemake.output.summary, index=False
-)
-tidy_k(pd.concat([pd.read_parquet(p) for p in snakemake.input.by_suite], ignore_index=True)).to_csv(
-    snakemake.output.by_suite, index=False
-)
+tidy_k(results).assign(split_seed=0).to_csv(snakemake.output.table, index=False)  # the study's split
+tidy_k(pd.concat([pd.read_parquet(p) for p in snakemake.input.summaries], ignore_index=True)).assign(
+    split_seed=0
+).to_csv(snakemake.output.summary, index=False)
+tidy_k(pd.concat([pd.read_parquet(p) for p in snakemake.input.by_suite], ignore_index=True)).assign(
+    split_seed=0
+).to_csv(snakemake.output.by_suite, index=False)

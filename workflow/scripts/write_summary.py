@@ -15,6 +15,10 @@ models = [json.load(open(path)) for path in snakemake.input.models]
 sources = {path.split("/")[-2]: json.load(open(path)) for path in snakemake.input.sources}
 suites = {path.split("/")[-1].split(".")[0]: json.load(open(path)) for path in snakemake.input.suites}
 summary = read_summary(snakemake.input.summary)
+if hasattr(snakemake.input, "split_seeds"):  # the verdict's cell, combined across split seeds
+    from emobasis.splitseeds import overlay
+
+    summary = overlay(summary, read_summary(snakemake.input.split_seeds))
 context = study_context(p.config, models, sources, suites, summary)
 answers = None
 if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels and the judge's validation
