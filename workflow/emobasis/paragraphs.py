@@ -19,7 +19,10 @@ def null_spread(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
     q = {h: float(v.iloc[0]) for h, v in q.items() if v is not None and len(v) == 1 and v.notna().all()}
     if not q:
         return "this table does not keep their spread"
-    n = int(cell_rows(summary, rule["aligner"], r, holdouts[0], t, pos, "0")["n_perm"].iloc[0])
+    row = cell_rows(summary, rule["aligner"], r, holdouts[0], t, pos, "0").iloc[0]
+    n = int(row["n_perm"])
+    seeds = row.get("n_split_seeds")
+    averaged = f" (each averaged over the {int(seeds)} split seeds)" if seeds is not None and pd.notna(seeds) else ""
     floor = len(holdouts) / (n + 1)  # the smallest Holm-adjusted p that n shuffled heads allow
     short = (
         f" (with {n} shuffled heads the smallest Holm-adjusted p is {floor:.3f} > alpha, so A cannot hold: "
@@ -28,7 +31,7 @@ def null_spread(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
         else ""
     )
     return (
-        f"the 97.5th percentile of {n} single heads' zero-shot AUC is "
+        f"the 97.5th percentile of {n} single heads' zero-shot AUC{averaged} is "
         + "; ".join(f"{h} {v:.3f}" for h, v in q.items())
         + short
     )
