@@ -4,7 +4,8 @@ combined so that their CIs hold the variation from the split as well as from the
 Split seed 0 is the study's own split (the one every other table uses). Seed s > 0 re-draws each suite's
 split with the same fractions and the same grouping (an XSTest safe prompt and its contrast twin stay
 together; every model's answer to a prompt lands in one split), stratified as the suite was built: by
-``benign`` in own-answer suites, by ``unsafe`` in reader suites. Every split seed runs the same methods at
+``benign`` in own-answer suites, by ``unsafe`` in reader suites (by ``benign`` when each model reads its own
+responses and the labels are per model). Every split seed runs the same methods at
 the verdict's rank, target and position, with every k (:func:`evaluate_split_seeds`).
 
 **Combination** (:func:`combine`), per cell: the estimate is the mean over split seeds; its 95% CI is a
@@ -44,7 +45,10 @@ def resplit(rows: pd.DataFrame, fractions: dict, seed: int, split_seed: int) -> 
         sub = rows.iloc[idx]
         own = "group" in sub and sub["group"].notna().all()
         groups = sub["group"] if own else sub["item_id"]
-        strata = (~sub.groupby(groups)["benign"].transform("min")) if own else sub["unsafe"]
+        if own:  # own-answer prompt sets: labels differ per model, so stratify as they were built, by benign
+            strata = ~sub.groupby(groups)["benign"].transform("min")
+        else:  # reader suites: by the label (own-response mode keeps labels per model: by benign)
+            strata = sub["unsafe"] if "unsafe" in sub else sub["benign"]
         out[idx] = prompt_disjoint_split(
             groups.astype(str), strata.astype(int), fractions, stable_seed(seed, "split", suite, str(split_seed))
         ).to_numpy()
