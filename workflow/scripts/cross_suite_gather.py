@@ -8,7 +8,7 @@ import pandas as pd
 from emobasis.crosssuite import tidy_table
 
 summary = pd.concat([pd.read_parquet(p) for p in snakemake.input.summaries], ignore_index=True)
-tidy_table(summary).to_csv(snakemake.output.table, index=False)
-pd.concat([pd.read_parquet(p) for p in snakemake.input.stability], ignore_index=True).to_csv(
+tidy_table(summary).assign(split_seed=0).to_csv(snakemake.output.table, index=False)  # the study's split
+pd.concat([pd.read_parquet(p) for p in snakemake.input.stability], ignore_index=True).assign(split_seed=0).to_csv(
     snakemake.output.stability, index=False
 )
