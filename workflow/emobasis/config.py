@@ -116,6 +116,7 @@ def _defaults(cfg: dict) -> dict:
     study.setdefault("suites", list(cfg.get("suites", {})))
     study.setdefault("stimulus_sets", list(cfg.get("stimulus_sets", {})))
     study.setdefault("max_rows_per_suite", None)
+    study.setdefault("split_seeds", 5)
     study.setdefault("reader_mode", "all_responses")
     cfg.setdefault("monitor_models", [])
     cfg.get("extraction", {}).setdefault("device", "auto")
