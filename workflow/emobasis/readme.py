@@ -68,7 +68,16 @@ def stale_readme(readme: str, summary_md: str, figure: str, tolerance: float) ->
 
 COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
 #: the heavy rules that carry a ``benchmark:`` file (benchmarks/<rule>/...tsv), in pipeline order
-BENCHMARKED = ("build_model", "fit_judge", "generate", "extract", "embed_responses", "transfer", "cross_suite")
+BENCHMARKED = (
+    "build_model",
+    "fit_judge",
+    "generate",
+    "extract",
+    "embed_responses",
+    "transfer",
+    "split_seeds",
+    "cross_suite",
+)
 
 
 def cost_table(benchmarks) -> pd.DataFrame:
