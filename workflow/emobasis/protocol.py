@@ -188,7 +188,8 @@ class Protocol:
         return out
 
     def _cv_l2(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray, grid: np.ndarray, folds: int, seed: int) -> float:
-        """The L2 strength of ``grid`` with the lowest out-of-fold log-loss on the rows ``idx`` of (X, y)."""
+        """The strongest L2 of ``grid`` (sorted strongest first) whose out-of-fold log-loss on the rows ``idx``
+        of (X, y) is within 1% of the lowest; ``specific_l2`` when a class has fewer than 2 of those rows."""
         X, y = X[idx], y[idx]
         n_f = min(folds, int(y.sum()), int((~y).sum()))
         if n_f < 2:
