@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emobasis.methods import METHODS
+from emobasis.methods import METHODS, null_of
 from emobasis.metrics import permutation_p
 from emobasis.splits import prompt_disjoint_split, stable_seed
 from emobasis.study import StudyData
@@ -106,7 +106,7 @@ def combine(per_seed: pd.DataFrame, nulls: pd.DataFrame) -> pd.DataFrame:
     averaged = {key: g.groupby("head")["auc"].mean().to_numpy(float) for key, g in nulls.groupby(keys)}
     for i, row in out.iterrows():
         method = METHODS[row["aligner"]]
-        null_name = next((m.name for m in METHODS.values() if m.null_of == method.name), None)
+        null_name = null_of(method.name)
         key = tuple(row[c] for c in keys)
         if null_name is not None and (null := averaged.get((null_name, *key[1:]))) is not None:
             out.loc[i, ["perm_p", "n_perm"]] = [permutation_p(row["auc"], null), len(null)]
