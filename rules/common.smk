@@ -13,6 +13,7 @@ if PACKAGE_DIR not in sys.path:
 from emobasis import paths
 from emobasis.config import (
     ConfigError,
+    concept_kinds,
     model_specs,
     study_sources,
     validate_config,
@@ -357,12 +358,18 @@ def transfer_settings():
         "stimulus_sets": study_stimulus_sets(),
         "seed": config["seed"],
         "embeddings": "embedder" in config,
+        "concept_kinds": concept_kinds(config),
     }
 
 
 def verdict_cell():
-    """The verdict's cell (rank, target, position) that the split-seed jobs rerun."""
-    return {key: config["verdict"][key] for key in ("rank", "target", "position")}
+    """The verdict's cell (rank, target, position) that the split-seed jobs rerun, in the verdict's feature
+    space and in hidden (the summary states the rule in both)."""
+    v = config["verdict"]
+    return {
+        **{key: v[key] for key in ("rank", "target", "position")},
+        "spaces": list(dict.fromkeys([v["space"], "hidden"])),
+    }
 
 
 def transfer_methods():
@@ -442,6 +449,7 @@ def cross_suite_settings():
         "suites": study_suites(),
         **({"test_suites": test_suites()} if test_suites() else {}),
         "ranks": [config["verdict"]["rank"]],
+        "space": config["verdict"]["space"],
         "roles": suite_roles(),
         "baseline": stability.get("baseline", "surface"),
     }

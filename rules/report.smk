@@ -5,6 +5,7 @@ rule basis_anatomy:
         loadings="results/tables/basis_loadings.csv",
         fractions="results/tables/predictor_subspace.csv",
         angles="results/tables/predictor_angles.csv",
+        top_concepts="results/tables/top_concepts.csv",
     log:
         "logs/basis_anatomy.log",
     conda:
@@ -54,6 +55,7 @@ rule plot_data_efficiency:
         "../envs/emobasis.yaml"
     params:
         rank=config["verdict"]["rank"],
+        space=config["verdict"]["space"],
         holdouts=study_models(),
         ks=config["transfer"]["ks"],
     script:
@@ -79,6 +81,7 @@ rule plot_rank_sweep:
         positions=config["transfer"]["positions"],
         ranks=config["basis"]["ranks"],
         match_k=config["verdict"]["match_k"],
+        space=config["verdict"]["space"],
     script:
         "../workflow/scripts/plot_rank_sweep.py"
 
@@ -135,6 +138,7 @@ rule write_summary:
         split_seeds="results/tables/transfer_splits.csv",
         fractions="results/tables/predictor_subspace.csv",
         angles="results/tables/predictor_angles.csv",
+        top_concepts="results/tables/top_concepts.csv",
         models=[model_manifest(m) for m in study_models()],
         sources=study_source_manifests(),
         suites=expand("results/suites/{suite}.summary.json", suite=study_suites()),

@@ -29,6 +29,7 @@ rule transfer:
         bases=get_basis_outputs(),
         summary="results/transfer/summary/{holdout}.parquet",
         by_suite="results/transfer/summary/{holdout}.by_suite.parquet",
+        skipped="results/transfer/summary/{holdout}.skipped.parquet",
     log:
         "logs/transfer/{holdout}.log",
     benchmark:
@@ -98,10 +99,15 @@ rule gather_transfer:
             "results/transfer/summary/{holdout}.by_suite.parquet",
             holdout=study_models(),
         ),
+        skipped=expand(
+            "results/transfer/summary/{holdout}.skipped.parquet",
+            holdout=study_models(),
+        ),
     output:
         table="results/tables/transfer.csv",
         summary="results/tables/transfer_summary.csv",
         by_suite="results/tables/transfer_by_suite.csv",
+        skipped="results/tables/transfer_skipped.csv",
     log:
         "logs/gather_transfer.log",
     conda:

@@ -30,6 +30,7 @@ CFG = {
     "positions": ["prompt_last"],
     "ranks": [4],
     "aligners": ["gcca", "procrustes", "lowrank"],
+    "space": "concepts",  # the verdict's feature space, as in the default study (lowrank runs in concept spaces)
     "ks": [0, 8, ALL_K],
     "seeds": 4,
     "null_seeds": 10,
@@ -204,8 +205,8 @@ def test_cells_that_cannot_be_evaluated_get_a_row_saying_why():
 
 
 def test_write_summary_with_and_without_stability(cross, tmp_path):
+    from emobasis.gridtables import tidy_k
     from emobasis.report import write_summary
-    from emobasis.transfer import tidy_k
     from emobasis.verdict import read_summary
 
     data, _ = simulate("shared", n_rows=900, n_shared=300, d=24, seed=1)

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from emobasis.anatomy import basis_anatomy
+from emobasis.gridtables import tidy_k
 from emobasis.metrics import AUC_TOLERANCE, auc
 from emobasis.plots import plot_data_efficiency, plot_loadings, plot_rank_sweep, plot_subspace
 from emobasis.protocol import ALL_K
 from emobasis.readme import README_END, README_START, readme_block, stale_readme, update_readme
 from emobasis.report import parse_claims, summary_html, top_alarms, write_summary
 from emobasis.simulate import simulate
-from emobasis.transfer import evaluate_holdout, tidy_k, zero_shot_scores
+from emobasis.transfer import evaluate_holdout, zero_shot_scores
 from emobasis.verdict import ReportError, claims, decide, read_summary
 
 CFG = {

@@ -49,7 +49,7 @@ def test_resplit_keeps_seed_0_and_redraws_whole_groups_per_suite():
 
 
 def test_combine_averages_seeds_and_widens_the_ci_by_their_spread():
-    base = {"aligner": "gcca", "rank": 4, "holdout": "h", "target": "t", "position": "p", "k": "0"}
+    base = {"aligner": "gcca", "space": "hidden", "rank": 4, "holdout": "h", "target": "t", "position": "p", "k": "0"}
     z = 3.919927969080108
     per = pd.DataFrame(
         [

@@ -129,6 +129,7 @@ SIM_CFG = {
     "positions": ["prompt_last"],
     "ranks": [4, 8],
     "aligners": ["gcca", "procrustes", "lowrank"],
+    "spaces": ["hidden", "concepts"],  # lowrank reads named concepts: it runs in concepts only
     "ks": [0, 8, 16, 64, ALL_K],
     "seeds": 20,
     "null_seeds": 200,
@@ -143,15 +144,17 @@ SIM_CFG = {
 @pytest.fixture(scope="module", params=["shared", "specific"])
 def world(request):
     data, logit = simulate(request.param, seed=0)
-    results, summary, _ = evaluate_holdout(data, "sim0", SIM_CFG)
+    skipped = []
+    results, summary, _ = evaluate_holdout(data, "sim0", SIM_CFG, skipped=skipped)
     te = (data.rows["split"] == "test").to_numpy()
     oracle = roc_auc_score(data.rows["tone_masked"][te], logit[te])
-    return request.param, summary, oracle
+    return request.param, summary, oracle, pd.DataFrame(skipped)
 
 
 def test_simulator_verdicts(world):
-    name, summary, oracle = world
-    s = summary.set_index(["aligner", "rank", "k"])["auc"]
+    name, summary, oracle, _ = world
+    s = summary[summary["space"] == "hidden"].set_index(["aligner", "rank", "k"])["auc"]
+    s = pd.concat([s, summary[summary["aligner"] == "lowrank"].set_index(["aligner", "rank", "k"])["auc"]])
     if name == "shared":
         assert abs(s[("gcca", 4, 0)] - oracle) < 0.05, (s[("gcca", 4, 0)], oracle)
         for k in (8, 16):
@@ -189,14 +192,14 @@ def test_own_probe_chooses_its_l2_by_cross_validation_inside_the_k_rows():
 
 
 def test_shuffled_baseline_is_chance_everywhere(world):
-    _, summary, _ = world
+    _, summary, _, _ = world
     shuffled = summary[summary["aligner"] == "shuffled"]
-    assert len(shuffled) == 2 * 5
+    assert len(shuffled) == 2 * 5 + 5  # hidden: ranks 4 and 8; concepts (7 concepts): rank 4
     assert ((shuffled["auc"] - 0.5).abs() < 0.05).all(), shuffled[["rank", "k", "auc"]]
 
 
 def test_summary_has_cis_and_paired_differences(world):
-    _, summary, _ = world
+    _, summary, _, _ = world
     assert (summary["auc_ci_low"] <= summary["auc"] + 1e-9).all() and (
         summary["auc"] <= summary["auc_ci_high"] + 1e-9
     ).all()
@@ -236,25 +239,31 @@ def test_monitor_scores_a_model_outside_the_study():
 
 
 def test_completeness_check_accepts_a_full_grid_and_names_a_gap(world):
-    from emobasis.transfer import check_transfer_table
+    from emobasis.gridtables import check_transfer_table
 
-    _, summary, _ = world
+    _, summary, _, skipped = world
     table = summary.rename(columns={"n_seeds": "seed"}).assign(seed=0)
     cfg = {**SIM_CFG, "seeds": 1}
-    check_transfer_table(table, cfg, ["sim0"])
+    check_transfer_table(table, cfg, ["sim0"], skipped)
+    # lowrank in hidden, and rank 8 in the 7-dimensional concept space, are skipped with their reasons
+    reasons = skipped.set_index(["space", "aligner", "rank"])["reason"]
+    assert "not shared across models" in reasons[("hidden", "lowrank", 4)]
+    assert "exceeds the concepts space's dimension 7" in reasons[("concepts", "gcca", 8)]
+    with pytest.raises(TransferError, match="lacks"):
+        check_transfer_table(table, cfg, ["sim0"])  # without the skips the grid has gaps
     with pytest.raises(TransferError, match="lacks 1 combinations"):
         check_transfer_table(
-            table[~((table.aligner == "lowrank") & (table["rank"] == 8) & (table.k == 16))], cfg, ["sim0"]
+            table[~((table.aligner == "lowrank") & (table["rank"] == 4) & (table.k == 16))], cfg, ["sim0"], skipped
         )
     with pytest.raises(TransferError, match=r"outside \[0, 1\]"):
-        check_transfer_table(table.assign(auc=table["auc"] * 2), cfg, ["sim0"])
+        check_transfer_table(table.assign(auc=table["auc"] * 2), cfg, ["sim0"], skipped)
 
 
 def test_default_study_table_is_complete():
     """After `make study`: every aligner x rank x holdout x target x position x k is in the real table."""
     from conftest import REPO
     from emobasis.config import load_config
-    from emobasis.transfer import check_transfer_table
+    from emobasis.gridtables import check_transfer_table
 
     default_config = load_config(REPO / "config" / "config.yaml")  # the study `make study` runs
 
@@ -264,7 +273,8 @@ def test_default_study_table_is_complete():
     table = pd.read_csv(path)
     table["k"] = table["k"].map(lambda k: ALL_K if k == "all" else int(k))
     cfg = {**default_config["transfer"], "ranks": default_config["basis"]["ranks"]}
-    check_transfer_table(table, cfg, [m["id"] for m in default_config["models"]])
+    skipped = pd.read_csv(path.parent / "transfer_skipped.csv")  # what a space cannot run, and why
+    check_transfer_table(table, cfg, [m["id"] for m in default_config["models"]], skipped)
     assert table["auc"].between(0, 1).all()
 
 
@@ -356,6 +366,7 @@ def test_lowrank_orients_a_model_whose_concept_directions_are_flipped():
     from emobasis.align import orient_profiles
 
     cfg = {**SIM_CFG, "aligners": ["lowrank"], "ranks": [4], "ks": [0], "null_seeds": 5, "n_boot": 100}
+    cfg["spaces"] = ["concepts"]
     data, _ = simulate("shared", seed=2)
     flip = np.where(np.arange(len(data.concepts)) % 2 == 0, -1.0, 1.0)
     Z = {m: dict(v) for m, v in data.Z.items()}

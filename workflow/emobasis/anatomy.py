@@ -16,6 +16,11 @@ study model (the deployed basis, as in :mod:`emobasis.monitor`); nothing here is
   r-dim coordinates; the principal angles between two models' predictor subspaces (spanned by their
   predictors for every target) say whether they point the same way. 0 degrees: the same direction;
   90: orthogonal.
+- **top concepts** (:func:`top_concepts`): which named concepts the zero-shot head of each holdout leans on,
+  in a concept space (the LOMO basis and head, as in the grid).
+
+The basis is fit in one feature space (:mod:`emobasis.spaces`, default hidden): in a concept space the
+shared directions are combinations of the named emotion and control directions.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import subspace_angles
 
-from emobasis.heads import fit_logistic
-from emobasis.protocol import standardize
+from emobasis.heads import fit_logistic, predict
+from emobasis.protocol import standardize, study_protocol
+from emobasis.spaces import concept_columns, dimension, space_ranks, space_reads
 from emobasis.study import StudyData
 from emobasis.transfer import fit_basis
 
@@ -80,6 +86,7 @@ def predictor_fractions(
     l2: float = 1.0,
     n_random: int = 20,
     seed: int = 0,
+    space: str = "hidden",
 ) -> tuple[pd.DataFrame, dict]:
     """Fraction of each model's own predictor inside the first r shared directions, for every r in ranks.
 
@@ -89,8 +96,9 @@ def predictor_fractions(
     tr = (rows["split"] == "train").to_numpy()
     rng = np.random.default_rng(seed)
     out, betas = [], {}
+    reads = space_reads(data, space, position)
     for m in data.models:
-        W = standardize(basis.whiteners_[m].transform(data.X[m][position]), ref)
+        W = standardize(basis.whiteners_[m].transform(reads[m]), ref)
         for t in targets:
             y = data.y(m, t)
             b = fit_logistic(W[tr], y[tr], l2=l2)
@@ -162,17 +170,51 @@ def basis_anatomy(
     pca_dims: int,
     l2: float = 1.0,
     seed: int = 0,
+    space: str = "hidden",
 ) -> dict[str, pd.DataFrame]:
-    """Loadings (at ``rank``), predictor fractions (every rank in ``ranks``) and angles (at max rank), for
-    every position in the study data."""
+    """Loadings (at ``rank``), predictor fractions (every rank in ``ranks`` the space holds) and angles (at
+    the largest of them), for every position in the study data, with the basis fit in ``space``."""
     tables = {"loadings": [], "fractions": [], "angles": []}
-    top = max([rank, *ranks])
+    ranks = space_ranks(sorted(set(ranks) | {rank}), dimension(data, space))
+    top = max(ranks)
     for position in next(iter(data.X.values())):
-        basis, coords = fit_basis(data, aligner, top, position, pca_dims)
-        tables["loadings"].append(concept_loadings(data, {m: c[:, :rank] for m, c in coords.items()}, position))
-        frac, betas = predictor_fractions(
-            data, basis, coords, position, targets, sorted(set(ranks) | {rank}), l2=l2, seed=seed
-        )
+        basis, coords = fit_basis(data, aligner, top, position, pca_dims, space=space)
+        loadings = concept_loadings(data, {m: c[:, :rank] for m, c in coords.items()}, position)
+        tables["loadings"].append(loadings.assign(space=space))
+        frac, betas = predictor_fractions(data, basis, coords, position, targets, ranks, l2=l2, seed=seed, space=space)
         tables["fractions"].append(frac)
         tables["angles"].append(predictor_angles(betas, targets, position).assign(rank=top))
     return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+
+
+def top_concepts(data: StudyData, holdout: str, rule: dict, cfg: dict, seed: int = 0, n: int = 5) -> pd.DataFrame:
+    """The ``n`` concepts with the largest weight in the holdout's zero-shot head (the LOMO basis and head of
+    the grid, in the rule's concept space, at its aligner, rank, target and position): the head's score is
+    linear in the holdout's concept profile, so its weight on each standardized concept is exact (a least-
+    squares fit of the score on the standardized profile over the unlabelled train-side rows)."""
+    space, position, rank = rule.get("space", "hidden"), rule["position"], rule["rank"]
+    cols = concept_columns(data, space)
+    if cols is None:
+        return pd.DataFrame()
+    top = max(space_ranks(cfg["ranks"], len(cols))) if rule["aligner"] == "gcca" else rank
+    basis, _ = fit_basis(data, rule["aligner"], top, position, cfg["pca_dims"], holdout, space)
+    reads, ref = space_reads(data, space, position), data.ref
+    F = {m: standardize(basis.transform(m, reads[m])[:, :rank], ref) for m in data.models}
+    head = study_protocol(data, holdout, rule["target"], {**cfg, "ks": [0]}, seed).fit_zero_shot(F)
+    score = predict(F[holdout], head)
+    Z = standardize(reads[holdout], ref)
+    weights = np.linalg.lstsq(np.c_[np.ones(ref.sum()), Z[ref]], score[ref], rcond=None)[0][1:]
+    order = np.argsort(-np.abs(weights), kind="stable")[:n]
+    return pd.DataFrame(
+        {
+            "holdout": holdout,
+            "space": space,
+            "aligner": rule["aligner"],
+            "rank": rank,
+            "target": rule["target"],
+            "position": position,
+            "order": np.arange(1, len(order) + 1),
+            "concept": [data.concepts[cols[i]] for i in order],
+            "weight": weights[order],
+        }
+    )

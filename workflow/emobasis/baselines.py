@@ -8,7 +8,9 @@ study, e.g. no text embeddings); rank-free methods get ``rank = 0``. A **score**
 ``null`` methods need no function: the protocol permutes the labels on the features of ``null_of``.
 
 The shared aligners (gcca, procrustes, random) are fit on the training models' unlabelled shared texts,
-whitened once per model (:class:`Context`), and the holdout is adapted from its own shared texts.
+whitened once per model (:class:`Context`), and the holdout is adapted from its own shared texts. Every
+feature function reads the context's feature space (:mod:`emobasis.spaces`): ``ctx.X`` and the shared texts
+are hidden states or concept profiles; what cannot run in a space is skipped before it is called.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from emobasis.align import Whitener, lowrank_basis, make_aligner, orient_profiles
 from emobasis.protocol import HeadResult, Protocol, calibrated, standardize
+from emobasis.spaces import dimension, shared_space_reads, space_ranks, space_reads
 from emobasis.study import StudyData
 
 FEATURES: dict = {}
@@ -45,26 +48,30 @@ def scores(name: str):
     return register
 
 
-def shared_views(data: StudyData, position: str, ref: np.ndarray) -> dict[str, np.ndarray]:
-    """Unlabelled shared texts per model: stimuli plus the train/val suite rows at this position (stimuli only
-    in own-response mode, where the models read different responses)."""
+def shared_views(data: StudyData, position: str, ref: np.ndarray, space: str = "hidden") -> dict[str, np.ndarray]:
+    """Unlabelled shared texts per model in a feature space: stimuli plus the train/val suite rows at this
+    position (stimuli only in own-response mode, where the models read different responses)."""
+    stimuli = shared_space_reads(data, space)
     if not data.same_texts:
-        return {m: data.shared[m].astype(np.float64) for m in data.models}
-    return {m: np.concatenate([data.shared[m], data.X[m][position][ref]]).astype(np.float64) for m in data.models}
+        return {m: stimuli[m].astype(np.float64) for m in data.models}
+    X = space_reads(data, space, position)
+    return {m: np.concatenate([stimuli[m], X[m][ref]]).astype(np.float64) for m in data.models}
 
 
 class Context:
-    """What the methods share at one (holdout, position): masks, shared texts, whiteners, the gcca basis.
+    """What the methods share at one (holdout, position, feature space): masks, shared texts, whiteners, the
+    gcca basis.
 
     Bases that a method fits are kept in ``bases[(method, rank)]`` for the basis files."""
 
-    def __init__(self, data: StudyData, holdout: str | None, position: str, cfg: dict, seed: int):
+    def __init__(self, data: StudyData, holdout: str | None, position: str, cfg: dict, seed: int, space="hidden"):
         self.data, self.holdout, self.position, self.cfg, self.seed = data, holdout, position, cfg, seed
+        self.space = space
         self.ref = data.ref
         self.tr = (data.rows["split"] == "train").to_numpy()
         self.train_models = [m for m in data.models if m != holdout]
-        self.X = {m: data.X[m][position] for m in data.models}
-        self.views = shared_views(data, position, self.ref)
+        self.X = space_reads(data, space, position)
+        self.views = shared_views(data, position, self.ref, space)
         # whitening (an SVD per model) depends only on the shared texts: fit once, reuse for every aligner and rank
         self.white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in self.views.items()}
         self.bases: dict = {}
@@ -93,10 +100,18 @@ class Context:
         return {self.holdout: X @ Vt[:keep].T}
 
     @cached_property
+    def oriented(self) -> dict[str, np.ndarray]:
+        """A concept space's profiles, standardized on the train-side rows and signed to agree with the
+        training models' (:func:`orient_profiles`; unlabelled rows only)."""
+        Zs = {m: standardize(Z, self.ref) for m, Z in self.X.items()}
+        return orient_profiles(Zs, self.train_models, self.ref)[0]
+
+    @cached_property
     def gcca(self) -> dict[str, np.ndarray]:
-        """Every model's coordinates in the gcca basis at the largest swept rank (GCCA is nested in the
-        rank: the rank-r basis is the first r consensus columns)."""
-        self.gcca_basis = self.fit_aligner("gcca", max(self.cfg["ranks"]))
+        """Every model's coordinates in the gcca basis at the largest swept rank the space holds (GCCA is
+        nested in the rank: the rank-r basis is the first r consensus columns)."""
+        top = max(space_ranks(self.cfg["ranks"], dimension(self.data, self.space)))
+        self.gcca_basis = self.fit_aligner("gcca", top)
         return {m: self.gcca_basis.transform(m, X) for m, X in self.X.items()}
 
 
@@ -115,16 +130,21 @@ def procrustes_features(ctx: Context, rank: int) -> dict:
 
 @features("lowrank")
 def lowrank_features(ctx: Context, rank: int) -> dict:
-    """Concept-profile combinations shared by the training models' predictors of every target, on profiles
-    oriented to agree across models from unlabelled train-side rows (:func:`orient_profiles`)."""
-    data, pos = ctx.data, ctx.position
-    Zs = {m: standardize(data.Z[m][pos], ctx.ref) for m in data.models}
-    Zs = orient_profiles(Zs, ctx.train_models, ctx.ref)[0]
+    """Combinations of the space's named concepts shared by the training models' predictors of every target,
+    on profiles oriented to agree across models from unlabelled train-side rows (:func:`orient_profiles`)."""
+    data, Zs = ctx.data, ctx.oriented
     labels = {m: [data.y(m, t) for t in ctx.cfg["targets"]] for m in ctx.train_models}
     U = ctx.bases[("lowrank", rank)] = lowrank_basis(
         {m: Zs[m] for m in ctx.train_models}, labels, rank, ctx.tr, ctx.ref
     )
     return {m: Z @ U for m, Z in Zs.items()}
+
+
+@features("named")
+def named_features(ctx: Context, rank: int) -> dict:
+    """The concept space's own coordinates, no aligner: concept c of one model is concept c of another once
+    its sign is oriented (the same named direction, fit per model)."""
+    return ctx.oriented
 
 
 @features("random")
@@ -206,12 +226,6 @@ def specific_pca_features(ctx: Context, rank: int) -> dict:
     """The holdout alone: its own top-r whitened principal components (the weaker probe, fixed L2)."""
     own = ctx.white[ctx.holdout].transform(ctx.X[ctx.holdout])
     return {ctx.holdout: standardize(own[:, :rank], ctx.ref)}
-
-
-@features("specific_profiles")
-def specific_profile_features(ctx: Context, rank: int) -> dict:
-    """The holdout alone: its own concept profiles."""
-    return {ctx.holdout: standardize(ctx.data.Z[ctx.holdout][ctx.position], ctx.ref)}
 
 
 @scores("surface")

@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from emobasis import EmobasisError
-from emobasis.methods import adaptable, aligners, with_null
+from emobasis.methods import adaptable, aligners
 from emobasis.tablespec import TableSpecError, check_table_suite
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -123,13 +123,15 @@ def _defaults(cfg: dict) -> dict:
     return cfg
 
 
+def concept_kinds(cfg: dict) -> dict[str, str]:
+    """Concept -> kind (emotions | controls) of the study's stimulus sets, in config order."""
+    sets = [cfg["stimulus_sets"][name] for name in cfg["study"]["stimulus_sets"]]
+    return {c: sset["kind"] for sset in sets for c in sset["concepts"]}
+
+
 def concept_names(cfg: dict) -> list[str]:
-    """All concept names of the study, emotions first, in config order."""
-    names: list[str] = []
-    for set_name in cfg["study"]["stimulus_sets"]:
-        sset = cfg["stimulus_sets"][set_name]
-        names += list(sset["concepts"])
-    return names
+    """All concept names of the study, in config order (emotions first in the shipped configs)."""
+    return list(concept_kinds(cfg))
 
 
 def _check_models(cfg: dict) -> None:
@@ -276,40 +278,13 @@ def _check_basis(cfg: dict) -> None:
             )
 
 
-def _check_verdict(cfg: dict) -> None:
-    """The pre-registered rule reads a cell the study computes."""
-    v, t = cfg["verdict"], cfg["transfer"]
-    for key, allowed, where in (
-        ("aligner", t["aligners"], "transfer.aligners"),
-        ("rank", cfg["basis"]["ranks"], "basis.ranks"),
-        ("target", t["targets"], "transfer.targets"),
-        ("position", t["positions"], "transfer.positions"),
-        ("match_k", [k for k in t["ks"] if k != "all"], "transfer.ks"),
-    ):
-        if v[key] not in allowed:
-            raise ConfigError(
-                f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
-                f"read a cell the study computes; pick one of {where}."
-            )
-    known = set(concept_names(cfg))
-    for score, formula in t.get("mismatch", {}).items():
-        if unknown := [c for c in formula if c not in known]:
-            raise ConfigError(
-                f"transfer.mismatch.{score} weighs {unknown}, which no stimulus set of the study defines. Fix: use "
-                f"concepts of study.stimulus_sets ({', '.join(sorted(known))})."
-            )
-    if v["aligner"] not in with_null():  # criterion A is a permutation test against shuffled-label heads
-        raise ConfigError(
-            f"verdict.aligner = {v['aligner']!r} has no shuffled-label null, which criterion A tests against. "
-            f"Fix: set verdict.aligner to {' or '.join(with_null())}."
-        )
-
-
 def _check_references(cfg: dict) -> None:
     """The cross-references a schema cannot express, one named check each."""
-    for check in (_check_models, _check_datasets, _check_concepts, _check_basis, _check_verdict):
-        check(cfg)
     from emobasis.answers import check_answer_config, check_own_responses  # imported here: whole package
+    from emobasis.verdict import check_verdict_config
+
+    for check in (_check_models, _check_datasets, _check_concepts, _check_basis, check_verdict_config):
+        check(cfg)
     from emobasis.crosssuite import check_suite_roles
 
     check_own_responses(cfg)

@@ -99,15 +99,18 @@ def _protocol(sub, holdout: str, target: str, cfg: dict, seed: int, shot, models
 
 
 def suite_features(sub, holdout: str, position: str, cfg: dict, seed: int):
-    """The Context (fit on the training suites' rows only) and every method's features
-    {(method, rank): {model: features}} at one position; ``specific``: the holdout's own."""
+    """The Context (fit on the training suites' rows only, in the feature space ``cfg["space"]``, default
+    hidden) and every method's features {(method, rank): {model: features}} at one position; ``specific``:
+    the holdout's own. A method that cannot run in the space is left out."""
     from emobasis.baselines import FEATURES, Context
+    from emobasis.spaces import skip_reason
 
-    ctx = Context(sub, holdout, position, cfg, seed)
+    space = cfg.get("space", "hidden")
+    ctx = Context(sub, holdout, position, cfg, seed, space)
     feats = {}
     for rank in cfg["ranks"]:
         for name in (*cfg["aligners"], "random", "residualized", "residualized_prompt", "specific"):
-            if (F := FEATURES[name](ctx, rank)) is not None:
+            if skip_reason(sub, space, name, rank, True) is None and (F := FEATURES[name](ctx, rank)) is not None:
                 feats[(name, rank)] = F
     return ctx, feats
 
@@ -172,7 +175,8 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
                     store, proto, no_k = run_suite(ctx, feats, shot, target, cfg, seed, condition == "in-suite")
                     why_k = f"k-shot: {target} has a single class in {scored}'s train split"
                     rows += [{**cell, "k": k, "note": why_k} for k in no_k]
-                    _, summ = summarize(store, proto, sub.rows, holdout, target, position, cfg, seed)
+                    spaced = {(cfg.get("space", "hidden"), name, rank): res for (name, rank), res in store.items()}
+                    _, summ = summarize(spaced, proto, sub.rows, holdout, target, position, cfg, seed)
                     note = benign_note(sub, proto, scored)
                     blank = dict.fromkeys(ALARM_COLUMNS, np.nan) if note else {}
                     rows += [{**r, **cell, "note": note, **blank} for r in summ]

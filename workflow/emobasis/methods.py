@@ -82,7 +82,13 @@ REGISTRY: list[Method] = [
         style=("#98df8a", "--"),
         claim="residualized (prompt) zero-shot",
     ),
-    Method("specific_profiles", "specific on the holdout's own concept profiles", head="own", ranked=False),
+    Method(
+        "named",
+        "named concepts (the space's coordinates, signs oriented; concept spaces)",
+        ranked=False,
+        paired=True,
+        style=("#bcbd22", "-"),
+    ),
     Method(
         "prompt_embedding",
         "prompt embedding (own answers: the prompt alone)",

@@ -136,7 +136,8 @@ def plot_loadings(loadings: pd.DataFrame, concepts: list[str]):
         ax.set_xlabel("shared direction")
         ax.set_title(p)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.6, label="correlation with concept score (mean over models)")
-    fig.suptitle("What the shared basis is made of", fontsize=10)
+    space = loadings["space"].iloc[0] if "space" in loadings else "hidden"
+    fig.suptitle(f"What the shared basis is made of (fit in the {space} space)", fontsize=10)
     return fig
 
 

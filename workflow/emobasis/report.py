@@ -128,11 +128,15 @@ def write_summary(
     stability: pd.DataFrame | None = None,
     answers: list[str] | None = None,
     by_suite: pd.DataFrame | None = None,
+    spaces: pd.DataFrame | None = None,
+    top_concepts: pd.DataFrame | None = None,
 ) -> tuple[str, pd.DataFrame, dict]:
-    """The text of results/summary.md, the claims behind it, and the verdict (``ks``: the study's k grid;
-    ``stability``: results/tables/cross_suite_stability.csv, judged by ``rule["stability"]``; ``by_suite``:
-    results/tables/transfer_by_suite.csv, the rule per suite)."""
+    """The text of results/summary.md, the claims behind it, and the verdict (``summary``: the rule's feature
+    space's rows; ``ks``: the study's k grid; ``stability``: results/tables/cross_suite_stability.csv, judged
+    by ``rule["stability"]``; ``by_suite``: results/tables/transfer_by_suite.csv, the rule per suite;
+    ``spaces``: every space's rows, for the feature-space section, with ``top_concepts``)."""
     from emobasis.crosssuite import stability_summary
+    from emobasis.spacesummary import space_section
 
     stab_line, stab_section = stability_summary(stability, rule) if stability is not None else (None, [])
     cl = claims(summary, rule, holdouts)
@@ -177,6 +181,8 @@ def write_summary(
         *mismatch_line(summary, context.get("mismatch", {}), rule, holdouts),
         *split_seed_line(summary, rule, holdouts),
     ]
+    section = space_section(spaces, rule, holdouts, top_concepts) if spaces is not None else []
+    lines += ["", *section] if section else []
     lines += ["", *per_suite_section(by_suite, rule, holdouts, v["verdict"])] if by_suite is not None else []
     lines += ["", *stab_section] if stab_section else []
     lines += ["", *answers] if answers else []
@@ -188,7 +194,8 @@ def write_summary(
         "",
         "## Every number above",
         "",
-        "Each row is one cell of `results/tables/transfer_summary.csv` (aligner, rank, holdout, target, position, k).",
+        "Each row is one cell of `results/tables/transfer_summary.csv` (aligner, space, rank, holdout, target, "
+        "position, k).",
         "",
         claims_markdown(cl),
         "",

@@ -9,6 +9,11 @@ Generative model (per row i, model m):
     profiles z_mi = [g_i, h_mi[1:]] + small noise (named coordinates common to all models; the private
                     latent that carries the label in the specific world has no named concept)
 
+The named coordinates of g are the ``emotions`` concepts, those of h the ``controls`` (concept kinds, for
+the feature spaces of :mod:`emobasis.spaces`); the stimuli's profiles come from the same process. With
+``named_signal=False`` the label's latent g_0 has no named concept either: the shared signal then lives
+outside the concept directions, in the hidden states only.
+
 Labels are a property of the row: in the ``shared`` world ``logit = strength * g_i0``; in the
 ``specific`` world ``logit = strength * sum_m h_mi0 / sqrt(M)``, so each model alone sees only its own
 share of the signal and nothing of it lies in the subspace the models share. The ``oracle`` score is the
@@ -38,6 +43,7 @@ def simulate(
     strength: float = 2.5,
     position: str = "prompt_last",
     seed: int = 0,
+    named_signal: bool = True,
 ) -> tuple[StudyData, np.ndarray]:
     """Returns (StudyData, oracle logit per row)."""
     if world not in WORLDS:
@@ -73,18 +79,22 @@ def simulate(
             "response": [" ".join(rng.choice(vocab, 12)) for _ in range(n_rows)],
         }
     )
-    concepts = [f"shared{i}" for i in range(shared_rank)] + [f"own{i}" for i in range(1, specific_rank)]
-    Z = {
-        m: {position: np.concatenate([g, h[m][:, 1:]], 1) + 0.1 * rng.normal(size=(n_rows, len(concepts)))}
-        for m in models
-    }
-    _, _, Xs = draw(n_shared)
+    first = 0 if named_signal else 1  # the label's shared latent g_0 is named only in the named_signal world
+    concepts = [f"shared{i}" for i in range(first, shared_rank)] + [f"own{i}" for i in range(1, specific_rank)]
+
+    def profiles(g, h, m):
+        return np.concatenate([g[:, first:], h[m][:, 1:]], 1) + 0.1 * rng.normal(size=(len(g), len(concepts)))
+
+    Z = {m: {position: profiles(g, h, m)} for m in models}
+    gs, hs, Xs = draw(n_shared)
     data = StudyData(
         rows=rows,
         X={m: {position: X[m]} for m in models},
         Z=Z,
         shared=Xs,
         concepts=concepts,
+        shared_Z={m: profiles(gs, hs, m) for m in models},
+        concept_kinds={c: "emotions" if c.startswith("shared") else "controls" for c in concepts},
         embeddings=rng.normal(size=(n_rows, 16)),
     )
     return data, logit

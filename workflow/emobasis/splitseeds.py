@@ -30,10 +30,11 @@ from emobasis.study import StudyData
 ESTIMATES = {
     "auc": ("auc_ci_low", "auc_ci_high"),
     "diff_vs_specific": ("diff_ci_low", "diff_ci_high"),
+    "diff_vs_space": ("diff_space_ci_low", "diff_space_ci_high"),
     "recall_at_fpr": ("recall_ci_low", "recall_ci_high"),
     "realized_fpr": ("realized_fpr_ci_low", "realized_fpr_ci_high"),
 }
-CELL = ["aligner", "rank", "holdout", "target", "position", "k"]
+CELL = ["aligner", "space", "rank", "holdout", "target", "position", "k"]
 
 
 def resplit(rows: pd.DataFrame, fractions: dict, seed: int, split_seed: int) -> np.ndarray:
@@ -56,13 +57,15 @@ def resplit(rows: pd.DataFrame, fractions: dict, seed: int, split_seed: int) -> 
 
 
 def evaluate_split_seeds(data: StudyData, holdout: str, cfg: dict, cell: dict, fractions: dict, n: int, seed: int):
-    """Per split seed, the summary rows of every method at the verdict's ``cell`` (rank, target, position)
-    and every k, and the shuffled heads' AUCs per head. Returns (summary with ``split_seed``, null AUCs
-    [split_seed, aligner, rank, holdout, target, position, k, head, auc])."""
+    """Per split seed, the summary rows of every method at the verdict's ``cell`` (rank, target, position,
+    and its feature ``spaces``, default hidden) and every k, and the shuffled heads' AUCs per head. Returns
+    (summary with ``split_seed``, null AUCs [split_seed, aligner, space, rank, holdout, target, position, k,
+    head, auc])."""
     from emobasis.transfer import evaluate_holdout, fit_suite_data, select_rows
 
     data = fit_suite_data(data, cfg)
     small = {**cfg, "ranks": [cell["rank"]], "targets": [cell["target"]], "positions": [cell["position"]]}
+    small["spaces"] = cell.get("spaces", ["hidden"])
     summaries, nulls = [], []
     for s in range(n):
         d = select_rows(data, np.ones(len(data.rows), bool), split=resplit(data.rows, fractions, seed, s))
@@ -90,8 +93,10 @@ def combine(per_seed: pd.DataFrame, nulls: pd.DataFrame) -> pd.DataFrame:
             between = np.nanvar(v, ddof=1) if np.isfinite(v).sum() > 1 else 0.0
             half = 0.5 * z * np.sqrt(within + between)
             m = float(np.nanmean(v))
-            bound = (-1.0, 1.0) if col == "diff_vs_specific" else (0.0, 1.0)
+            bound = (-1.0, 1.0) if col.startswith("diff") else (0.0, 1.0)
             row.update({col: m, lo: max(bound[0], m - half), hi: min(bound[1], m + half)})
+        if "vs_space" in g and g["vs_space"].notna().any():
+            row["vs_space"] = g["vs_space"].dropna().iloc[0]
         row.update(
             split_seed="all",
             n_split_seeds=int(g["split_seed"].nunique()),
@@ -102,13 +107,13 @@ def combine(per_seed: pd.DataFrame, nulls: pd.DataFrame) -> pd.DataFrame:
         )
         rows.append(row)
     out = pd.DataFrame(rows)
-    keys = ["aligner", "rank", "holdout", "target", "position", "k"]
+    keys = CELL
     averaged = {key: g.groupby("head")["auc"].mean().to_numpy(float) for key, g in nulls.groupby(keys)}
     for i, row in out.iterrows():
         method = METHODS[row["aligner"]]
         null_name = null_of(method.name)
         key = tuple(row[c] for c in keys)
-        if null_name is not None and (null := averaged.get((null_name, *key[1:]))) is not None:
+        if null_name is not None and (null := averaged.get((null_name, *key[1:]))) is not None:  # same space
             out.loc[i, ["perm_p", "n_perm"]] = [permutation_p(row["auc"], null), len(null)]
         if method.head == "null" and key in averaged:
             out.loc[i, "auc_null_q975"] = float(np.nanpercentile(averaged[key], 97.5))

@@ -57,6 +57,8 @@ class StudyData:
     layers: dict[str, int] = field(default_factory=dict)
     own: dict[str, pd.DataFrame] | None = None
     prompt_embeddings: dict | None = None  # model -> [n, e] sentence embeddings of the prompts (own answers)
+    shared_Z: dict[str, np.ndarray] | None = None  # model -> [n_shared, K] concept profiles of the stimuli
+    concept_kinds: dict[str, str] = field(default_factory=dict)  # concept -> emotions | controls
 
     @property
     def models(self) -> list[str]:
@@ -189,6 +191,8 @@ def load_study(
     concept_meta: dict,
     embeddings: dict | None = None,
     positions=("prompt_last", "response_first", "response_mean"),
+    concept_fits: dict | None = None,
+    concept_kinds: dict | None = None,
 ) -> StudyData:
     """Assemble StudyData from the workflow's files (paths keyed by model and suite / stimulus set).
 
@@ -196,7 +200,8 @@ def load_study(
     manifests name a responder): each model read its own responder's rows; they are aligned on the prompt
     slots (item, attack) that every model answered, and each model keeps its own labels and texts
     (``StudyData.own``). The chosen layer of each model comes from its concept file, and the shared
-    (unlabelled) texts are its stimulus reads at that layer."""
+    (unlabelled) texts are its stimulus reads at that layer; with ``concept_fits`` (model -> the concept fit
+    at that layer) also their concept profiles, for the concept feature spaces (:mod:`emobasis.spaces`)."""
     from emobasis.activations import load_activations
 
     layers, concepts, shared = _stimulus_reads(models, stimulus_activations, concept_meta)
@@ -237,12 +242,20 @@ def load_study(
         layers=layers,
         own=own_tables,
         prompt_embeddings={m: np.concatenate(v) for m, v in pemb.items()} if all(pemb.values()) else None,
+        shared_Z=None if concept_fits is None else {m: stimulus_profiles(shared[m], concept_fits[m]) for m in models},
+        concept_kinds=dict(concept_kinds or {}),
     )
     for m in models:
         for p in positions:
             if not np.isfinite(data.X[m][p]).all():
                 raise TransferError(f"non-finite activations for model '{m}' at '{p}'. Fix: rebuild its extraction.")
     return data
+
+
+def stimulus_profiles(shared: np.ndarray, fit: dict) -> np.ndarray:
+    """The stimuli's concept profiles, computed as :func:`emobasis.concepts.concept_profiles` computes the
+    suite rows'."""
+    return ((shared.astype(np.float32) - fit["neutral_mean"]) @ fit["directions"].T).astype(np.float32)
 
 
 def load_study_files(
@@ -252,6 +265,7 @@ def load_study_files(
     positions,
     with_profiles: bool = True,
     with_embeddings: bool = True,
+    concept_kinds: dict | None = None,
 ) -> StudyData:
     """StudyData from the standard file layout (:func:`emobasis.paths.study_files`) in the working directory,
     as a cross-model job's inputs name them."""
@@ -259,7 +273,8 @@ def load_study_files(
     from emobasis.paths import study_files
 
     files = study_files(models, suites, stimulus_sets)
-    meta = {m: load_concepts(files["concepts"][m])[0] for m in models}
+    fits = {m: load_concepts(files["concepts"][m], "chosen") for m in models}
+    meta = {m: f[0] for m, f in fits.items()}
     return load_study(
         models,
         suites,
@@ -270,4 +285,6 @@ def load_study_files(
         meta,
         files["embeddings"] if with_embeddings else None,
         positions=positions,
+        concept_fits={m: f[1] for m, f in fits.items()} if with_profiles else None,
+        concept_kinds=concept_kinds,
     )

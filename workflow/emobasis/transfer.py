@@ -24,7 +24,8 @@ from emobasis.metrics import (
     permutation_p,
     recall_at_threshold,
 )
-from emobasis.protocol import ALL_K, HeadResult, Protocol, check_labels, parse_ks, standardize, study_protocol
+from emobasis.protocol import HeadResult, Protocol, check_labels, parse_ks, standardize, study_protocol
+from emobasis.spaces import SPACE_FREE, SPACE_PAIRS, dimension, skip_reason, space_ranks, space_reads, space_reason
 from emobasis.splits import stable_seed
 from emobasis.study import StudyData, TransferError
 
@@ -53,6 +54,7 @@ def load_settings_study(
         positions or settings["positions"],
         with_profiles=with_profiles,
         with_embeddings=settings["embeddings"] if with_embeddings is None else with_embeddings,
+        concept_kinds=settings.get("concept_kinds"),
     )
     return fit_suite_data(data, settings) if fit_only else data
 
@@ -100,47 +102,69 @@ def grid_methods(cfg: dict) -> tuple[list[str], list[str]]:
     return ranked, [m.name for m in wanted if not m.ranked]
 
 
-def method_features(ctx: Context, cfg: dict) -> dict:
-    """{(method, rank): {model: standardized features}} for every feature method (nulls and score methods
-    excluded); a method whose function returns None is left out."""
+def method_features(ctx: Context, cfg: dict, skipped: list | None = None) -> dict:
+    """{(method, rank): {model: standardized features}} for every feature method in the context's space
+    (nulls and score methods excluded). A method that cannot run in the space at a rank
+    (:func:`emobasis.spaces.skip_reason`) is left out and recorded in ``skipped``; so is one whose function
+    returns None (e.g. no text embeddings)."""
     ranked, rankfree = grid_methods(cfg)
     feats = {}
-    for rank in cfg["ranks"]:
-        for name in ranked:
-            if METHODS[name].head != "null" and (F := FEATURES[name](ctx, rank)) is not None:
-                feats[(name, rank)] = F
-    for name in rankfree:
-        if METHODS[name].head != "scores" and (F := FEATURES[name](ctx, 0)) is not None:
-            feats[(name, 0)] = F
+    for rank, name in [(r, n) for r in cfg["ranks"] for n in ranked] + [(0, n) for n in rankfree]:
+        method = METHODS[name]
+        if method.head in ("null", "scores"):
+            continue
+        reason = skip_reason(ctx.data, ctx.space, name, rank, method.ranked)
+        if reason is None and (F := FEATURES[name](ctx, rank)) is not None:
+            feats[(name, rank)] = F
+        elif skipped is not None:
+            reason = reason or "this study lacks what it reads (e.g. text or prompt embeddings)"
+            skipped.append({"space": ctx.space, "aligner": name, "rank": rank, "reason": reason})
     return feats
 
 
-def run_heads(ctx: Context, feats: dict, proto, cfg: dict) -> dict[tuple[str, int], list[HeadResult]]:
-    """Every method's head results for one target, in the summary's row order."""
+def run_heads(ctx: Context, feats: dict, proto, cfg: dict, once: dict | None = None) -> dict:
+    """Every method's head results for one target in the context's space, in the summary's row order.
+    ``once``: results of the methods that do not read the space (:data:`emobasis.spaces.SPACE_FREE`), shared
+    by every space of a (position, target) and filled by the first."""
     ranked, rankfree = grid_methods(cfg)
+    once = {} if once is None else once
     store, fitted = {}, {}  # fitted: cv heads by their (rank-independent) features, fit once
     for rank, name in [(r, n) for r in cfg["ranks"] for n in ranked] + [(0, n) for n in rankfree]:
         method = METHODS[name]
-        if method.head == "null":
-            if (method.null_of, rank) in feats:
-                store[(name, rank)] = proto.run_shuffled(feats[(method.null_of, rank)])
+        if name in SPACE_FREE and name in once:
+            res = once[name]
+        elif method.head == "null":
+            res = proto.run_shuffled(feats[(method.null_of, rank)]) if (method.null_of, rank) in feats else None
         elif method.head == "scores":
-            if (res := SCORES[name](ctx, proto)) is not None:
-                store[(name, rank)] = res
+            res = SCORES[name](ctx, proto)
         elif method.cv and (name, rank) in feats:
             F = feats[(name, rank)]
-            store[(name, rank)] = fitted[id(F)] = fitted.get(id(F)) or proto.run_own_cv(F)
+            res = fitted[id(F)] = fitted.get(id(F)) or proto.run_own_cv(F)
         elif (name, rank) in feats:
-            store[(name, rank)] = proto.run(feats[(name, rank)], transfer=method.head == "transfer")
+            res = proto.run(feats[(name, rank)], transfer=method.head == "transfer")
+        else:
+            res = None
+        if name in SPACE_FREE:
+            once[name] = res
+        if res is not None:
+            store[(name, rank)] = res
     return store
 
 
 def evaluate_holdout(
-    data: StudyData, holdout: str, cfg: dict, seed: int = 0, keep_bases: bool = False, by_suite: bool = False
+    data: StudyData,
+    holdout: str,
+    cfg: dict,
+    seed: int = 0,
+    keep_bases: bool = False,
+    by_suite: bool = False,
+    skipped: list | None = None,
 ):
-    """All methods x ranks x positions x targets x k for one holdout.
+    """All spaces x methods x ranks x positions x targets x k for one holdout.
 
-    Returns (tidy per-seed results, summary with bootstrap CIs, bases {(method, rank, position): basis}).
+    Returns (tidy per-seed results, summary with bootstrap CIs, bases {(space, method, rank, position): basis}).
+    The feature spaces are ``cfg["spaces"]`` (default: hidden only); a space or a (method, rank) that cannot
+    run is recorded in ``skipped`` (dicts: space, aligner, rank, reason), once per holdout.
     ``by_suite``: the summary also has, for every suite, the same rows computed on that suite's test rows
     alone (column ``suite``; the pooled rows have ``suite`` = "all"), from the same heads.
     Rows of the suites in ``cfg["test_suites"]`` are left out of everything (they are scored only across
@@ -151,27 +175,43 @@ def evaluate_holdout(
     for target in cfg["targets"]:
         for m in [None] if data.same_texts else data.models:
             check_labels(data.table(m) if m else data.rows, target, m)
+    spaces, notes = cfg.get("spaces", ["hidden"]), []
+    for space in spaces:
+        if (reason := space_reason(data, space)) is not None:
+            notes.append({"space": space, "aligner": "*", "rank": 0, "reason": reason})
+    spaces = [s for s in spaces if space_reason(data, s) is None]
     records, summaries, all_bases = [], [], {}
-    for position in cfg["positions"]:
-        ctx = Context(data, holdout, position, cfg, seed)
-        feats = method_features(ctx, cfg)
+    for i, position in enumerate(cfg["positions"]):
+        ctxs = {space: Context(data, holdout, position, cfg, seed, space) for space in spaces}
+        feats = {space: method_features(ctx, cfg, notes if i == 0 else None) for space, ctx in ctxs.items()}
         if keep_bases:
-            all_bases.update({(name, rank, position): b for (name, rank), b in ctx.bases.items()})
+            for space, ctx in ctxs.items():
+                all_bases.update({(space, name, rank, position): b for (name, rank), b in ctx.bases.items()})
         for target in cfg["targets"]:
             proto = study_protocol(data, holdout, target, cfg, seed)
-            store = run_heads(ctx, feats, proto, cfg)
+            once, store = {}, {}
+            for space, ctx in ctxs.items():
+                heads = run_heads(ctx, feats[space], proto, cfg, once)
+                store.update({(space, name, rank): res for (name, rank), res in heads.items()})
             recs, summ = summarize(store, proto, data.rows, holdout, target, position, cfg, seed)
             records += recs
             summaries += [{**row, "suite": "all"} for row in summ] if by_suite else summ
             for suite in dict.fromkeys(data.rows["suite"]) if by_suite else []:
                 keep = (data.rows["suite"] == suite).to_numpy()[proto.te]
                 summaries += summarize(store, proto, data.rows, holdout, target, position, cfg, seed, keep, suite)[1]
+    if skipped is not None:
+        skipped += [{"holdout": holdout, **n} for n in notes]
     return pd.DataFrame(records), pd.DataFrame(summaries), all_bases
 
 
 def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed, keep=None, suite=None):
     """Per-seed AUC rows, and bootstrap-over-prompts CIs of the seed-averaged AUC (paired with ``specific``
-    at the same rank and k). Every method is resampled with the same prompt weights.
+    of the same space at the same rank and k). Every method is resampled with the same prompt weights.
+    ``store`` is keyed (space, method, rank).
+
+    Space ablation: a row in a space of :data:`emobasis.spaces.SPACE_PAIRS` (concepts, emotions) whose method
+    reads the space and also ran in the paired space (hidden, controls) at the same rank and k gets
+    ``vs_space`` and the paired difference ``diff_vs_space`` with its CI, from the same bootstrap.
 
     ``keep`` (a mask over the test rows) and ``suite``: the same on a subset of the test rows, e.g. one
     suite's (the rows get ``suite``); a subset with one class gets NaN AUCs.
@@ -187,16 +227,17 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     groups = rows["item_id"].to_numpy()[proto.te][keep]
     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position, *([suite] if suite else [])))
     recs, summ, kernels, nulls = [], [], {}, {}
-    for (name, rank), results in store.items():
+    for (space, name, rank), results in store.items():
         for res in results:
             res = res if keep.all() else HeadResult(res.k, res.scores[:, keep], res.thresholds, res.fpr_target)
             aucs = auc_rows(res.scores, yte)
             if METHODS[name].head == "null":  # single permuted-label heads: the null of ``null_of``'s heads
-                nulls[(METHODS[name].null_of, rank, res.k)] = aucs
+                nulls[(space, METHODS[name].null_of, rank, res.k)] = aucs
             recalls = [recall_at_threshold(s, yte, thr) for s, thr in zip(res.scores, res.thresholds)]
             fprs = [recall_at_threshold(s, benign_te, thr) for s, thr in zip(res.scores, res.thresholds)]
             cell = {
                 "aligner": name,
+                "space": space,
                 "rank": rank,
                 "holdout": holdout,
                 "target": target,
@@ -206,7 +247,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
             }
             for s_i, (a, r, f) in enumerate(zip(aucs, recalls, fprs)):
                 recs.append({**cell, "seed": s_i, "auc": float(a), "recall_at_fpr": r, "realized_fpr": f})
-            K = kernels[(name, rank, res.k)] = auc_kernel(res.scores, yte, groups)
+            K = kernels[(space, name, rank, res.k)] = auc_kernel(res.scores, yte, groups)
             lo, hi = np.nanpercentile(bootstrap_auc(K, yte, groups, W), [2.5, 97.5])
             summ.append(
                 {
@@ -225,15 +266,27 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
             if METHODS[name].head == "null":  # the single heads' spread, not only their mean
                 summ[-1]["auc_null_q975"] = float(np.nanpercentile(aucs, 97.5))
     for row in summ:  # per-head permutation test of every head the null was fit for (k > 0: the draws' mean)
-        if (null := nulls.get((row["aligner"], row["rank"], row["k"]))) is not None:
+        if (null := nulls.get((row["space"], row["aligner"], row["rank"], row["k"]))) is not None:
             row.update(perm_p=permutation_p(row["auc"], null), n_perm=len(null))
-    spec_auc = {(r["rank"], r["k"]): r["auc"] for r in summ if r["aligner"] == "specific"}
+
+    def paired(row, other_space, other, rank, columns):
+        key = (other_space, other, rank, row["k"])
+        own = kernels[(row["space"], row["aligner"], row["rank"], row["k"])]
+        diff = bootstrap_auc(own - kernels[key], yte, groups, W)
+        lo, hi = np.nanpercentile(diff, [2.5, 97.5])
+        row.update(dict(zip(columns, (row["auc"] - aucs_of[key], lo, hi))))
+
+    aucs_of = {(r["space"], r["aligner"], r["rank"], r["k"]): r["auc"] for r in summ}
+    spec_rank = {(sp, k): r for sp, n, r, k in aucs_of if n == "specific"}  # specific: the same at every rank
     for row in summ:
-        key = (row["rank"], row["k"])
-        if METHODS[row["aligner"]].paired and key in spec_auc:
-            diff = bootstrap_auc(kernels[(row["aligner"], *key)] - kernels[("specific", *key)], yte, groups, W)
-            lo, hi = np.nanpercentile(diff, [2.5, 97.5])
-            row.update(diff_vs_specific=row["auc"] - spec_auc[key], diff_ci_low=lo, diff_ci_high=hi)
+        space, name, rank, k = row["space"], row["aligner"], row["rank"], row["k"]
+        if METHODS[name].paired and (space, k) in spec_rank:
+            spec = rank if (space, "specific", rank, k) in aucs_of else spec_rank[(space, k)]
+            paired(row, space, "specific", spec, ("diff_vs_specific", "diff_ci_low", "diff_ci_high"))
+        other = SPACE_PAIRS.get(space)
+        if (METHODS[name].paired or name == "specific") and (other, name, rank, k) in aucs_of:
+            row["vs_space"] = other
+            paired(row, other, name, rank, ("diff_vs_space", "diff_space_ci_low", "diff_space_ci_high"))
     return recs, summ
 
 
@@ -243,10 +296,10 @@ ALARM_COLUMNS = ("recall_at_fpr", "recall_ci_low", "recall_ci_high", "realized_f
 ALARM_COLUMNS += ("realized_fpr_ci_high", "fpr_target")
 #: the LOMO summary's columns (:func:`summarize`), in table order
 SUMMARY_COLUMNS = (
-    *("aligner", "rank", "holdout", "target", "position", "k", "n_seeds", "auc", "auc_ci_low", "auc_ci_high"),
+    *("aligner", "space", "rank", "holdout", "target", "position", "k", "n_seeds", "auc", "auc_ci_low", "auc_ci_high"),
     *ALARM_COLUMNS,
     *("n_test", "n_test_pos", "n_test_benign", "n_boot", "diff_vs_specific", "diff_ci_low", "diff_ci_high"),
-    *("perm_p", "n_perm", "auc_null_q975"),
+    *("perm_p", "n_perm", "auc_null_q975", "vs_space", "diff_vs_space", "diff_space_ci_low", "diff_space_ci_high"),
 )
 
 
@@ -266,73 +319,38 @@ def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarra
     }
 
 
-def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:
-    """Plain arrays (no pickled objects) describing a fitted basis at one rank and position."""
-    if isinstance(basis, np.ndarray):  # lowrank: [K, rank] concept combinations
-        return {f"{position}/concept_loadings": basis[:, :rank]}
-    out = {}
-    for m, w in basis.whiteners_.items():
-        out[f"{position}/{m}/mean"] = w.mean_
-        out[f"{position}/{m}/components"] = w.components_
-        out[f"{position}/{m}/scale"] = w.scale_
-        out[f"{position}/{m}/map"] = basis.maps_[m][:, :rank]
-    if hasattr(basis, "canonical_correlations_"):
-        out[f"{position}/canonical_correlations"] = basis.canonical_correlations_[:rank]
-    return out
-
-
-def check_transfer_table(table: pd.DataFrame, cfg: dict, holdouts: list[str]) -> None:
-    """Every aligner x rank x holdout x target x position x k is present, and every AUC lies in [0, 1].
-
-    ``table`` is the tidy per-seed table (k as in the files: ALL_K for "all"). Raises TransferError."""
-    ks = parse_ks(cfg["ks"])
-    want = pd.MultiIndex.from_product(
-        [cfg["aligners"], cfg["ranks"], holdouts, cfg["targets"], cfg["positions"], ks],
-        names=["aligner", "rank", "holdout", "target", "position", "k"],
-    )
-    have = pd.MultiIndex.from_frame(table[list(want.names)].drop_duplicates())
-    missing = want.difference(have)
-    if len(missing):
-        raise TransferError(
-            f"the transfer table lacks {len(missing)} combinations, e.g. {list(missing[:3])}. "
-            "Fix: rerun the transfer jobs (snakemake -R transfer)."
-        )
-    auc = table["auc"].to_numpy(float)
-    if np.isnan(auc).any() or (auc < 0).any() or (auc > 1).any():
-        raise TransferError(
-            "AUCs outside [0, 1] (or NaN) in the transfer table. Fix: check the labels of the test split."
-        )
-    seeds = table[(table["aligner"] == cfg["aligners"][0]) & (table["k"].isin([k for k in ks if 0 < k <= 64]))]
-    if len(seeds) and seeds.groupby(["rank", "holdout", "target", "position", "k"])["seed"].nunique().min() < min(
-        cfg["seeds"], 20
-    ):
-        raise TransferError("fewer seeds than configured for k <= 64.")
-
-
-def fit_basis(data: StudyData, aligner: str, rank: int, position: str, pca_dims: int, holdout: str | None = None):
-    """An aligner fit on the shared texts of every model but ``holdout`` (all models when None), the holdout
-    adapted from its unlabelled shared texts; returns (basis, {model: standardized [n, rank] coordinates})."""
-    ctx = Context(data, holdout, position, {"pca_dims": pca_dims}, seed=0)
+def fit_basis(
+    data: StudyData, aligner: str, rank: int, position: str, pca_dims: int, holdout: str | None = None, space="hidden"
+):
+    """An aligner fit in a feature space on the shared texts of every model but ``holdout`` (all models when
+    None), the holdout adapted from its unlabelled shared texts; returns (basis, {model: standardized [n, rank]
+    coordinates})."""
+    ctx = Context(data, holdout, position, {"pca_dims": pca_dims}, seed=0, space=space)
     basis = ctx.fit_aligner(aligner, rank)
     return basis, ctx.std({m: basis.transform(m, X) for m, X in ctx.X.items()})
 
 
 def zero_shot_scores(
-    data: StudyData, holdout: str, aligner: str, rank: int, position: str, target: str, cfg: dict, seed: int = 0
+    data: StudyData,
+    holdout: str,
+    aligner: str,
+    rank: int,
+    position: str,
+    target: str,
+    cfg: dict,
+    seed: int = 0,
+    space: str = "hidden",
 ) -> pd.Series:
     """The k = 0 head's scores on the holdout's test rows, exactly as in the LOMO grid (a basis at the
-    largest swept rank, truncated to ``rank`` for gcca; the same head selection), indexed by row position."""
+    largest swept rank the space holds, truncated to ``rank`` for gcca; the same head selection), indexed by
+    row position."""
     if aligner not in adaptable():
         raise TransferError(f"zero-shot row scores are available for {', '.join(adaptable())}, not '{aligner}'.")
     ref = data.ref
-    fit_rank = max(cfg["ranks"]) if aligner == "gcca" else rank
-    basis, _ = fit_basis(data, aligner, fit_rank, position, cfg["pca_dims"], holdout)
-    F = {m: standardize(basis.transform(m, data.X[m][position])[:, :rank], ref) for m in data.models}
+    fit_rank = max(space_ranks(cfg["ranks"], dimension(data, space))) if aligner == "gcca" else rank
+    basis, _ = fit_basis(data, aligner, fit_rank, position, cfg["pca_dims"], holdout, space)
+    reads = space_reads(data, space, position)
+    F = {m: standardize(basis.transform(m, reads[m])[:, :rank], ref) for m in data.models}
     proto = study_protocol(data, holdout, target, {**cfg, "ks": [0]}, seed)
     b0 = proto.fit_zero_shot(F)
     return pd.Series(predict(F[holdout][proto.te], b0), index=np.flatnonzero(proto.te), name="score")
-
-
-def tidy_k(table: pd.DataFrame) -> pd.DataFrame:
-    """The tables' k column as text: "all" for every holdout train row."""
-    return table.assign(k=table["k"].map(lambda k: "all" if k == ALL_K else str(k)))

@@ -58,8 +58,12 @@ def quoted_baselines() -> list:
     return sorted(quoted, key=lambda m: QUOTE_ORDER.index(m.name) if m.name in QUOTE_ORDER else len(QUOTE_ORDER))
 
 
-def read_summary(path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"k": str})
+def read_summary(path, space: str | None = None) -> pd.DataFrame:
+    """A summary table; ``space``: only that feature space's rows (a table without the column is hidden)."""
+    table = pd.read_csv(path, dtype={"k": str})
+    if space is None or "space" not in table:
+        return table
+    return table[table["space"] == space].reset_index(drop=True)
 
 
 def cell_rows(
@@ -83,6 +87,45 @@ def cell(summary: pd.DataFrame, aligner: str, rank: int, holdout: str, target: s
             f"{position} k={k}. Fix: rerun gather_transfer with this config."
         )
     return sel.iloc[0]
+
+
+def check_verdict_config(cfg: dict) -> None:
+    """The pre-registered rule reads a cell the study computes (a check of :mod:`emobasis.config`)."""
+    from emobasis.config import ConfigError, concept_kinds
+
+    v, t = cfg["verdict"], cfg["transfer"]
+    for key, allowed, where in (
+        ("aligner", t["aligners"], "transfer.aligners"),
+        ("space", t["spaces"], "transfer.spaces"),
+        ("rank", cfg["basis"]["ranks"], "basis.ranks"),
+        ("target", t["targets"], "transfer.targets"),
+        ("position", t["positions"], "transfer.positions"),
+        ("match_k", [k for k in t["ks"] if k != "all"], "transfer.ks"),
+    ):
+        if v[key] not in allowed:
+            raise ConfigError(
+                f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
+                f"read a cell the study computes; pick one of {where}."
+            )
+    kinds = concept_kinds(cfg)
+    dim = len(kinds) if v["space"] == "concepts" else sum(kind == v["space"] for kind in kinds.values())
+    if v["space"] != "hidden" and v["rank"] > dim:
+        raise ConfigError(
+            f"verdict.rank = {v['rank']} exceeds the {v['space']} space's {dim} concepts. Fix: lower verdict.rank "
+            "or set verdict.space to a larger space (concepts or hidden)."
+        )
+    known = set(kinds)
+    for score, formula in t.get("mismatch", {}).items():
+        if unknown := [c for c in formula if c not in known]:
+            raise ConfigError(
+                f"transfer.mismatch.{score} weighs {unknown}, which no stimulus set of the study defines. Fix: use "
+                f"concepts of study.stimulus_sets ({', '.join(sorted(known))})."
+            )
+    if v["aligner"] not in with_null():  # criterion A is a permutation test against shuffled-label heads
+        raise ConfigError(
+            f"verdict.aligner = {v['aligner']!r} has no shuffled-label null, which criterion A tests against. "
+            f"Fix: set verdict.aligner to {' or '.join(with_null())}."
+        )
 
 
 # --- claims and verdict ---------------------------------------------------------------------------------
@@ -118,6 +161,7 @@ def claims(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> pd.DataFra
                     "claim": claim,
                     "holdout": h,
                     "aligner": aligner,
+                    "space": rule.get("space", "hidden"),
                     "rank": rank,
                     "target": t,
                     "position": p,

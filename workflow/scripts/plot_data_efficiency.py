@@ -9,7 +9,7 @@ from emobasis.verdict import read_summary
 
 w = snakemake.wildcards
 fig = plot_data_efficiency(
-    read_summary(snakemake.input[0]),
+    read_summary(snakemake.input[0], snakemake.params.space),
     w.target,
     w.position,
     snakemake.params.rank,

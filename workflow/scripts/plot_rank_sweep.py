@@ -8,5 +8,6 @@ from emobasis.plots import plot_rank_sweep
 from emobasis.verdict import read_summary
 
 p = snakemake.params
-fig = plot_rank_sweep(read_summary(snakemake.input[0]), snakemake.wildcards.target, p.positions, p.ranks, p.match_k)
+summary = read_summary(snakemake.input[0], p.space)
+fig = plot_rank_sweep(summary, snakemake.wildcards.target, p.positions, p.ranks, p.match_k)
 fig.savefig(snakemake.output[0], dpi=120)

@@ -15,7 +15,7 @@ data = load_settings_study(settings, [v["position"]], with_embeddings=False)
 tables = []
 for holdout in settings["models"]:
     scores = zero_shot_scores(
-        data, holdout, v["aligner"], v["rank"], v["position"], v["target"], cfg, seed=settings["seed"]
+        data, holdout, v["aligner"], v["rank"], v["position"], v["target"], cfg, settings["seed"], v["space"]
     )
     y = data.y(holdout, v["target"])[scores.index]
     print(f"{holdout}: zero-shot AUC {auc(scores.to_numpy(), y):.4f} on {len(y)} test rows", file=sys.stderr)
@@ -23,7 +23,8 @@ for holdout in settings["models"]:
 table = pd.concat(tables, ignore_index=True)
 table.to_csv(snakemake.output.table, index=False)
 intro = (
-    f"Zero-shot monitor ({v['aligner']}, rank {v['rank']}, {v['position']}, target {v['target']}), basis and "
+    f"Zero-shot monitor ({v['aligner']}, rank {v['rank']} in the {v['space']} space, {v['position']}, "
+    f"target {v['target']}), basis and "
     "head learned without the holdout; the holdout's test rows it scores highest. Texts truncated."
 )
 with open(snakemake.output.html, "w") as fh:

@@ -14,11 +14,13 @@ p = snakemake.params
 models = [json.load(open(path)) for path in snakemake.input.models]
 sources = {path.split("/")[-2]: json.load(open(path)) for path in snakemake.input.sources}
 suites = {path.split("/")[-1].split(".")[0]: json.load(open(path)) for path in snakemake.input.suites}
-summary = read_summary(snakemake.input.summary)
+spaces = read_summary(snakemake.input.summary)  # every feature space
 if hasattr(snakemake.input, "split_seeds"):  # the verdict's cell, combined across split seeds
     from emobasis.splitseeds import overlay
 
-    summary = overlay(summary, read_summary(snakemake.input.split_seeds))
+    spaces = overlay(spaces, read_summary(snakemake.input.split_seeds))
+space = p.verdict.get("space", "hidden")
+summary = spaces[spaces["space"] == space].reset_index(drop=True)
 context = study_context(p.config, models, sources, suites, summary)
 answers = None
 if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels and the judge's validation
@@ -36,7 +38,9 @@ text, claims, verdict = write_summary(
     p.ks,
     stability=pd.read_csv(snakemake.input.stability) if hasattr(snakemake.input, "stability") else None,
     answers=answers,
-    by_suite=read_summary(snakemake.input.by_suite) if hasattr(snakemake.input, "by_suite") else None,
+    by_suite=read_summary(snakemake.input.by_suite, space) if hasattr(snakemake.input, "by_suite") else None,
+    spaces=spaces,
+    top_concepts=pd.read_csv(snakemake.input.top_concepts) if hasattr(snakemake.input, "top_concepts") else None,
 )
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:
