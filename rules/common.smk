@@ -359,6 +359,7 @@ def transfer_settings():
         "seed": config["seed"],
         "embeddings": "embedder" in config,
         "concept_kinds": concept_kinds(config),
+        "ablation_rank": config["verdict"]["rank"],
     }
 
 

@@ -206,6 +206,7 @@ def tiny_study_config(
     )
     cfg["basis"]["ranks"] = [2, 3]
     cfg["transfer"].update(ks=[0, 8, "all"], seeds=3, null_seeds=5, n_boot=100, pca_dims=8, l2_grid=[1.0])
+    cfg["transfer"]["spaces"] = ["hidden", "concepts"]  # the verdict's space and the reference (speed)
     cfg["deploy"]["rank"] = 2
     cfg["verdict"].update(rank=2, match_k=8)
     return cfg

@@ -106,3 +106,15 @@ def test_a_verdict_rank_above_its_space_is_a_config_error(raw_config):
     raw_config["verdict"].update(space="controls", rank=8)
     with pytest.raises(ConfigError, match="exceeds the controls space's 4 concepts"):
         validate_config(raw_config)
+
+
+def test_spaces_outside_the_rank_sweep_run_at_the_verdict_rank_only():
+    data, _ = simulate("shared", n_rows=600, n_shared=200, d=24, seed=2)
+    cfg = {**CFG, "ranks": [3, 4], "ks": [0], "null_seeds": 5, "n_boot": 100}
+    cfg.update(spaces=["hidden", "emotions"], rank_sweep_spaces=["hidden"], ablation_rank=4)
+    skipped = []
+    summary = evaluate_holdout(data, "sim0", cfg, skipped=skipped)[1]
+    ranks = summary[summary.aligner == "gcca"].groupby("space")["rank"].unique()
+    assert sorted(ranks["hidden"]) == [3, 4] and list(ranks["emotions"]) == [4]
+    reasons = pd.DataFrame(skipped).set_index(["space", "aligner", "rank"])["reason"]
+    assert "rank_sweep_spaces" in reasons[("emotions", "gcca", 3)]

@@ -71,9 +71,11 @@ def _judge(diffs: list, lower: str, higher: str) -> str:
         return f"{higher} carries transferable signal that {lower} lacks, for every holdout"
     better = sum(d["diff_space_ci_low"] > 0 for d in have)
     worse = sum(d["diff_space_ci_high"] < 0 for d in have)
+    if better == worse == 0:
+        return f"no difference between {lower} and {higher} is detected for any holdout (every CI includes 0)"
     return (
-        f"{lower} and {higher} are not told apart for every holdout: {lower} is better for {better}, worse "
-        f"for {worse} and within the CI of {higher} for {len(have) - better - worse} of {len(have)} holdouts"
+        f"mixed: {lower} is better for {better}, worse for {worse} and not told apart from {higher} for "
+        f"{len(have) - better - worse} of {len(have)} holdouts"
     )
 
 
@@ -102,7 +104,7 @@ def space_section(summary: pd.DataFrame, rule: dict, holdouts: list[str], top: p
         for space, method, rank in ablation_rows(summary, rule):
             zero, at_k = _row(summary, space, method, rank, h, rule, 0), _row(summary, space, method, rank, h, rule, k)
             label = f"{method} r{rank}" if rank else method
-            vs = SPACE_PAIRS.get(space, "")
+            vs = SPACE_PAIRS.get(space, "") if zero is not None and not pd.isna(zero.get("diff_vs_space")) else ""
             lines.append(f"| {h} | {space} | {label} | {_auc(zero)} | {_auc(at_k)} | {vs} | {_diff(zero)} |")
     a, r = rule["aligner"], rule["rank"]
     lines.append("")
@@ -118,11 +120,11 @@ def space_section(summary: pd.DataFrame, rule: dict, holdouts: list[str], top: p
     emo = [_row(summary, "emotions", "named", 0, h, rule, 0) for h in holdouts]
     if all(e is not None for e in emo):
         above = [h for h, e in zip(holdouts, emo) if e["auc_ci_low"] > rule["chance"]]
-        lines.append(
-            "- **Do the emotion vectors alone warn zero-shot?** "
-            + (f"Yes, for {', '.join(above)}" if above else "For no holdout")
-            + f" (the `named` emotion coordinates' zero-shot CI lies above {rule['chance']})."
-        )
+        rest = [h for h in holdouts if h not in above]
+        what = f"the `named` emotion coordinates' zero-shot CI lies above {rule['chance']}"
+        answer = f"Yes for {', '.join(above)}: {what}" + (f"; not for {', '.join(rest)}" if rest else "")
+        answer = answer if above else f"No: for no holdout does {what.replace('lies', 'lie')}"
+        lines.append(f"- **Do the emotion vectors alone warn zero-shot?** {answer}.")
     if top is not None and len(top):
         per = [
             f"{h}: " + ", ".join(f"{c} {w:+.2f}" for c, w in zip(g["concept"], g["weight"]))

@@ -113,13 +113,23 @@ def method_features(ctx: Context, cfg: dict, skipped: list | None = None) -> dic
         method = METHODS[name]
         if method.head in ("null", "scores"):
             continue
-        reason = skip_reason(ctx.data, ctx.space, name, rank, method.ranked)
+        reason = skip_reason(ctx.data, ctx.space, name, rank, method.ranked) or unswept(ctx.space, rank, method, cfg)
         if reason is None and (F := FEATURES[name](ctx, rank)) is not None:
             feats[(name, rank)] = F
         elif skipped is not None:
             reason = reason or "this study lacks what it reads (e.g. text or prompt embeddings)"
             skipped.append({"space": ctx.space, "aligner": name, "rank": rank, "reason": reason})
     return feats
+
+
+def unswept(space: str, rank: int, method, cfg: dict) -> str | None:
+    """Why a ranked method does not run at ``rank`` in ``space``: only the spaces in
+    ``transfer.rank_sweep_spaces`` (default: every space) sweep the ranks; the others run at
+    ``ablation_rank`` (the verdict's rank) alone, which is all the ablation reads."""
+    sweep = cfg.get("rank_sweep_spaces")
+    if not method.ranked or sweep is None or space in sweep or rank == cfg.get("ablation_rank"):
+        return None
+    return f"{space} runs at the verdict's rank {cfg.get('ablation_rank')} only (transfer.rank_sweep_spaces)"
 
 
 def run_heads(ctx: Context, feats: dict, proto, cfg: dict, once: dict | None = None) -> dict:
@@ -224,7 +234,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     keep = np.ones(proto.te.sum(), bool) if keep is None else keep
     yte = proto.y[proto.te][keep]
     benign_te = proto.benign[proto.te][keep] & ~yte.astype(bool)  # the rows a false alarm can happen on
-    groups = rows["item_id"].to_numpy()[proto.te][keep]
+    groups = np.unique(rows["item_id"].to_numpy()[proto.te][keep], return_inverse=True)[1]  # codes: fast
     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position, *([suite] if suite else [])))
     recs, summ, kernels, nulls = [], [], {}, {}
     for (space, name, rank), results in store.items():
