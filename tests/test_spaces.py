@@ -118,3 +118,13 @@ def test_spaces_outside_the_rank_sweep_run_at_the_verdict_rank_only():
     assert sorted(ranks["hidden"]) == [3, 4] and list(ranks["emotions"]) == [4]
     reasons = pd.DataFrame(skipped).set_index(["space", "aligner", "rank"])["reason"]
     assert "rank_sweep_spaces" in reasons[("emotions", "gcca", 3)]
+
+
+def test_the_top_concept_of_the_zero_shot_head_is_the_planted_one():
+    from emobasis.anatomy import top_concepts
+
+    data, _ = simulate("shared", n_rows=1200, n_shared=300, d=32, seed=1)  # the label's latent is shared0
+    top = top_concepts(data, "sim0", RULE, CFG)
+    assert list(top["order"]) == [1, 2, 3, 4, 5] and (top["space"] == "concepts").all()
+    assert top["concept"].iloc[0] == "shared0" and abs(top["correlation"].iloc[0]) > 0.8, top
+    assert (top["correlation"].abs().diff().dropna() <= 1e-12).all()  # ordered by |correlation|

@@ -17,7 +17,8 @@ study model (the deployed basis, as in :mod:`emobasis.monitor`); nothing here is
   predictors for every target) say whether they point the same way. 0 degrees: the same direction;
   90: orthogonal.
 - **top concepts** (:func:`top_concepts`): which named concepts the zero-shot head of each holdout leans on,
-  in a concept space (the LOMO basis and head, as in the grid).
+  in a concept space (the LOMO basis and head, as in the grid): the correlation of its score with each
+  concept's profile.
 
 The basis is fit in one feature space (:mod:`emobasis.spaces`, default hidden): in a concept space the
 shared directions are combinations of the named emotion and control directions.
@@ -188,10 +189,11 @@ def basis_anatomy(
 
 
 def top_concepts(data: StudyData, holdout: str, rule: dict, cfg: dict, seed: int = 0, n: int = 5) -> pd.DataFrame:
-    """The ``n`` concepts with the largest weight in the holdout's zero-shot head (the LOMO basis and head of
-    the grid, in the rule's concept space, at its aligner, rank, target and position): the head's score is
-    linear in the holdout's concept profile, so its weight on each standardized concept is exact (a least-
-    squares fit of the score on the standardized profile over the unlabelled train-side rows)."""
+    """The ``n`` concepts the holdout's zero-shot head leans on most (the LOMO basis and head of the grid, in
+    the rule's concept space, at its aligner, rank, target and position): by the correlation, over the
+    holdout's unlabelled train-side rows, between the head's score and each concept's profile (a structure
+    coefficient). The head's exact weights on the profiles are no guide: the concept profiles are strongly
+    collinear, so the weights are large and cancel."""
     space, position, rank = rule.get("space", "hidden"), rule["position"], rule["rank"]
     cols = concept_columns(data, space)
     if cols is None:
@@ -202,8 +204,7 @@ def top_concepts(data: StudyData, holdout: str, rule: dict, cfg: dict, seed: int
     F = {m: standardize(basis.transform(m, reads[m])[:, :rank], ref) for m in data.models}
     head = study_protocol(data, holdout, rule["target"], {**cfg, "ks": [0]}, seed).fit_zero_shot(F)
     score = predict(F[holdout], head)
-    Z = standardize(reads[holdout], ref)
-    weights = np.linalg.lstsq(np.c_[np.ones(ref.sum()), Z[ref]], score[ref], rcond=None)[0][1:]
+    weights = _corr(reads[holdout][ref], score[ref][:, None])[:, 0]
     order = np.argsort(-np.abs(weights), kind="stable")[:n]
     return pd.DataFrame(
         {
@@ -215,6 +216,6 @@ def top_concepts(data: StudyData, holdout: str, rule: dict, cfg: dict, seed: int
             "position": position,
             "order": np.arange(1, len(order) + 1),
             "concept": [data.concepts[cols[i]] for i in order],
-            "weight": weights[order],
+            "correlation": weights[order],
         }
     )

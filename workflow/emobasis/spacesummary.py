@@ -127,12 +127,12 @@ def space_section(summary: pd.DataFrame, rule: dict, holdouts: list[str], top: p
         lines.append(f"- **Do the emotion vectors alone warn zero-shot?** {answer}.")
     if top is not None and len(top):
         per = [
-            f"{h}: " + ", ".join(f"{c} {w:+.2f}" for c, w in zip(g["concept"], g["weight"]))
+            f"{h}: " + ", ".join(f"{c} {w:+.2f}" for c, w in zip(g["concept"], g["correlation"]))
             for h, g in top.groupby("holdout", sort=False)
         ]
         lines.append(
-            f"- **Which concepts warn** (weight of each holdout's zero-shot head, {rule['aligner']} rank "
-            f"{rule['rank']} in {top['space'].iloc[0]}, on its standardized concept profiles; + = more alarm; "
-            "`results/tables/top_concepts.csv`): " + "; ".join(per) + "."
+            f"- **Which concepts warn** (correlation of each holdout's zero-shot score, {rule['aligner']} rank "
+            f"{rule['rank']} in {top['space'].iloc[0]}, with its concept profiles over unlabelled rows; + = the "
+            "concept rises with the alarm; `results/tables/top_concepts.csv`): " + "; ".join(per) + "."
         )
     return lines
