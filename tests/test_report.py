@@ -103,6 +103,7 @@ def check_summary_against_table(text: str, summary: pd.DataFrame) -> int:
         quantity = "diff_vs_specific" if row["claim"].startswith("shared - specific") else "auc"
         sel = summary[
             (summary["aligner"] == row["aligner"])
+            & ((summary["space"] if "space" in summary else "hidden") == row["space"])
             & (summary["rank"] == int(row["rank"]))
             & (summary["holdout"] == row["holdout"])
             & (summary["k"] == row["k"])

@@ -19,9 +19,10 @@ from emobasis.verdict import CRITERIA, claim_of, claims, decide, describe_rule, 
 
 
 def claims_markdown(cl: pd.DataFrame) -> str:
-    lines = ["| holdout | claim | aligner | rank | k | value [95% CI] |", "|---|---|---|---|---|---|"]
+    lines = ["| holdout | claim | aligner | space | rank | k | value [95% CI] |", "|---|---|---|---|---|---|---|"]
     for _, r in cl.iterrows():
-        lines.append(f"| {r['holdout']} | {r['claim']} | {r['aligner']} | {r['rank']} | {r['k']} | {fmt_claim(r)} |")
+        cells = (r["holdout"], r["claim"], r["aligner"], r["space"], r["rank"], r["k"], fmt_claim(r))
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines)
 
 
@@ -208,7 +209,7 @@ def write_summary(
 
 
 CLAIM_ROW = re.compile(
-    r"^\| (?P<holdout>[^|]+) \| (?P<claim>[^|]+) \| (?P<aligner>[^|]+) \| (?P<rank>\d+) \| "
+    r"^\| (?P<holdout>[^|]+) \| (?P<claim>[^|]+) \| (?P<aligner>[^|]+) \| (?P<space>[a-z]+) \| (?P<rank>\d+) \| "
     r"(?P<k>[^|]+) \| (?P<value>[-+0-9.]+) \[(?P<low>[-+0-9.]+), (?P<high>[-+0-9.]+)\] \|$"
 )
 
