@@ -146,9 +146,9 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
     ``data`` scored with heads fit on the other fit suites (cross-suite) and, for fit suites, on every fit
     suite (in-suite); and the zero-shot kernels {(condition, suite, target, position, method, rank): (K, y,
     groups, W)} that :func:`stability_rows` pairs."""
-    from emobasis.metrics import auc_kernel, group_bootstrap
+    from emobasis.metrics import ALARM_COLUMNS, auc_kernel, group_bootstrap
     from emobasis.splits import stable_seed
-    from emobasis.transfer import ALARM_COLUMNS, summarize
+    from emobasis.transfer import summarize
 
     present = list(dict.fromkeys(data.rows["suite"]))
     suites = [s for s in roles if s in present] + [s for s in present if s not in roles]  # config order first

@@ -146,3 +146,25 @@ def holm(p) -> np.ndarray:
         running = max(running, min(1.0, (m - i) * p[j]))
         out[j] = running
     return out
+
+
+#: the summary's alarm columns: recall and the false-positive rate realized on benign test rows, at thresholds
+#: calibrated for ``fpr_target`` on benign validation rows
+ALARM_COLUMNS = ("recall_at_fpr", "recall_ci_low", "recall_ci_high", "realized_fpr", "realized_fpr_ci_low")
+ALARM_COLUMNS += ("realized_fpr_ci_high", "fpr_target")
+
+
+def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarray, W: np.ndarray) -> dict:
+    """Recall of the positives and the false-positive rate realized on the benign test rows at the heads'
+    calibrated thresholds (``fpr_target``), averaged over the heads, each with a 95% CI from the same prompt
+    bootstrap as the AUC; NaN without a threshold (no benign calibration rows) or without such rows."""
+    ok = ~np.isnan(res.thresholds)
+    recall = fpr = (float("nan"),) * 3
+    if ok.any():
+        alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0)  # each test row's alarm rate over heads
+        recall, fpr = (alarm_rates(alarms, rows, groups, W) for rows in (yte.astype(bool), benign_te))
+    return {
+        "fpr_target": res.fpr_target,
+        **dict(zip(("recall_at_fpr", "recall_ci_low", "recall_ci_high"), recall)),
+        **dict(zip(("realized_fpr", "realized_fpr_ci_low", "realized_fpr_ci_high"), fpr)),
+    }

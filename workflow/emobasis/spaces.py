@@ -96,3 +96,13 @@ def shared_space_reads(data: StudyData, space: str) -> dict[str, np.ndarray]:
 def space_ranks(ranks: list[int], dim: int | None) -> list[int]:
     """The configured ranks a space can hold."""
     return [r for r in ranks if dim is None or r <= dim]
+
+
+def unswept(space: str, rank: int, method, cfg: dict) -> str | None:
+    """Why a ranked method does not run at ``rank`` in ``space``: only the spaces in
+    ``transfer.rank_sweep_spaces`` (default: every space) sweep the ranks; the others run at
+    ``ablation_rank`` (the verdict's rank) alone, which is all the ablation reads."""
+    sweep = cfg.get("rank_sweep_spaces")
+    if not method.ranked or sweep is None or space in sweep or rank == cfg.get("ablation_rank"):
+        return None
+    return f"{space} runs at the verdict's rank {cfg.get('ablation_rank')} only (transfer.rank_sweep_spaces)"

@@ -16,7 +16,8 @@ from emobasis.baselines import FEATURES, SCORES, Context
 from emobasis.heads import predict
 from emobasis.methods import METHODS, REGISTRY, adaptable
 from emobasis.metrics import (
-    alarm_rates,
+    ALARM_COLUMNS,
+    alarm_columns,
     auc_kernel,
     auc_rows,
     bootstrap_auc,
@@ -25,7 +26,16 @@ from emobasis.metrics import (
     recall_at_threshold,
 )
 from emobasis.protocol import HeadResult, Protocol, check_labels, parse_ks, standardize, study_protocol
-from emobasis.spaces import SPACE_FREE, SPACE_PAIRS, dimension, skip_reason, space_ranks, space_reads, space_reason
+from emobasis.spaces import (
+    SPACE_FREE,
+    SPACE_PAIRS,
+    dimension,
+    skip_reason,
+    space_ranks,
+    space_reads,
+    space_reason,
+    unswept,
+)
 from emobasis.splits import stable_seed
 from emobasis.study import StudyData, TransferError
 
@@ -120,16 +130,6 @@ def method_features(ctx: Context, cfg: dict, skipped: list | None = None) -> dic
             reason = reason or "this study lacks what it reads (e.g. text or prompt embeddings)"
             skipped.append({"space": ctx.space, "aligner": name, "rank": rank, "reason": reason})
     return feats
-
-
-def unswept(space: str, rank: int, method, cfg: dict) -> str | None:
-    """Why a ranked method does not run at ``rank`` in ``space``: only the spaces in
-    ``transfer.rank_sweep_spaces`` (default: every space) sweep the ranks; the others run at
-    ``ablation_rank`` (the verdict's rank) alone, which is all the ablation reads."""
-    sweep = cfg.get("rank_sweep_spaces")
-    if not method.ranked or sweep is None or space in sweep or rank == cfg.get("ablation_rank"):
-        return None
-    return f"{space} runs at the verdict's rank {cfg.get('ablation_rank')} only (transfer.rank_sweep_spaces)"
 
 
 def run_heads(ctx: Context, feats: dict, proto, cfg: dict, once: dict | None = None) -> dict:
@@ -300,10 +300,6 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     return recs, summ
 
 
-#: the summary's alarm columns: recall and the false-positive rate realized on benign test rows, at thresholds
-#: calibrated for ``fpr_target`` on benign validation rows
-ALARM_COLUMNS = ("recall_at_fpr", "recall_ci_low", "recall_ci_high", "realized_fpr", "realized_fpr_ci_low")
-ALARM_COLUMNS += ("realized_fpr_ci_high", "fpr_target")
 #: the LOMO summary's columns (:func:`summarize`), in table order
 SUMMARY_COLUMNS = (
     *("aligner", "space", "rank", "holdout", "target", "position", "k", "n_seeds", "auc", "auc_ci_low", "auc_ci_high"),
@@ -311,22 +307,6 @@ SUMMARY_COLUMNS = (
     *("n_test", "n_test_pos", "n_test_benign", "n_boot", "diff_vs_specific", "diff_ci_low", "diff_ci_high"),
     *("perm_p", "n_perm", "auc_null_q975", "vs_space", "diff_vs_space", "diff_space_ci_low", "diff_space_ci_high"),
 )
-
-
-def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarray, W: np.ndarray) -> dict:
-    """Recall of the positives and the false-positive rate realized on the benign test rows at the heads'
-    calibrated thresholds (``fpr_target``), averaged over the heads, each with a 95% CI from the same prompt
-    bootstrap as the AUC; NaN without a threshold (no benign calibration rows) or without such rows."""
-    ok = ~np.isnan(res.thresholds)
-    recall = fpr = (float("nan"),) * 3
-    if ok.any():
-        alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0)  # each test row's alarm rate over heads
-        recall, fpr = (alarm_rates(alarms, rows, groups, W) for rows in (yte.astype(bool), benign_te))
-    return {
-        "fpr_target": res.fpr_target,
-        **dict(zip(("recall_at_fpr", "recall_ci_low", "recall_ci_high"), recall)),
-        **dict(zip(("realized_fpr", "realized_fpr_ci_low", "realized_fpr_ci_high"), fpr)),
-    }
 
 
 def fit_basis(
