@@ -33,10 +33,10 @@ import pandas as pd
 from scipy.linalg import subspace_angles
 
 from emobasis.heads import fit_logistic, predict
-from emobasis.protocol import standardize, study_protocol
+from emobasis.protocol import standardize
 from emobasis.spaces import concept_columns, dimension, space_ranks, space_reads
 from emobasis.study import StudyData
-from emobasis.transfer import fit_basis
+from emobasis.transfer import fit_basis, zero_shot_head
 
 
 def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -198,13 +198,9 @@ def top_concepts(data: StudyData, holdout: str, rule: dict, cfg: dict, seed: int
     cols = concept_columns(data, space)
     if cols is None:
         return pd.DataFrame()
-    top = max(space_ranks(cfg["ranks"], len(cols))) if rule["aligner"] == "gcca" else rank
-    basis, _ = fit_basis(data, rule["aligner"], top, position, cfg["pca_dims"], holdout, space)
-    reads, ref = space_reads(data, space, position), data.ref
-    F = {m: standardize(basis.transform(m, reads[m])[:, :rank], ref) for m in data.models}
-    head = study_protocol(data, holdout, rule["target"], {**cfg, "ks": [0]}, seed).fit_zero_shot(F)
-    score = predict(F[holdout], head)
-    weights = _corr(reads[holdout][ref], score[ref][:, None])[:, 0]
+    F, head, _ = zero_shot_head(data, holdout, rule["aligner"], rank, position, rule["target"], cfg, seed, space)
+    score, ref = predict(F, head), data.ref
+    weights = _corr(space_reads(data, space, position)[holdout][ref], score[ref][:, None])[:, 0]
     order = np.argsort(-np.abs(weights), kind="stable")[:n]
     return pd.DataFrame(
         {

@@ -34,14 +34,18 @@ NAMED_ONLY = ("lowrank", "named")
 SPACE_FREE = ("surface", "surface_prompt", "prompt_embedding", "mismatch_style", "mismatch_caution")
 
 
-def concept_columns(data: StudyData, space: str) -> np.ndarray | None:
-    """Indices of the space's concepts in ``data.concepts`` (None for ``hidden``)."""
+def space_concepts(kinds: dict[str, str | None], space: str) -> list[str] | None:
+    """The space's concepts among ``kinds`` (concept -> emotions | controls), in order; None for ``hidden``.
+    The stimulus-set kinds are named like the spaces."""
     if space == "hidden":
         return None
-    if space == "concepts":
-        return np.arange(len(data.concepts))
-    kind = space  # the stimulus-set kinds are named like the spaces: emotions, controls
-    return np.array([i for i, c in enumerate(data.concepts) if data.concept_kinds.get(c) == kind], int)
+    return [c for c, kind in kinds.items() if space == "concepts" or kind == space]
+
+
+def concept_columns(data: StudyData, space: str) -> np.ndarray | None:
+    """Indices of the space's concepts in ``data.concepts`` (None for ``hidden``)."""
+    names = space_concepts({c: data.concept_kinds.get(c) for c in data.concepts}, space)
+    return None if names is None else np.array([data.concepts.index(c) for c in names], int)
 
 
 def dimension(data: StudyData, space: str) -> int | None:

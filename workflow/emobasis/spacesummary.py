@@ -14,14 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emobasis.spaces import SPACE_PAIRS
-from emobasis.verdict import ReportError, cell_rows, decide, fmt
-
-
-def in_space(summary: pd.DataFrame, space: str) -> pd.DataFrame:
-    """The rows of one feature space (a table without a ``space`` column is all ``hidden``)."""
-    if "space" not in summary:
-        return summary if space == "hidden" else summary.iloc[:0]
-    return summary[summary["space"] == space]
+from emobasis.verdict import ReportError, cell_rows, decide, fmt, in_space
 
 
 def space_verdicts(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict[str, str | None]:
@@ -53,11 +46,10 @@ def _diff(row) -> str:
 def ablation_rows(summary: pd.DataFrame, rule: dict) -> list[tuple[str, str, int]]:
     """(space, method, rank) of the ablation table: the verdict's aligner at its rank in every space that
     holds it, then ``named`` in every concept space."""
-    spaces = list(dict.fromkeys(summary["space"])) if "space" in summary else ["hidden"]
+    spaces = {s: in_space(summary, s) for s in (dict.fromkeys(summary["space"]) if "space" in summary else ["hidden"])}
     a, r = rule["aligner"], rule["rank"]
-    shared = [(s, a, r) for s in spaces if ((summary["space"] == s) & (summary["aligner"] == a)).any()]
-    shared = [x for x in shared if (in_space(summary, x[0])["rank"] == r).any()]
-    return shared + [(s, "named", 0) for s in spaces if (in_space(summary, s)["aligner"] == "named").any()]
+    shared = [(s, a, r) for s, t in spaces.items() if ((t["aligner"] == a) & (t["rank"] == r)).any()]
+    return shared + [(s, "named", 0) for s, t in spaces.items() if (t["aligner"] == "named").any()]
 
 
 def _judge(diffs: list, lower: str, higher: str) -> str:

@@ -320,7 +320,7 @@ def fit_basis(
     return basis, ctx.std({m: basis.transform(m, X) for m, X in ctx.X.items()})
 
 
-def zero_shot_scores(
+def zero_shot_head(
     data: StudyData,
     holdout: str,
     aligner: str,
@@ -330,17 +330,21 @@ def zero_shot_scores(
     cfg: dict,
     seed: int = 0,
     space: str = "hidden",
-) -> pd.Series:
-    """The k = 0 head's scores on the holdout's test rows, exactly as in the LOMO grid (a basis at the
-    largest swept rank the space holds, truncated to ``rank`` for gcca; the same head selection), indexed by
-    row position."""
+) -> tuple[np.ndarray, np.ndarray, Protocol]:
+    """The k = 0 head as in the grid (gcca: fit at the space's largest swept rank, cut to ``rank``): (the
+    holdout's standardized features on every row, the head's coefficients, the protocol)."""
     if aligner not in adaptable():
         raise TransferError(f"zero-shot row scores are available for {', '.join(adaptable())}, not '{aligner}'.")
-    ref = data.ref
     fit_rank = max(space_ranks(cfg["ranks"], dimension(data, space))) if aligner == "gcca" else rank
     basis, _ = fit_basis(data, aligner, fit_rank, position, cfg["pca_dims"], holdout, space)
     reads = space_reads(data, space, position)
-    F = {m: standardize(basis.transform(m, reads[m])[:, :rank], ref) for m in data.models}
+    F = {m: standardize(basis.transform(m, reads[m])[:, :rank], data.ref) for m in data.models}
     proto = study_protocol(data, holdout, target, {**cfg, "ks": [0]}, seed)
-    b0 = proto.fit_zero_shot(F)
-    return pd.Series(predict(F[holdout][proto.te], b0), index=np.flatnonzero(proto.te), name="score")
+    return F[holdout], proto.fit_zero_shot(F), proto
+
+
+def zero_shot_scores(*args, **kwargs) -> pd.Series:
+    """The k = 0 head's scores on the holdout's test rows, indexed by row position (the arguments of
+    :func:`zero_shot_head`)."""
+    F, b0, proto = zero_shot_head(*args, **kwargs)
+    return pd.Series(predict(F[proto.te], b0), index=np.flatnonzero(proto.te), name="score")

@@ -58,12 +58,17 @@ def quoted_baselines() -> list:
     return sorted(quoted, key=lambda m: QUOTE_ORDER.index(m.name) if m.name in QUOTE_ORDER else len(QUOTE_ORDER))
 
 
+def in_space(summary: pd.DataFrame, space: str) -> pd.DataFrame:
+    """The rows of one feature space (a table without a ``space`` column is all ``hidden``)."""
+    if "space" not in summary:
+        return summary if space == "hidden" else summary.iloc[:0]
+    return summary[summary["space"] == space].reset_index(drop=True)
+
+
 def read_summary(path, space: str | None = None) -> pd.DataFrame:
-    """A summary table; ``space``: only that feature space's rows (a table without the column is hidden)."""
+    """A summary table; ``space``: only that feature space's rows."""
     table = pd.read_csv(path, dtype={"k": str})
-    if space is None or "space" not in table:
-        return table
-    return table[table["space"] == space].reset_index(drop=True)
+    return table if space is None else in_space(table, space)
 
 
 def cell_rows(
@@ -107,9 +112,10 @@ def check_verdict_config(cfg: dict) -> None:
                 f"verdict.{key} = {v[key]!r} is not in {where} ({allowed}). Fix: the verdict must "
                 f"read a cell the study computes; pick one of {where}."
             )
+    from emobasis.spaces import space_concepts
+
     kinds = concept_kinds(cfg)
-    dim = len(kinds) if v["space"] == "concepts" else sum(kind == v["space"] for kind in kinds.values())
-    if v["space"] != "hidden" and v["rank"] > dim:
+    if v["space"] != "hidden" and v["rank"] > (dim := len(space_concepts(kinds, v["space"]))):
         raise ConfigError(
             f"verdict.rank = {v['rank']} exceeds the {v['space']} space's {dim} concepts. Fix: lower verdict.rank "
             "or set verdict.space to a larger space (concepts or hidden)."

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 from emobasis.report import study_context, summary_html, write_summary
-from emobasis.verdict import read_summary
+from emobasis.verdict import in_space, read_summary
 
 p = snakemake.params
 models = [json.load(open(path)) for path in snakemake.input.models]
@@ -20,7 +20,7 @@ if hasattr(snakemake.input, "split_seeds"):  # the verdict's cell, combined acro
 
     spaces = overlay(spaces, read_summary(snakemake.input.split_seeds))
 space = p.verdict.get("space", "hidden")
-summary = spaces[spaces["space"] == space].reset_index(drop=True)
+summary = in_space(spaces, space)
 context = study_context(p.config, models, sources, suites, summary)
 answers = None
 if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels and the judge's validation
