@@ -57,15 +57,27 @@ def flop_params(model) -> int:
 
 
 def suite_prompts(cfg: dict, mirror: Path | None, n: int, seed: int = 0) -> list[str]:
-    tables = [pd.read_parquet(p) for p in sorted((REPO / "results" / "suites").glob("*.parquet"))]
+    """Unique prompts of the config's suites: built tables when present, else read from the data mirror."""
+    built = sorted((REPO / "results" / "prompts").glob("*.parquet")) or sorted(
+        (REPO / "results" / "suites").glob("*.parquet")
+    )
+    tables = [pd.read_parquet(p) for p in built]
     if not tables:
+        from emobasis.prompts import build_prompt_set
         from emobasis.suites import read_suite
 
         mirror = mirror or (REPO.parent / "shared" / "data")
+
+        def root(source: str) -> tuple[Path, list[str]]:
+            src = cfg["sources"][source]
+            return mirror / src.get("mirror_dir", source), list(src["files"])
+
         for name, spec in cfg["suites"].items():
-            src = cfg["sources"][spec["source"]]
-            root = mirror / src.get("mirror_dir", spec["source"])
-            tables.append(read_suite(spec["adapter"], root, list(src["files"]), spec, name)[0])
+            if spec["adapter"] == "answers":  # own answers: the prompt set, as `build_prompts` makes it
+                roots = {e["source"]: root(e["source"]) for e in spec["prompts"]}
+                tables.append(build_prompt_set(spec["prompts"], roots, cfg["split"], cfg["seed"], name))
+            else:
+                tables.append(read_suite(spec["adapter"], *root(spec["source"]), spec, name)[0])
     prompts = pd.concat(tables, ignore_index=True)["prompt"].astype(str).drop_duplicates()
     return prompts.sample(n=min(n, len(prompts)), random_state=seed).tolist()
 
