@@ -10,8 +10,11 @@ in alternating order, and the fastest run counts (the machine may be shared; the
 seconds is printed too, as it is less sensitive to other load). Printed: generated tokens per second, the float32
 matmul peak of this process, MFU (2 x FLOP-params x generated tokens / s over the peak; FLOP-params are the
 blocks plus the LM head, the embedding lookup being free) and ``reads_overhead`` = wall time with reads /
-plain generate (goal <= 1.10). Prompts: unique suite prompts, seeded (results/suites/*.parquet if built,
-else read from the data mirror). The model folder resources/models/<id>/ is built when missing.
+plain generate (goal <= 1.10), and ``reads_vs_no_reads``, the hooks alone (with stop strings, e.g. Gemma's,
+plain generate runs every step and the first ratio flatters us). The model entry's system prompt, plain
+format and stop strings apply, as in the study. Prompts: unique prompts of the config's suites, seeded
+(results/prompts or results/suites if built, else the data mirror). The model folder resources/models/<id>/
+is built when missing.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
     ap.add_argument("--mirror", default=None)
-    ap.add_argument("--stop-strings", nargs="*", default=None, help="e.g. '\\nUser:' for a base model")
+    ap.add_argument("--stop-strings", nargs="*", default=None, help="default: the model entry's; e.g. '\\nUser:'")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -134,17 +137,19 @@ def main() -> None:
     device = resolve_device(args.device)
     folder = REPO / "resources" / "models" / args.model
     built_s = None
+    spec = next((m for m in cfg["models"] if m["id"] == args.model), None)
+    if spec is None:
+        sys.exit(f"model '{args.model}' is not in {args.config}. Fix: use one of its models: ids.")
     if not (folder / "MANIFEST.json").exists():
         from emobasis.models import build_model
 
-        spec = next((m for m in cfg["models"] if m["id"] == args.model), None)
-        if spec is None:
-            sys.exit(f"model '{args.model}' is not in {args.config}. Fix: use one of its models: ids.")
         t = time.perf_counter()
         build_model(spec, folder)
         built_s = round(time.perf_counter() - t, 1)
     tok, model, dtype = load_generator(folder, device)
     gen_cfg = {**cfg["extraction"], **(cfg.get("generation") or {}), "max_new_tokens": args.max_new_tokens}
+    # as the study's generate rule: the model entry's system prompt, plain format and stop strings
+    gen_cfg.update({k: spec[k] for k in ("system_prompt", "plain_format", "stop_strings") if k in spec})
     gen_cfg.setdefault("plain_format", "User: {prompt}\nAssistant:")
     if args.stop_strings is not None:
         gen_cfg["stop_strings"] = [x.encode().decode("unicode_escape") for x in args.stop_strings]
@@ -236,6 +241,9 @@ def main() -> None:
         "tokens_per_s": round(tps, 1),
         "reads_overhead": round(best["reads"] / best["plain"], 3),
         "criterion_overhead": round(best["no_reads"] / best["plain"], 3),
+        # the hooks alone: our generation with fused reads / without (fair also with stop strings, which
+        # plain generate does not apply, so it always runs max_new_tokens steps)
+        "reads_vs_no_reads": round(best["reads"] / best["no_reads"], 3),
         "matmul_gflops_fp32": round(peak, 1),
         "flop_params": params,
         "model_gflops": round(model_gflops, 1),
