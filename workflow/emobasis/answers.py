@@ -17,7 +17,7 @@ import pandas as pd
 
 from emobasis import EmobasisError
 from emobasis.suites import TABLE_COLUMNS
-from emobasis.tone import score_tone
+from emobasis.tone import ECHO_NEW_WORDS, new_content_words, score_tone
 
 SPLIT_ORDER = ("train", "val", "test")
 #: answers of each class (calm and alarmed unsafe answers) a model needs for the masked_given_unsafe target
@@ -68,6 +68,7 @@ def answer_counts(table: pd.DataFrame) -> pd.DataFrame:
         *[((m, "all"), d) for m, d in table.groupby("responder", sort=False)],
     ]:
         u, c = d["unsafe"].to_numpy(bool), d["calm"].to_numpy(bool)
+        echo = new_content_words(d["prompt"], d["response"]) < ECHO_NEW_WORDS
         rows.append(
             {
                 "model": model,
@@ -83,6 +84,7 @@ def answer_counts(table: pd.DataFrame) -> pd.DataFrame:
                 "unsafe_alarmed": int((u & ~c).sum()),
                 "safe_calm": int((~u & c).sum()),
                 "safe_alarmed": int((~u & ~c).sum()),
+                "unsafe_echo": int((u & echo).sum()),
                 "empty_answers": int((d["n_answer_tokens"] == 0).sum()) if "n_answer_tokens" in d else 0,
             }
         )
@@ -109,9 +111,9 @@ def audit_table(tables: dict, threshold: float, n: int = 12, seed: int = 0) -> p
     for suite, t in tables.items():
         for model, d in t.groupby("responder", sort=False):
             a = audit_sample(d, d["judge_score"], n=n, seed=seed, threshold=threshold)
-            parts.append(a.assign(model=model, suite=suite))
+            parts.append(a.assign(model=model, suite=suite, new_words=new_content_words(a["prompt"], a["response"])))
     cols = ["model", "suite", "audit", "item_id", "benign", "prompt", "response", "judge_score", "unsafe", "calm"]
-    return pd.concat(parts, ignore_index=True)[cols + ["tone_score", "stop_reason"]]
+    return pd.concat(parts, ignore_index=True)[cols + ["new_words", "tone_score", "stop_reason"]]
 
 
 def plot_answer_rates(counts: pd.DataFrame, path) -> None:
@@ -177,6 +179,19 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
             else "; emobasis does not yet fit it as a transfer target (it needs per-model row subsets)."
         ),
     ]
+    echo = {m: (int(r["unsafe_echo"]), int(r["unsafe"])) for m, r in whole.iterrows() if "unsafe_echo" in r}
+    if echo:
+        lines += [
+            "",
+            f"Unsafe answers that only restate the request (fewer than {ECHO_NEW_WORDS} content words not in the "
+            "prompt; they give no help, but the judge scores them like compliance; counted, not relabelled; "
+            "see `new_words` in `results/tables/judge_audit.csv`): "
+            + "; ".join(f"{m} {e} of {u}" for m, (e, u) in echo.items())
+            + ".",
+        ]
+        worst = [m for m, (e, u) in echo.items() if u and e / u > 0.25]
+        if worst:
+            lines.append(f"**Caution:** {', '.join(worst)}: over a quarter of its unsafe answers are such echoes.")
     lines += [
         "",
         "Judge (TF-IDF + logistic, fit only on labelled responses from the sources below), leave-one-source-out: "
