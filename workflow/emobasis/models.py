@@ -21,6 +21,7 @@ import json
 import platform
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from emobasis import EmobasisError
@@ -80,13 +81,36 @@ def _versions() -> dict:
     return {"torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()}
 
 
+@contextmanager
+def _gguf_parsed_once():
+    """transformers opens the GGUF three times (tokenizer, config, weights), and gguf's pure-Python reader
+    parses the whole metadata each time (about 25 s for Qwen's 151k-token vocabulary on one core). Inside this
+    block each file is parsed once and its read-only reader (a memory map) reused."""
+    import gguf
+
+    original, readers = gguf.GGUFReader, {}
+
+    def reader(path, mode="r"):
+        key = (str(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def _convert_gguf(model_id: str, gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(gguf.parent), gguf.name
-    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    with _gguf_parsed_once():
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
