@@ -360,6 +360,8 @@ def transfer_settings():
         "embeddings": "embedder" in config,
         "concept_kinds": concept_kinds(config),
         "ablation_rank": config["verdict"]["rank"],
+        # the per-suite rows (transfer_by_suite.csv) are the verdict's cell only: all the summary reads
+        "suite_cell": {k: config["verdict"][k] for k in ("target", "position", "rank")},
     }
 
 

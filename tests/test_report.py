@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_value
 from emobasis.anatomy import basis_anatomy
 from emobasis.gridtables import tidy_k
 from emobasis.metrics import AUC_TOLERANCE, auc
@@ -46,7 +47,11 @@ KS = ["0", "8", "16", "32", "64", "128", "all"]
 @pytest.fixture(scope="module", params=["shared", "specific"])
 def world(request, tmp_path_factory):
     data, _ = simulate(request.param, n_rows=1500, n_shared=400, d=32, seed=1)
-    summary = pd.concat([evaluate_holdout(data, h, CFG, seed=3)[1] for h in HOLDOUTS], ignore_index=True)
+
+    def compute():
+        return pd.concat([evaluate_holdout(data, h, CFG, seed=3)[1] for h in HOLDOUTS], ignore_index=True)
+
+    summary = shared_value(tmp_path_factory, f"world-report-{request.param}", compute)
     path = tmp_path_factory.mktemp("report") / "transfer_summary.csv"
     tidy_k(summary).to_csv(path, index=False)  # as gather_transfer writes it
     return request.param, data, read_summary(path)
@@ -339,6 +344,17 @@ def test_per_suite_rows_are_the_same_heads_scored_on_each_suites_test_rows(tmp_p
     row = both[(both["suite"] == "small") & (both["aligner"] == "gcca") & (both["k"] == 0)]
     assert abs(row["auc"].iloc[0] - direct) < 1e-12
     assert row["n_test"].iloc[0] == small.sum() and row["perm_p"].notna().all()
+    # the workflow computes them for the verdict's cell only (rank 4 here, and the rank-free methods): the same rows
+    cell = {"target": "tone_masked", "position": "prompt_last", "rank": 4}
+    cfg2 = {**cfg, "ranks": [3, 4]}
+    only = evaluate_holdout(data, "sim0", cfg2, seed=3, by_suite=cell)[1]
+    full = evaluate_holdout(data, "sim0", cfg2, seed=3, by_suite=True)[1]
+    per = only[only["suite"] != "all"]
+    assert set(per["rank"]) == {0, 4} and len(per) < len(full[full["suite"] != "all"])
+    np.testing.assert_array_equal(only[only["suite"] == "all"]["auc"], full[full["suite"] == "all"]["auc"])
+    merged = per.merge(full, on=[*key, "suite", "space", "holdout"], suffixes=("", "_full"), validate="one_to_one")
+    assert len(merged) == len(per) and (merged["auc"] == merged["auc_full"]).all()
+    assert (merged["diff_vs_specific"].fillna(9) == merged["diff_vs_specific_full"].fillna(9)).all()
 
     both = both[both["suite"] != "all"].copy()
     rule = {**RULE, "rank": 4}

@@ -67,3 +67,13 @@ def check_transfer_table(
 def tidy_k(table: pd.DataFrame) -> pd.DataFrame:
     """The tables' k column as text: "all" for every holdout train row."""
     return table.assign(k=table["k"].map(lambda k: "all" if k == ALL_K else str(k)))
+
+
+def suite_store(store: dict, by_suite, target: str, position: str) -> dict:
+    """The heads whose per-suite rows are computed: all (``by_suite`` True), none (False), or only a cell's
+    (a dict with target, position and rank: the verdict's, all the per-suite summary reads) and rank-free ones."""
+    if not isinstance(by_suite, dict):
+        return store if by_suite else {}
+    if (target, position) != (by_suite["target"], by_suite["position"]):
+        return {}
+    return {key: res for key, res in store.items() if key[2] in (0, by_suite["rank"])}

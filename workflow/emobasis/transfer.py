@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.baselines import FEATURES, SCORES, Context
+from emobasis.gridtables import suite_store
 from emobasis.heads import predict
 from emobasis.methods import METHODS, REGISTRY, adaptable
 from emobasis.metrics import (
@@ -167,18 +168,16 @@ def evaluate_holdout(
     cfg: dict,
     seed: int = 0,
     keep_bases: bool = False,
-    by_suite: bool = False,
+    by_suite: bool | dict = False,
     skipped: list | None = None,
 ):
-    """All spaces x methods x ranks x positions x targets x k for one holdout.
-
-    Returns (tidy per-seed results, summary with bootstrap CIs, bases {(space, method, rank, position): basis}).
-    The feature spaces are ``cfg["spaces"]`` (default: hidden only); a space or a (method, rank) that cannot
-    run is recorded in ``skipped`` (dicts: space, aligner, rank, reason), once per holdout.
-    ``by_suite``: the summary also has, for every suite, the same rows computed on that suite's test rows
-    alone (column ``suite``; the pooled rows have ``suite`` = "all"), from the same heads.
-    Rows of the suites in ``cfg["test_suites"]`` are left out of everything (they are scored only across
-    suites, :mod:`emobasis.crosssuite`)."""
+    """All spaces x methods x ranks x positions x targets x k for one holdout. Returns (tidy per-seed results,
+    summary with bootstrap CIs, bases {(space, method, rank, position): basis}). The feature spaces are
+    ``cfg["spaces"]`` (default: hidden); a space or (method, rank) that cannot run is recorded in ``skipped``
+    (dicts: space, aligner, rank, reason), once per holdout. ``by_suite``: the summary also has, per suite, the
+    rows computed on that suite's test rows alone (column ``suite``; pooled rows: "all"), from the same heads;
+    a dict (target, position, rank) limits them to that cell (:func:`emobasis.gridtables.suite_store`).
+    Rows of ``cfg["test_suites"]`` are left out (scored only across suites, :mod:`emobasis.crosssuite`)."""
     data = fit_suite_data(data, cfg)
     if holdout not in data.models or len(data.models) < 3:
         raise TransferError(f"LOMO needs the holdout among >= 3 models (have {data.models}).")
@@ -206,9 +205,10 @@ def evaluate_holdout(
             recs, summ = summarize(store, proto, data.rows, holdout, target, position, cfg, seed)
             records += recs
             summaries += [{**row, "suite": "all"} for row in summ] if by_suite else summ
-            for suite in dict.fromkeys(data.rows["suite"]) if by_suite else []:
+            sub = suite_store(store, by_suite, target, position)
+            for suite in dict.fromkeys(data.rows["suite"]) if sub else []:
                 keep = (data.rows["suite"] == suite).to_numpy()[proto.te]
-                summaries += summarize(store, proto, data.rows, holdout, target, position, cfg, seed, keep, suite)[1]
+                summaries += summarize(sub, proto, data.rows, holdout, target, position, cfg, seed, keep, suite)[1]
     if skipped is not None:
         skipped += [{"holdout": holdout, **n} for n in notes]
     return pd.DataFrame(records), pd.DataFrame(summaries), all_bases

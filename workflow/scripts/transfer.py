@@ -17,7 +17,7 @@ data = load_settings_study(settings)
 print(f"{holdout}: {len(data.rows)} rows, layers {data.layers}", file=sys.stderr)
 skipped = []  # what cannot run in a feature space, and why
 results, summary, bases = evaluate_holdout(
-    data, holdout, cfg, seed=settings["seed"], keep_bases=True, by_suite=True, skipped=skipped
+    data, holdout, cfg, seed=settings["seed"], keep_bases=True, by_suite=settings["suite_cell"], skipped=skipped
 )
 pooled = (summary["suite"] == "all").to_numpy()
 provenance = {
