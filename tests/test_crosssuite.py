@@ -288,6 +288,7 @@ def test_dry_run_schedules_cross_suite_jobs_with_a_test_suite(tmp_path):
 
 @pytest.mark.long(1)
 @pytest.mark.data
+@pytest.mark.e2e
 def test_adding_a_test_suite_to_a_finished_study_refits_nothing(tiny_clean_run, tmp_path):
     """Bring your own suite as ``role: test`` to a finished study: Snakemake schedules only that suite's
     data, extraction, profiles and embeddings, the cross-suite scoring and the report, never a fit."""

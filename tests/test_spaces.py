@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_value
 from emobasis.protocol import ALL_K
 from emobasis.simulate import simulate
 from emobasis.spacesummary import space_section
@@ -40,13 +41,18 @@ RULE = {
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["signal-in-concepts", "signal-outside-concepts"])
-def world(request):
+def world(request, tmp_path_factory):
     """The shared world; its label's latent either is a named concept (an emotion) or is not."""
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=32, seed=1, named_signal=request.param)
-    skipped = []
-    summary = evaluate_holdout(data, "sim0", CFG, skipped=skipped)[1]
-    summary["k"] = summary["k"].map(lambda k: "all" if k == ALL_K else str(k))
-    return request.param, data, summary, pd.DataFrame(skipped)
+
+    def compute():
+        skipped = []
+        summary = evaluate_holdout(data, "sim0", CFG, skipped=skipped)[1]
+        summary["k"] = summary["k"].map(lambda k: "all" if k == ALL_K else str(k))
+        return summary, pd.DataFrame(skipped)
+
+    summary, skipped = shared_value(tmp_path_factory, f"world-spaces-{request.param}", compute)
+    return request.param, data, summary, skipped
 
 
 def at(summary, space, aligner, rank=4, k="0"):

@@ -37,7 +37,7 @@ from conftest import (
 )
 from conftest import TINY_TARGETS as TARGETS
 
-pytestmark = [pytest.mark.workflow, pytest.mark.data]
+pytestmark = [pytest.mark.workflow, pytest.mark.data, pytest.mark.e2e]
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -221,9 +221,9 @@ def test_other_threads_and_batching_give_the_same_aucs_within_tolerance(tiny_cle
     other = tmp_path / "other-machine.yaml"
     other.write_text(yaml.safe_dump(cfg, sort_keys=False))
     table = "results/tables/transfer_summary.csv"
-    # the rule's own 2 threads per extraction (the clean run used TINY_THREADS' 1); --cores 4 lets two of these
-    # jobs, which mostly wait on imports, run side by side on a two-core machine
-    res = smk(work, other, "--cores", "4", table)
+    # 2 threads per extraction (the clean run used TINY_THREADS' 1, as the default profile does); --cores 4 lets
+    # two of these jobs, which mostly wait on imports, run side by side on a two-core machine
+    res = smk(work, other, "--cores", "4", table, "--set-threads", "extract=2")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     jobs = [r for r, _ in dry_run_jobs(res)]
     print("reran:", {r: jobs.count(r) for r in sorted(set(jobs))})

@@ -4,6 +4,7 @@ LOMO code to the right verdict in both worlds."""
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_value
 from emobasis.align import AlignError, make_aligner
 from emobasis.heads import fit_logistic, predict
 from emobasis.metrics import (
@@ -142,13 +143,16 @@ SIM_CFG = {
 
 
 @pytest.fixture(scope="module", params=["shared", "specific"])
-def world(request):
-    data, logit = simulate(request.param, seed=0)
-    skipped = []
-    results, summary, _ = evaluate_holdout(data, "sim0", SIM_CFG, skipped=skipped)
-    te = (data.rows["split"] == "test").to_numpy()
-    oracle = roc_auc_score(data.rows["tone_masked"][te], logit[te])
-    return request.param, summary, oracle, pd.DataFrame(skipped)
+def world(request, tmp_path_factory):
+    def compute():
+        data, logit = simulate(request.param, seed=0)
+        skipped = []
+        results, summary, _ = evaluate_holdout(data, "sim0", SIM_CFG, skipped=skipped)
+        te = (data.rows["split"] == "test").to_numpy()
+        oracle = roc_auc_score(data.rows["tone_masked"][te], logit[te])
+        return request.param, summary, oracle, pd.DataFrame(skipped)
+
+    return shared_value(tmp_path_factory, f"world-transfer-{request.param}", compute)
 
 
 def test_simulator_verdicts(world):
