@@ -22,10 +22,8 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# --prioritize: the answer judge blocks every own-answer suite table but needs only its data; started first,
-# beside the model conversions, it stays off the critical path (about 90 s of the cold default study).
 study: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --prioritize results/judge/judge.json
+	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
 
 # After `make study`: the README's summary block and docs/headline.png, regenerated from results/.
