@@ -63,12 +63,12 @@ def answer_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and split (and ``all``): answers, benign and harmful prompts, unsafe, calm, tone_masked, and
     the 2 x 2 table of unsafe x calm (``unsafe_calm``, ``unsafe_alarmed``, ``safe_calm``, ``safe_alarmed``)."""
     rows = []
+    echoes = pd.Series(new_content_words(table["prompt"], table["response"]) < ECHO_NEW_WORDS, index=table.index)
     for (model, split), d in [
         *table.groupby(["responder", "split"], sort=False),
         *[((m, "all"), d) for m, d in table.groupby("responder", sort=False)],
     ]:
-        u, c = d["unsafe"].to_numpy(bool), d["calm"].to_numpy(bool)
-        echo = new_content_words(d["prompt"], d["response"]) < ECHO_NEW_WORDS
+        u, c, echo = d["unsafe"].to_numpy(bool), d["calm"].to_numpy(bool), echoes[d.index].to_numpy()
         rows.append(
             {
                 "model": model,
