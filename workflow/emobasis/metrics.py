@@ -50,6 +50,12 @@ def recall_at_threshold(scores: np.ndarray, y: np.ndarray, threshold: float) -> 
     return float((np.asarray(scores)[pos] > threshold).mean()) if pos.any() else float("nan")
 
 
+def recall_rows(scores: np.ndarray, y: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """:func:`recall_at_threshold` of each row of ``scores`` [S, n] at its threshold [S] (a NaN one alarms never)."""
+    pos = np.asarray(y, bool)
+    return (scores[:, pos] > thresholds[:, None]).mean(1) if pos.any() else np.full(len(scores), np.nan)
+
+
 def supported_fpr(n_benign: int, fpr: float = 0.01) -> float:
     """The false-positive rate ``n_benign`` calibration rows can set a threshold for: ``fpr``, or 1/n when
     there are fewer than 1/fpr rows (a 1% level cannot be read off 40 rows). NaN without rows."""
@@ -69,7 +75,7 @@ def alarm_rates(alarms: np.ndarray, rows: np.ndarray, groups: np.ndarray, W: np.
     rows' ``groups`` (from :func:`group_bootstrap`), so every row of a resampled prompt counts with it."""
     if not rows.any():
         return (float("nan"),) * 3
-    Wr = W[:, np.unique(groups, return_inverse=True)[1]][:, rows]
+    Wr = W[:, np.unique(groups, return_inverse=True)[1][rows]]
     with np.errstate(invalid="ignore", divide="ignore"):
         boot = (Wr * alarms[rows]).sum(1) / Wr.sum(1)
     lo, hi = np.nanpercentile(boot, [2.5, 97.5])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.heads import fit_logistic, predict
-from emobasis.metrics import auc, fpr_threshold, supported_fpr
+from emobasis.metrics import auc, supported_fpr
 from emobasis.splits import stable_seed
 from emobasis.study import StudyData, TransferError
 
@@ -77,7 +77,7 @@ class HeadResult:
 def calibrated(k: int, scores: np.ndarray, benign_scores: np.ndarray) -> HeadResult:
     """Head results with alarm thresholds set on benign calibration rows: ``benign_scores`` [S, n_benign]."""
     n = benign_scores.shape[1]
-    thr = np.array([fpr_threshold(v) for v in benign_scores]) if n else np.full(len(scores), np.nan)
+    thr = np.quantile(benign_scores, 1 - supported_fpr(n), axis=1) if n else np.full(len(scores), np.nan)
     return HeadResult(k, scores, thr, supported_fpr(n))
 
 

@@ -24,7 +24,7 @@ from emobasis.metrics import (
     bootstrap_auc,
     group_bootstrap,
     permutation_p,
-    recall_at_threshold,
+    recall_rows,
 )
 from emobasis.protocol import HeadResult, Protocol, check_labels, parse_ks, standardize, study_protocol
 from emobasis.spaces import (
@@ -243,8 +243,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
             aucs = auc_rows(res.scores, yte)
             if METHODS[name].head == "null":  # single permuted-label heads: the null of ``null_of``'s heads
                 nulls[(space, METHODS[name].null_of, rank, res.k)] = aucs
-            recalls = [recall_at_threshold(s, yte, thr) for s, thr in zip(res.scores, res.thresholds)]
-            fprs = [recall_at_threshold(s, benign_te, thr) for s, thr in zip(res.scores, res.thresholds)]
+            recalls, fprs = (recall_rows(res.scores, rows, res.thresholds) for rows in (yte, benign_te))
             cell = {
                 "aligner": name,
                 "space": space,
