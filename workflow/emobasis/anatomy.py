@@ -35,7 +35,7 @@ from scipy.linalg import subspace_angles
 from emobasis.heads import fit_logistic, predict
 from emobasis.protocol import standardize
 from emobasis.spaces import concept_columns, dimension, space_ranks, space_reads
-from emobasis.study import StudyData
+from emobasis.study import CONDITIONAL_TARGETS, StudyData
 from emobasis.transfer import fit_basis, zero_shot_head
 
 
@@ -174,7 +174,9 @@ def basis_anatomy(
     space: str = "hidden",
 ) -> dict[str, pd.DataFrame]:
     """Loadings (at ``rank``), predictor fractions (every rank in ``ranks`` the space holds) and angles (at
-    the largest of them), for every position in the study data, with the basis fit in ``space``."""
+    the largest of them), for every position in the study data, with the basis fit in ``space``. Conditional
+    targets (:data:`emobasis.study.CONDITIONAL_TARGETS`, defined on a subset of each model's rows) are left out."""
+    targets = [t for t in targets if t not in CONDITIONAL_TARGETS]
     tables = {"loadings": [], "fractions": [], "angles": []}
     ranks = space_ranks(sorted(set(ranks) | {rank}), dimension(data, space))
     top = max(ranks)

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from emobasis import EmobasisError
+from emobasis.study import MIN_CONDITIONAL_CLASS
 from emobasis.suites import TABLE_COLUMNS
 from emobasis.tone import ECHO_NEW_WORDS, new_content_words, score_tone
 
 SPLIT_ORDER = ("train", "val", "test")
 #: answers of each class (calm and alarmed unsafe answers) a model needs for the masked_given_unsafe target
-MIN_MASKED_CLASS = 20
+MIN_MASKED_CLASS = MIN_CONDITIONAL_CLASS
 
 
 class AnswerError(EmobasisError):
@@ -175,8 +176,9 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
         + "; ".join(f"{m} {c} / {a}" for m, (c, a) in small.items())
         + (
             ", so it is evaluated nowhere in this study."
-            if all(min(v) < MIN_MASKED_CLASS for v in small.values())
-            else "; emobasis does not yet fit it as a transfer target (it needs per-model row subsets)."
+            if sum(min(v) >= MIN_MASKED_CLASS for v in small.values()) < 2
+            else "; with `masked_given_unsafe` in transfer.targets, each model that has them is scored on its own "
+            "unsafe answers (results/tables/transfer_skipped.csv names the others)."
         ),
     ]
     echo = {m: (int(r["unsafe_echo"]), int(r["unsafe"])) for m, r in whole.iterrows() if "unsafe_echo" in r}

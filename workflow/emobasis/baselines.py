@@ -22,7 +22,7 @@ import numpy as np
 from emobasis.align import Whitener, lowrank_basis, make_aligner, orient_profiles
 from emobasis.protocol import HeadResult, Protocol, calibrated, standardize
 from emobasis.spaces import dimension, shared_space_reads, space_ranks, space_reads
-from emobasis.study import StudyData
+from emobasis.study import CONDITIONAL_TARGETS, StudyData
 
 FEATURES: dict = {}
 SCORES: dict = {}
@@ -133,7 +133,8 @@ def lowrank_features(ctx: Context, rank: int) -> dict:
     """Combinations of the space's named concepts shared by the training models' predictors of every target,
     on profiles oriented to agree across models from unlabelled train-side rows (:func:`orient_profiles`)."""
     data, Zs = ctx.data, ctx.oriented
-    labels = {m: [data.y(m, t) for t in ctx.cfg["targets"]] for m in ctx.train_models}
+    targets = [t for t in ctx.cfg["targets"] if t not in CONDITIONAL_TARGETS]  # defined on every row only
+    labels = {m: [data.y(m, t) for t in targets] for m in ctx.train_models}
     U = ctx.bases[("lowrank", rank)] = lowrank_basis(
         {m: Zs[m] for m in ctx.train_models}, labels, rank, ctx.tr, ctx.ref
     )
@@ -252,13 +253,14 @@ def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult
     text = data.table(proto.holdout)[column].astype(str).to_numpy()
     y = proto.y
     train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
-    train_text = np.concatenate([data.table(m)[column].astype(str).to_numpy()[proto.tr] for m in train_models])
-    train_y = np.concatenate([proto.Y[m][proto.tr] for m in train_models])
-    cal_text = np.concatenate([data.table(m)[column].astype(str).to_numpy()[proto.cal] for m in train_models])
+    texts = {m: data.table(m)[column].astype(str).to_numpy() for m in train_models}
+    train_text = np.concatenate([texts[m][proto.rows_of(m, proto.tr)] for m in train_models])
+    train_y = np.concatenate([proto.Y[m][proto.rows_of(m, proto.tr)] for m in train_models])
+    cal_text = np.concatenate([texts[m][proto.rows_of(m, proto.cal)] for m in train_models])
     vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
     T, T_train = vec.transform(text), vec.transform(train_text)
     T_cal = vec.transform(cal_text) if len(cal_text) else None  # no benign validation rows: no threshold
-    own_benign = T[proto.cal] if proto.cal.any() else None
+    own_benign = T[proto.own_cal] if proto.own_cal.any() else None
 
     def fit_score(X_fit, yy, benign):
         n_benign = 0 if benign is None else benign.shape[0]
@@ -267,7 +269,7 @@ def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult
         clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
         return clf.decision_function(T[proto.te]), clf.decision_function(benign) if n_benign else np.zeros(0)
 
-    tr_rows = np.flatnonzero(proto.tr)
+    tr_rows = np.flatnonzero(proto.shot)  # the rows the k draws index
     s0, b0 = fit_score(T_train, train_y, T_cal)
     out = [calibrated(0, s0[None], b0[None])]
     for k, draws in proto.draws.items():
@@ -283,7 +285,7 @@ def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
 
 
 def _label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
-    return [calibrated(0, s[proto.te][None], s[proto.cal][None])]
+    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
 
 
 #: the label-free scores' formulas (concept -> weight) when the config's ``transfer.mismatch`` leaves one out

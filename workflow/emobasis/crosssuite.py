@@ -12,15 +12,16 @@ For one holdout model and every suite S of the study (fit suites and ``role: tes
 
 :func:`stability_rows` turns both into the drop in-suite - cross-suite per method, with bootstrap CIs
 over S's prompts, and the paired difference of drops with the ``baseline`` of ``verdict.stability``.
-A cell that cannot be evaluated gets a row whose ``note`` says why (never a silent gap).
-The protocol, features and summaries are those of the LOMO grid (:mod:`emobasis.protocol`,
-:mod:`emobasis.baselines`, :func:`emobasis.transfer.summarize`).
+A cell that cannot be evaluated gets a row whose ``note`` says why (never a silent gap). The protocol,
+features and summaries are the LOMO grid's (:mod:`emobasis.protocol`, :func:`emobasis.transfer.summarize`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from emobasis.study import CONDITIONAL_TARGETS
 
 #: fewest distinct test prompts of a suite that the bootstrap over prompts is run on
 MIN_TEST_PROMPTS = 10
@@ -58,9 +59,8 @@ def check_suite_roles(cfg: dict) -> None:
 
 
 def cross_data(data, train_suites: list[str], scored: str):
-    """The study cut to the rows of ``train_suites`` and ``scored``, splits relabelled so that only the
-    train/val rows of ``train_suites`` fit anything and only the test rows of ``scored`` are scored.
-    Returns (data, shot mask: the scored suite's train rows, where k labels are drawn)."""
+    """The study cut to the rows of ``train_suites`` and ``scored``, relabelled so that only ``train_suites``'
+    train/val rows fit and ``scored``'s test rows are scored; and the shot mask (``scored``'s train rows)."""
     from emobasis.transfer import select_rows
 
     suite, split = data.rows["suite"].to_numpy(), data.rows["split"].to_numpy()
@@ -74,6 +74,8 @@ def cross_data(data, train_suites: list[str], scored: str):
 
 def why_not(sub, target: str, scored: str, train_suites: list[str]) -> str | None:
     """Why this (suite, target) cell cannot be evaluated, or None."""
+    if target in CONDITIONAL_TARGETS:
+        return f"{target} is defined on a subset of each model's rows: the LOMO grid scores it, not the cross-suite one"
     split = sub.rows["split"].to_numpy()
     tables = [sub.rows] if sub.same_texts else [sub.table(m) for m in sub.models]
     for t in tables:

@@ -29,7 +29,7 @@ def check_transfer_table(
     table: pd.DataFrame, cfg: dict, holdouts: list[str], skipped: pd.DataFrame | None = None
 ) -> None:
     """Every space x aligner x rank x holdout x target x position x k is present unless ``skipped`` (the
-    grid's recorded skips: holdout, space, aligner ("*": the whole space), rank) says why not, and every AUC
+    grid's recorded skips: holdout, space, aligner ("*": the whole space), rank, target) says why not, and every AUC
     lies in [0, 1].
 
     ``table`` is the tidy per-seed table (k as in the files: ALL_K for "all"). Raises TransferError."""
@@ -45,6 +45,9 @@ def check_transfer_table(
         named = cells.merge(skipped[keys], on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
         spaces = cells.set_index(["holdout", "space"]).index.isin(whole.set_index(["holdout", "space"]).index)
         out = named | spaces
+        if "target" in skipped:  # a conditional target a holdout does not support (space "*": every space)
+            gone = skipped[skipped["target"].fillna("*") != "*"].set_index(["holdout", "target"]).index
+            out |= cells.set_index(["holdout", "target"]).index.isin(gone)
         want = want[~out]
     have = pd.MultiIndex.from_frame(table[list(want.names)].drop_duplicates())
     missing = want.difference(have)

@@ -65,9 +65,8 @@ def plot_data_efficiency(
             ax.fill_between(m["x"], m["auc_ci_low"], m["auc_ci_high"], color=colour, alpha=0.12, lw=0)
         ax.axhline(0.5, color="black", lw=0.6)
         ax.set_xticks(range(len(ks)), [f"{k}\n(zero-shot)" if k == "0" else k for k in ks])
-        ax.set_title(
-            f"holdout: {h}\n(test rows {sub['n_test'].max()}, positives {sub['n_test_pos'].max()})", fontsize=9
-        )
+        counts = f"test rows {sub['n_test'].max()}, positives {sub['n_test_pos'].max()}"
+        ax.set_title(f"holdout: {h}\n({counts if len(sub) else 'not scored: see transfer_skipped.csv'})", fontsize=9)
         ax.set_xlabel("k labelled holdout rows (log scale)")
         ax.set_ylim(min(0.3, np.floor(sub["auc_ci_low"].min() * 10) / 10), 1.0)
     axes[0][0].set_ylabel(f"AUROC ({target})")

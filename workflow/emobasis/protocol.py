@@ -22,7 +22,7 @@ import pandas as pd
 from emobasis.heads import fit_logistic, predict
 from emobasis.metrics import auc, supported_fpr
 from emobasis.splits import stable_seed
-from emobasis.study import StudyData, TransferError
+from emobasis.study import CONDITIONAL_TARGETS, StudyData, TransferError
 
 ALL_K = -1  # k = "all" in tables
 #: the own probe's L2 strengths (``transfer.specific_l2_grid`` overrides), chosen by CV inside the k rows
@@ -50,6 +50,27 @@ def check_labels(rows: pd.DataFrame, target: str, model: str | None = None) -> N
                 f"{split} split{whose}. Fix: add suites or rows with both classes, or raise "
                 "study.max_rows_per_suite."
             )
+
+
+def holdout_targets(data: StudyData, holdout: str, targets: list[str]) -> tuple[list[str], list[dict]]:
+    """The targets the holdout is scored on, and a skip note for each conditional one it is not: it does not
+    support it itself, or no training model does (:meth:`StudyData.target_reason`). The others must have both
+    classes in every split (:func:`check_labels`: an error, as no holdout could be scored)."""
+    keep, notes = [], []
+    for target in targets:
+        if target not in CONDITIONAL_TARGETS:
+            for m in [None] if data.same_texts else data.models:
+                check_labels(data.table(m) if m else data.rows, target, m)
+            keep.append(target)
+            continue
+        why = {m: data.target_reason(m, target) for m in data.models}
+        if why[holdout] is None and all(why[m] is not None for m in data.models if m != holdout):
+            why[holdout] = f"{target}: no training model supports it (" + "; ".join(filter(None, why.values())) + ")"
+        if why[holdout] is None:
+            keep.append(target)
+        else:
+            notes.append({"space": "*", "aligner": "*", "rank": 0, "target": target, "reason": why[holdout]})
+    return keep, notes
 
 
 def draw_k(y: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -94,20 +115,26 @@ class Protocol:
         seed: int,
         labels: dict[str, np.ndarray] | None = None,
         shot: np.ndarray | None = None,
+        eligible: dict[str, np.ndarray] | None = None,
     ):
         """``labels``: model -> labels of its rows (own-response mode); default: ``rows[target]`` for all.
         ``shot``: the holdout rows the k labels are drawn from (default: its train rows; cross-suite: the
-        scored suite's train rows, :mod:`emobasis.crosssuite`)."""
+        scored suite's train rows, :mod:`emobasis.crosssuite`). ``eligible``: model -> the rows its target is
+        defined on (a conditional target, :data:`emobasis.study.CONDITIONAL_TARGETS`); every pool, draw, test
+        and calibration row is cut to them (default: all rows)."""
         self.holdout, self.train_models, self.cfg, self.seed = holdout, [m for m in models if m != holdout], cfg, seed
         shared_y = rows[target].to_numpy().astype(bool) if labels is None else None
         self.Y = labels if labels is not None else {m: shared_y for m in models}
         self.y = self.Y[holdout]
         self.split = rows["split"].to_numpy()
         self.benign = rows["benign"].to_numpy().astype(bool)
+        self.E = {m: np.ones(len(rows), bool) for m in models} | (eligible or {})
         self.tr, self.va, self.te = (self.split == s for s in ("train", "val", "test"))
+        self.te = self.te & self.E[holdout]
         self.ref = self.tr | self.va  # unlabelled rows that fix each model's feature scaling (train_side)
         self.cal = self.va & self.benign  # benign rows no head is trained on: they set the alarm thresholds
-        self.shot = self.tr if shot is None else shot
+        self.own_cal = self.cal & self.E[holdout]  # the holdout's, for heads fit on the holdout alone
+        self.shot = (self.tr if shot is None else shot) & self.E[holdout]
         self.draws = {}
         y_h = self.y[self.shot]
         for k in cfg["ks"]:
@@ -118,11 +145,15 @@ class Protocol:
             else:
                 self.draws[k] = [draw_k(y_h, k, stable_seed(seed, target, str(k), str(s))) for s in range(cfg["seeds"])]
 
+    def rows_of(self, model: str, mask: np.ndarray) -> np.ndarray:
+        """``mask`` cut to the rows the model's target is defined on."""
+        return mask & self.E[model]
+
     def _pool(self, F: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The training models' rows under ``mask``, stacked, with their labels."""
+        """The training models' rows under ``mask`` (each cut to its eligible rows), stacked, with their labels."""
         return (
-            np.concatenate([F[m][mask] for m in self.train_models]),
-            np.concatenate([self.Y[m][mask] for m in self.train_models]),
+            np.concatenate([F[m][self.rows_of(m, mask)] for m in self.train_models]),
+            np.concatenate([self.Y[m][self.rows_of(m, mask)] for m in self.train_models]),
         )
 
     def fit_zero_shot(self, F: dict) -> np.ndarray:
@@ -159,7 +190,7 @@ class Protocol:
             zero = calibrated(0, predict(h[self.te], b0)[None], predict(benign, b0)[None])
             prior, l2 = np.broadcast_to(b0[1:], (S, len(b0) - 1)), self.cfg["prior_l2"]
         else:
-            benign = h[self.cal]
+            benign = h[self.own_cal]
             zero, prior, l2 = None, np.zeros((S, h.shape[1])), self.cfg["specific_l2"]
         res = self._k_shot(Xh, np.broadcast_to(yh, (S, len(yh))), prior, l2, benign, h[self.te])
         return ([zero] if zero else []) + list(res.values())
@@ -184,7 +215,7 @@ class Protocol:
             B = fit_logistic(
                 np.broadcast_to(Xh, (len(draws),) + Xh.shape), np.broadcast_to(yh, W.shape), W, l2=np.array(chosen)
             )
-            out.append(calibrated(k, predict(h[self.te], B), predict(h[self.cal], B)))
+            out.append(calibrated(k, predict(h[self.te], B), predict(h[self.own_cal], B)))
         return out
 
     def _cv_l2(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray, grid: np.ndarray, folds: int, seed: int) -> float:
@@ -235,5 +266,11 @@ class Protocol:
 
 
 def study_protocol(data: StudyData, holdout: str, target: str, cfg: dict, seed: int) -> Protocol:
-    labels = None if data.same_texts else {m: data.y(m, target) for m in data.models}
-    return Protocol(data.rows, holdout, data.models, target, cfg, seed, labels=labels)
+    """The holdout's protocol. A conditional target (:data:`emobasis.study.CONDITIONAL_TARGETS`) is fit on the
+    training models that support it (:meth:`StudyData.target_reason`), each on its own eligible rows."""
+    if target not in CONDITIONAL_TARGETS:
+        labels = None if data.same_texts else {m: data.y(m, target) for m in data.models}
+        return Protocol(data.rows, holdout, data.models, target, cfg, seed, labels=labels)
+    models = [m for m in data.models if m == holdout or data.target_reason(m, target) is None]
+    labels, eligible = ({m: f(m, target) for m in models} for f in (data.y, data.eligible))
+    return Protocol(data.rows, holdout, models, target, cfg, seed, labels=labels, eligible=eligible)

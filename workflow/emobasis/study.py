@@ -35,6 +35,14 @@ RESPONSE_COLUMNS = (
 )
 
 
+#: conditional targets: name -> (label column, the column whose True rows are the only rows it is defined on).
+#: ``masked_given_unsafe``: among a model's own unsafe answers, the calm (tone-masked) against the alarmed ones;
+#: its other rows carry no label. Each model has its own rows, so it is fit and scored on per-model subsets.
+CONDITIONAL_TARGETS = {"masked_given_unsafe": ("tone_masked", "unsafe")}
+#: rows of each class a model needs among a conditional target's rows (all splits) to be fit or scored on it
+MIN_CONDITIONAL_CLASS = 20
+
+
 class TransferError(EmobasisError):
     """The cross-model evaluation cannot run on the given data."""
 
@@ -79,7 +87,34 @@ class StudyData:
         return self.rows if self.own is None else self.own[model]
 
     def y(self, model: str, target: str) -> np.ndarray:
-        return self.table(model)[target].to_numpy().astype(bool)
+        """The target's labels on the model's rows (a conditional target's outside its rows are meaningless:
+        see :meth:`eligible`)."""
+        return self.table(model)[CONDITIONAL_TARGETS.get(target, (target,))[0]].to_numpy().astype(bool)
+
+    def eligible(self, model: str, target: str) -> np.ndarray:
+        """The rows the target is defined on for this model: all, or a conditional target's (its unsafe answers)."""
+        if target not in CONDITIONAL_TARGETS:
+            return np.ones(len(self.rows), bool)
+        return self.table(model)[CONDITIONAL_TARGETS[target][1]].to_numpy().astype(bool)
+
+    def target_reason(self, model: str, target: str) -> str | None:
+        """Why the model cannot be fit or scored on a conditional target, or None: it needs
+        ``MIN_CONDITIONAL_CLASS`` rows of each class among its rows, and both classes in every split."""
+        if target not in CONDITIONAL_TARGETS:
+            return None
+        y, rows = self.y(model, target), self.eligible(model, target)
+        pos, neg = int((y & rows).sum()), int((~y & rows).sum())
+        label, cond = CONDITIONAL_TARGETS[target]
+        if min(pos, neg) < MIN_CONDITIONAL_CLASS:
+            return (
+                f"{target}: {model} has {pos} {label} and {neg} other rows among its {cond} rows (all splits); "
+                f"it needs {MIN_CONDITIONAL_CLASS} of each"
+            )
+        split = self.rows["split"].to_numpy()
+        for s in ("train", "val", "test"):
+            if len(np.unique(y[rows & (split == s)])) < 2:
+                return f"{target}: {model}'s {cond} rows in the {s} split have a single class"
+        return None
 
     def emb(self, model: str) -> np.ndarray | None:
         return self.embeddings.get(model) if isinstance(self.embeddings, dict) else self.embeddings

@@ -26,7 +26,7 @@ from emobasis.metrics import (
     permutation_p,
     recall_rows,
 )
-from emobasis.protocol import HeadResult, Protocol, check_labels, parse_ks, standardize, study_protocol
+from emobasis.protocol import HeadResult, Protocol, holdout_targets, parse_ks, standardize, study_protocol
 from emobasis.spaces import (
     SPACE_FREE,
     SPACE_PAIRS,
@@ -181,10 +181,8 @@ def evaluate_holdout(
     data = fit_suite_data(data, cfg)
     if holdout not in data.models or len(data.models) < 3:
         raise TransferError(f"LOMO needs the holdout among >= 3 models (have {data.models}).")
-    for target in cfg["targets"]:
-        for m in [None] if data.same_texts else data.models:
-            check_labels(data.table(m) if m else data.rows, target, m)
-    spaces, notes = cfg.get("spaces", ["hidden"]), []
+    targets, notes = holdout_targets(data, holdout, cfg["targets"])
+    spaces = cfg.get("spaces", ["hidden"])
     for space in spaces:
         if (reason := space_reason(data, space)) is not None:
             notes.append({"space": space, "aligner": "*", "rank": 0, "reason": reason})
@@ -196,7 +194,7 @@ def evaluate_holdout(
         if keep_bases:
             for space, ctx in ctxs.items():
                 all_bases.update({(space, name, rank, position): b for (name, rank), b in ctx.bases.items()})
-        for target in cfg["targets"]:
+        for target in targets:
             proto = study_protocol(data, holdout, target, cfg, seed)
             once, store = {}, {}
             for space, ctx in ctxs.items():
@@ -210,7 +208,7 @@ def evaluate_holdout(
                 keep = (data.rows["suite"] == suite).to_numpy()[proto.te]
                 summaries += summarize(sub, proto, data.rows, holdout, target, position, cfg, seed, keep, suite)[1]
     if skipped is not None:
-        skipped += [{"holdout": holdout, **n} for n in notes]
+        skipped += [{"holdout": holdout, "target": "*", **n} for n in notes]
     return pd.DataFrame(records), pd.DataFrame(summaries), all_bases
 
 

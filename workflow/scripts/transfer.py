@@ -32,7 +32,7 @@ for path in snakemake.output.results:
     write_parquet(results[(results.aligner == method) & (results["rank"] == rank)], path, provenance)
 write_parquet(summary[pooled].drop(columns="suite").reset_index(drop=True), snakemake.output.summary, provenance)
 write_parquet(summary[~pooled].reset_index(drop=True), snakemake.output.by_suite, provenance)
-columns = ["holdout", "space", "aligner", "rank", "reason"]
+columns = ["holdout", "space", "aligner", "rank", "target", "reason"]
 write_parquet(pd.DataFrame(skipped, columns=columns), snakemake.output.skipped, provenance)
 for path in snakemake.output.bases:
     aligner, rank = Path(path).parts[-3], int(Path(path).parts[-2][1:])

@@ -1,0 +1,136 @@
+"""masked_given_unsafe: a target defined on each model's own unsafe answers only (calm against alarmed).
+
+Every model is fit and scored on its own eligible rows; a model with too few of either class is left out of
+the training pools, and a holdout without them gets no rows but a recorded reason."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from emobasis.gridtables import check_transfer_table
+from emobasis.protocol import ALL_K, study_protocol
+from emobasis.simulate import simulate
+from emobasis.study import MIN_CONDITIONAL_CLASS, RESPONSE_COLUMNS, StudyData, TransferError
+from emobasis.transfer import evaluate_holdout
+
+TARGET = "masked_given_unsafe"
+CFG = {
+    "targets": ["tone_masked", TARGET],
+    "positions": ["prompt_last"],
+    "ranks": [4],
+    "aligners": ["gcca", "lowrank"],
+    "spaces": ["hidden", "concepts"],
+    "ks": [0, 16, ALL_K],
+    "seeds": 5,
+    "null_seeds": 20,
+    "l2_grid": [0.1, 1.0, 10.0],
+    "prior_l2": 1.0,
+    "specific_l2": 1.0,
+    "pca_dims": 16,
+    "n_boot": 50,
+}
+
+
+def own_study(n_unsafe_sim2: int = 30) -> StudyData:
+    """Own answers on the simulator: each model's unsafe answers are its own random half of the prompts; among
+    them the calm ones are the rows the shared latent labels (so the read can tell calm from alarmed). sim2
+    answers unsafely only ``n_unsafe_sim2`` times, always calmly: it has no alarmed unsafe answer."""
+    data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
+    rng = np.random.default_rng(1)
+    latent = data.rows["tone_masked"].to_numpy()
+    own = {}
+    for m in data.models:
+        t = data.rows.copy()
+        unsafe = (rng.random(len(t)) < 0.5) & ~t["benign"].to_numpy()
+        calm = latent.copy()
+        if m == "sim2":
+            unsafe = np.zeros(len(t), bool)
+            unsafe[np.flatnonzero(latent)[:n_unsafe_sim2]] = True
+        t["unsafe"], t["calm"], t["tone_masked"] = unsafe, calm, unsafe & calm
+        own[m] = t
+    rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
+    return StudyData(
+        rows=rows,
+        X=data.X,
+        Z=data.Z,
+        shared=data.shared,
+        shared_Z=data.shared_Z,
+        concepts=data.concepts,
+        concept_kinds=data.concept_kinds,
+        embeddings={m: data.embeddings for m in data.models},
+        own=own,
+    )
+
+
+@pytest.fixture(scope="module")
+def study():
+    data = own_study()
+    out = {}
+    for h in data.models:
+        skipped = []
+        results, summary, _ = evaluate_holdout(data, h, CFG, skipped=skipped)
+        out[h] = results, summary, pd.DataFrame(skipped)
+    return data, out
+
+
+def test_each_model_is_scored_on_its_own_unsafe_answers(study):
+    data, out = study
+    te = (data.rows["split"] == "test").to_numpy()
+    for h in ("sim0", "sim1"):
+        t = data.own[h]
+        mine = t["unsafe"].to_numpy() & te
+        summ = out[h][1]
+        rows = summ[summ["target"] == TARGET]
+        assert len(rows) and set(rows["aligner"]) >= {"gcca", "lowrank", "specific", "surface", "shuffled"}
+        assert (rows["n_test"] == mine.sum()).all()
+        assert (rows["n_test_pos"] == (mine & t["calm"].to_numpy()).sum()).all()
+        assert 0 < rows["n_test_pos"].iloc[0] < rows["n_test"].iloc[0]
+        # among unsafe answers no prompt is benign: no row calibrates or checks a false-alarm rate
+        assert (rows["n_test_benign"] == 0).all() and rows["recall_at_fpr"].isna().all()
+        # the shared latent tells calm from alarmed unsafe answers: the zero-shot head transfers it
+        zero = rows.set_index(["space", "aligner", "k"]).loc[("hidden", "gcca", 0), "auc"]
+        assert zero > 0.8, zero
+        # the unconditional target is scored on every test row as before
+        whole = summ[summ["target"] == "tone_masked"]
+        assert (whole["n_test"] == te.sum()).all()
+
+
+def test_pools_draws_and_calibration_stay_inside_each_models_rows():
+    data = own_study()
+    proto = study_protocol(data, "sim0", TARGET, {**CFG, "ks": [16]}, seed=0)
+    assert proto.train_models == ["sim1"]  # sim2 has no alarmed unsafe answer: out of the pools
+    E = {m: data.own[m]["unsafe"].to_numpy() for m in data.models}
+    F = {m: np.arange(len(data.rows), dtype=float)[:, None] for m in data.models}  # each row's own index
+    X, y = proto._pool(F, proto.tr)
+    idx = X[:, 0].astype(int)
+    assert np.array_equal(idx, np.flatnonzero(proto.tr & E["sim1"]))
+    assert np.array_equal(y, data.own["sim1"]["calm"].to_numpy()[idx])
+    assert not (proto.shot & ~E["sim0"]).any() and not (proto.te & ~E["sim0"]).any()
+    assert not proto.own_cal.any()  # no benign prompt among unsafe answers
+    for draws in proto.draws.values():
+        assert all(proto.y[proto.shot][d].any() and not proto.y[proto.shot][d].all() for d in draws)
+
+
+def test_a_holdout_without_both_classes_is_skipped_with_its_reason(study):
+    data, out = study
+    results, summary, skipped = out["sim2"]
+    assert TARGET not in set(summary["target"]) and "tone_masked" in set(summary["target"])
+    row = skipped[skipped["target"] == TARGET].iloc[0]
+    assert row["holdout"] == "sim2" and row["space"] == "*" and f"needs {MIN_CONDITIONAL_CLASS}" in row["reason"]
+    assert "sim2 has 30 tone_masked and 0 other rows among its unsafe rows" in row["reason"]
+    # the completeness check accepts the grid with that skip and names the gap without it
+    table = pd.concat([r for r, _, _ in out.values()], ignore_index=True)
+    skips = pd.concat([s for _, _, s in out.values()], ignore_index=True)
+    check_transfer_table(table, CFG, data.models, skips)
+    with pytest.raises(TransferError, match="lacks"):
+        check_transfer_table(table, CFG, data.models, skips[skips["target"] != TARGET])
+
+
+def test_no_training_model_with_both_classes_is_a_recorded_skip():
+    data = own_study()
+    for m in ("sim1", "sim2"):  # only sim0 has calm and alarmed unsafe answers
+        data.own[m]["unsafe"] = data.own[m]["unsafe"] & data.own[m]["calm"]
+    skipped = []
+    _, summary, _ = evaluate_holdout(data, "sim0", {**CFG, "spaces": ["hidden"]}, skipped=skipped)
+    assert TARGET not in set(summary["target"])
+    (note,) = [s for s in skipped if s["target"] == TARGET]
+    assert note["reason"].startswith(f"{TARGET}: no training model supports it (")
