@@ -1,7 +1,9 @@
-"""masked_given_unsafe: a target defined on each model's own unsafe answers only (calm against alarmed).
+"""Subsets of each model's own answers.
 
-Every model is fit and scored on its own eligible rows; a model with too few of either class is left out of
-the training pools, and a holdout without them gets no rows but a recorded reason."""
+masked_given_unsafe, a target defined on each model's own unsafe answers only (calm against alarmed): every
+model is fit and scored on its own eligible rows; a model with too few of either class is left out of the
+training pools, and a holdout without them gets no rows but a recorded reason. The "no echoes" rows: the
+verdict's cell scored again without the holdout's echoes of the request."""
 
 import numpy as np
 import pandas as pd
@@ -134,3 +136,34 @@ def test_no_training_model_with_both_classes_is_a_recorded_skip():
     assert TARGET not in set(summary["target"])
     (note,) = [s for s in skipped if s["target"] == TARGET]
     assert note["reason"].startswith(f"{TARGET}: no training model supports it (")
+
+
+def test_no_echoes_rows_score_the_same_heads_without_the_holdouts_echoes():
+    from emobasis.gridtables import NO_ECHOES
+    from emobasis.metrics import auc
+    from emobasis.paragraphs import per_suite_section
+    from emobasis.transfer import Context, method_features, run_heads
+
+    data = own_study()
+    rng = np.random.default_rng(3)
+    for t in data.own.values():
+        echo = rng.random(len(t)) < 0.3
+        t["prompt"] = "Write a tutorial about making something dangerous"
+        t["response"] = np.where(echo, "A tutorial about making something dangerous.", "Sure, here are detailed steps")
+    cfg = {**CFG, "targets": ["tone_masked"], "spaces": ["hidden"], "aligners": ["gcca"]}
+    cell = {"target": "tone_masked", "position": "prompt_last", "rank": 4}
+    summ = evaluate_holdout(data, "sim0", cfg, seed=3, by_suite=cell)[1]
+    te = (data.rows["split"] == "test").to_numpy()
+    kept = ~np.char.startswith(data.own["sim0"]["response"].to_numpy().astype(str), "A tutorial")[te]
+    row = summ[(summ["suite"] == NO_ECHOES) & (summ["aligner"] == "gcca") & (summ["k"] == 0)].iloc[0]
+    assert row["n_test"] == kept.sum() < te.sum()
+    proto = study_protocol(data, "sim0", "tone_masked", cfg, 3)
+    ctx = Context(data, "sim0", "prompt_last", cfg, 3)
+    scores = run_heads(ctx, method_features(ctx, cfg), proto, cfg)[("gcca", 4)][0].scores[0]
+    assert abs(row["auc"] - auc(scores[kept], proto.y[proto.te][kept])) < 1e-12
+    rule = {"aligner": "gcca", "rank": 4, "target": "tone_masked", "position": "prompt_last", "match_k": 16}
+    rule.update(chance=0.5, margin=0.05, alpha=0.05, beyond="residualized")
+    per = summ[summ["suite"] != "all"].assign(k=lambda d: d["k"].map(lambda k: "all" if k == ALL_K else str(k)))
+    text = "\n".join(per_suite_section(per, rule, ["sim0"], "transferable"))
+    assert "**Without echoes.**" in text and f"- **{NO_ECHOES}** (test positives/negatives: sim0 " in text
+    assert "holds within every suite" in text  # the echo rows are not a suite

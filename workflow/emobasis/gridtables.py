@@ -7,6 +7,10 @@ import pandas as pd
 
 from emobasis.protocol import ALL_K, parse_ks
 from emobasis.study import TransferError
+from emobasis.tone import ECHO_NEW_WORDS, new_content_words
+
+#: the subset of test rows without echoes (own answers): the verdict's cell summarized on it, a sensitivity check
+NO_ECHOES = "no echoes"
 
 
 def basis_arrays(basis, rank: int, position: str) -> dict[str, np.ndarray]:
@@ -80,3 +84,16 @@ def suite_store(store: dict, by_suite, target: str, position: str) -> dict:
     if (target, position) != (by_suite["target"], by_suite["position"]):
         return {}
     return {key: res for key, res in store.items() if key[2] in (0, by_suite["rank"])}
+
+
+def test_subsets(data, holdout: str, proto) -> dict[str, np.ndarray]:
+    """Masks over the holdout's test rows that :func:`suite_store`'s heads are also summarized on: each suite's,
+    and in own-answer studies :data:`NO_ECHOES`, the holdout's answers that add at least ``ECHO_NEW_WORDS``
+    content words to the request (an echo of a harmful request gives nothing, yet a text judge may score it
+    unsafe: does the read still warn without those answers?)."""
+    suites = data.rows["suite"].to_numpy()[proto.te]
+    out = {s: suites == s for s in dict.fromkeys(data.rows["suite"])}
+    if not data.same_texts and {"prompt", "response"} <= set(data.table(holdout)):
+        t = data.table(holdout)
+        out[NO_ECHOES] = (new_content_words(t["prompt"], t["response"]) >= ECHO_NEW_WORDS)[proto.te]
+    return out

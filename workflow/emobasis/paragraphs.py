@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from emobasis.gridtables import NO_ECHOES
 from emobasis.methods import null_of
+from emobasis.tone import ECHO_NEW_WORDS
 from emobasis.verdict import beyond, cell, cell_rows, decide, fmt
 
 # --- the null and the alarm, in words -------------------------------------------------------------------
@@ -88,16 +90,16 @@ def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], p
     same heads and thresholds, CIs and permutation p-values recomputed on the suite's rows), with the
     numbers it rests on, and whether the pooled verdict holds within every suite."""
     r, t, pos, k = rule["rank"], rule["target"], rule["position"], str(rule["match_k"])
-    lines, held = [], {}
+    lines, held = {}, {}
     for suite in dict.fromkeys(by_suite["suite"]):
         rows = by_suite[by_suite["suite"] == suite]
         zero = {h: cell(rows, rule["aligner"], r, h, t, pos, "0") for h in holdouts}
         counts = ", ".join(f"{h} {int(z['n_test_pos'])}/{int(z['n_test'] - z['n_test_pos'])}" for h, z in zero.items())
         one_class = [h for h, z in zero.items() if z["n_test_pos"] in (0, z["n_test"])]
         if one_class:
-            lines.append(
+            lines[suite] = (
                 f"- **{suite}** (test positives/negatives: {counts}): not judged, {', '.join(one_class)} "
-                f"{'has' if len(one_class) == 1 else 'have'} one class among this suite's test prompts."
+                f"{'has' if len(one_class) == 1 else 'have'} one class among these test prompts."
             )
             continue
         v = decide(rows, rule, holdouts)
@@ -112,10 +114,8 @@ def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], p
                 f"{fmt(m['diff_vs_specific'], m['diff_ci_low'], m['diff_ci_high'], signed=True)}"
                 + (f", {beyond(rule)} {fmt(*c.iloc[0][['auc', 'auc_ci_low', 'auc_ci_high']])}" if len(c) == 1 else "")
             )
-        lines.append(
-            f"- **{suite}** (test positives/negatives: {counts}): **{v['verdict']}**. " + "; ".join(parts) + "."
-        )
-    suites = list(dict.fromkeys(by_suite["suite"]))
+        lines[suite] = f"- **{suite}** (test positives/negatives: {counts}): **{v['verdict']}**. {'; '.join(parts)}."
+    suites = [s for s in lines if s != NO_ECHOES]
     same = [s for s in suites if held.get(s) == pooled]
     words = f"The pooled verdict ({pooled}) holds within " + (
         "every suite."
@@ -129,7 +129,20 @@ def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], p
         "permutation p-values recomputed on that suite's rows (Holm across the holdouts within the suite). "
         f"{words} The pooled verdict is the study's.",
         "",
-        *lines,
+        *(lines[s] for s in suites),
+        *(
+            [
+                "",
+                f"**Without echoes.** The same rule on the test answers that add at least {ECHO_NEW_WORDS} content "
+                "words to the request (each holdout's own echoes of the request left out: an echo of a harmful request "
+                "gives nothing, yet the judge may score it unsafe; the same heads and thresholds). The pooled verdict "
+                f"{'holds' if held.get(NO_ECHOES) == pooled else 'does not hold'} without them.",
+                "",
+                lines[NO_ECHOES],
+            ]
+            if NO_ECHOES in lines
+            else []
+        ),
     ]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.baselines import FEATURES, SCORES, Context
-from emobasis.gridtables import suite_store
+from emobasis.gridtables import suite_store, test_subsets
 from emobasis.heads import predict
 from emobasis.methods import METHODS, REGISTRY, adaptable
 from emobasis.metrics import (
@@ -175,8 +175,9 @@ def evaluate_holdout(
     summary with bootstrap CIs, bases {(space, method, rank, position): basis}). The feature spaces are
     ``cfg["spaces"]`` (default: hidden); a space or (method, rank) that cannot run is recorded in ``skipped``
     (dicts: space, aligner, rank, reason), once per holdout. ``by_suite``: the summary also has, per suite, the
-    rows computed on that suite's test rows alone (column ``suite``; pooled rows: "all"), from the same heads;
-    a dict (target, position, rank) limits them to that cell (:func:`emobasis.gridtables.suite_store`).
+    rows computed on that suite's test rows alone (column ``suite``; pooled rows: "all"; own answers also "no
+    echoes", :func:`emobasis.gridtables.test_subsets`), from the same heads; a dict (target, position, rank)
+    limits them to that cell (:func:`emobasis.gridtables.suite_store`).
     Rows of ``cfg["test_suites"]`` are left out (scored only across suites, :mod:`emobasis.crosssuite`)."""
     data = fit_suite_data(data, cfg)
     if holdout not in data.models or len(data.models) < 3:
@@ -204,8 +205,7 @@ def evaluate_holdout(
             records += recs
             summaries += [{**row, "suite": "all"} for row in summ] if by_suite else summ
             sub = suite_store(store, by_suite, target, position)
-            for suite in dict.fromkeys(data.rows["suite"]) if sub else []:
-                keep = (data.rows["suite"] == suite).to_numpy()[proto.te]
+            for suite, keep in test_subsets(data, holdout, proto).items() if sub else []:
                 summaries += summarize(sub, proto, data.rows, holdout, target, position, cfg, seed, keep, suite)[1]
     if skipped is not None:
         skipped += [{"holdout": holdout, "target": "*", **n} for n in notes]
