@@ -79,6 +79,17 @@ def shared_value(tmp_path_factory, name: str, compute: Callable[[], object]):
     return pickle.loads((folder / "value.pkl").read_bytes())
 
 
+def own_answer_study(data, own: dict, **extra):
+    """A simulated study in own-response mode: ``own`` model -> its rows (labels, texts); the shared rows keep
+    only the prompt-slot columns."""
+    from emobasis.study import RESPONSE_COLUMNS, StudyData
+
+    rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
+    emb = {m: data.embeddings for m in data.models}
+    common = dict(X=data.X, Z=data.Z, shared=data.shared, concepts=data.concepts, embeddings=emb)
+    return StudyData(rows=rows, own=own, **common, **extra)
+
+
 def mirror_dir() -> Path | None:
     value = os.environ.get("EMOBASIS_MIRROR")
     path = Path(value).resolve() if value else DEFAULT_MIRROR

@@ -8,10 +8,11 @@ verdict's cell scored again without the holdout's echoes of the request."""
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import own_answer_study
 from emobasis.gridtables import check_transfer_table
 from emobasis.protocol import ALL_K, study_protocol
 from emobasis.simulate import simulate
-from emobasis.study import MIN_CONDITIONAL_CLASS, RESPONSE_COLUMNS, StudyData, TransferError
+from emobasis.study import MIN_CONDITIONAL_CLASS, StudyData, TransferError
 from emobasis.transfer import evaluate_holdout
 
 TARGET = "masked_given_unsafe"
@@ -49,18 +50,7 @@ def own_study(n_unsafe_sim2: int = 30) -> StudyData:
             unsafe[np.flatnonzero(latent)[:n_unsafe_sim2]] = True
         t["unsafe"], t["calm"], t["tone_masked"] = unsafe, calm, unsafe & calm
         own[m] = t
-    rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
-    return StudyData(
-        rows=rows,
-        X=data.X,
-        Z=data.Z,
-        shared=data.shared,
-        shared_Z=data.shared_Z,
-        concepts=data.concepts,
-        concept_kinds=data.concept_kinds,
-        embeddings={m: data.embeddings for m in data.models},
-        own=own,
-    )
+    return own_answer_study(data, own, shared_Z=data.shared_Z, concept_kinds=data.concept_kinds)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ LOMO code to the right verdict in both worlds."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_value
+from conftest import own_answer_study, shared_value
 from emobasis.align import AlignError, make_aligner
 from emobasis.heads import fit_logistic, predict
 from emobasis.metrics import (
@@ -286,7 +286,6 @@ def test_own_response_mode_scores_each_holdout_on_its_own_labels():
     """StudyData.own: per-model labels and texts. The holdout's test labels are its own; training pools
     the training models' own labels; the shared texts are the stimuli only."""
     from emobasis.baselines import shared_views
-    from emobasis.study import RESPONSE_COLUMNS, StudyData
 
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
     rng = np.random.default_rng(0)
@@ -297,16 +296,8 @@ def test_own_response_mode_scores_each_holdout_on_its_own_labels():
         t["tone_masked"] = t["tone_masked"] ^ flip
         t["unsafe"] = t["tone_masked"]
         own[m] = t
-    rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
-    own_data = StudyData(
-        rows=rows,
-        X=data.X,
-        Z=data.Z,
-        shared=data.shared,
-        concepts=data.concepts,
-        embeddings={m: data.embeddings for m in data.models},
-        own=own,
-    )
+    own_data = own_answer_study(data, own)
+    rows = own_data.rows
     cfg = {**SIM_CFG, "ranks": [4], "aligners": ["gcca"], "ks": [0, 16], "null_seeds": 20, "n_boot": 50}
     te = (rows["split"] == "test").to_numpy()
     for h in ("sim0", "sim2"):
