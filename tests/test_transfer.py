@@ -74,6 +74,30 @@ def test_batched_logistic_matches_sklearn_and_honours_weights_and_prior():
     assert predict(X, B).shape == (2, 300)
 
 
+def test_logistic_with_more_features_than_rows_is_fit_exactly_in_the_rows_span():
+    """k-shot heads on wide reads (a 384-d embedding, 67 rows): fit in the span of the rows, then mapped back,
+    the heads equal the full-space Newton fit (materialised X takes that path) and sklearn's."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 120))
+    y = (X[:, 0] + rng.normal(size=40)) > 0
+    W = np.zeros((6, 40))
+    for s in range(6):
+        W[
+            s, np.r_[rng.choice(np.flatnonzero(y), 6, replace=False), rng.choice(np.flatnonzero(~y), 6, replace=False)]
+        ] = 1
+    prior = 0.1 * rng.normal(size=(6, 120))
+    shared = np.broadcast_to(X, (6, *X.shape))  # the same rows for every problem: the row-span path
+    fast = fit_logistic(shared, np.broadcast_to(y, (6, 40)), W, l2=2.0, prior=prior)
+    full = fit_logistic(np.ascontiguousarray(shared), np.broadcast_to(y, (6, 40)), W, l2=2.0, prior=prior)
+    np.testing.assert_allclose(fast, full, atol=1e-7)
+    assert np.abs(fast[:, 1:] - prior).max() > 0.01  # the heads moved away from the prior
+    rows = W[0] > 0
+    lr = LogisticRegression(C=0.5, max_iter=10000, tol=1e-12).fit(X[rows], y[rows])
+    b = fit_logistic(X[rows], y[rows], l2=2.0)
+    np.testing.assert_allclose(b[1:], lr.coef_[0], atol=1e-5)
+    np.testing.assert_allclose(b[0], lr.intercept_[0], atol=1e-5)
+
+
 def test_draw_k_has_both_classes_and_is_seeded():
     y = np.array([True] * 5 + [False] * 95)
     for seed in range(20):
