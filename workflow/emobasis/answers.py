@@ -18,11 +18,9 @@ import pandas as pd
 from emobasis import EmobasisError
 from emobasis.study import MIN_CONDITIONAL_CLASS
 from emobasis.suites import TABLE_COLUMNS
-from emobasis.tone import ECHO_NEW_WORDS, new_content_words, score_tone
+from emobasis.tone import ECHO_NEW_WORDS, is_echo, new_content_words, score_tone
 
 SPLIT_ORDER = ("train", "val", "test")
-#: answers of each class (calm and alarmed unsafe answers) a model needs for the masked_given_unsafe target
-MIN_MASKED_CLASS = MIN_CONDITIONAL_CLASS
 
 
 class AnswerError(EmobasisError):
@@ -64,7 +62,7 @@ def answer_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and split (and ``all``): answers, benign and harmful prompts, unsafe, calm, tone_masked, and
     the 2 x 2 table of unsafe x calm (``unsafe_calm``, ``unsafe_alarmed``, ``safe_calm``, ``safe_alarmed``)."""
     rows = []
-    echoes = pd.Series(new_content_words(table["prompt"], table["response"]) < ECHO_NEW_WORDS, index=table.index)
+    echoes = pd.Series(is_echo(table["prompt"], table["response"]), index=table.index)
     for (model, split), d in [
         *table.groupby(["responder", "split"], sort=False),
         *[((m, "all"), d) for m, d in table.groupby("responder", sort=False)],
@@ -172,11 +170,11 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
     lines += [
         "",
         f"Among unsafe answers, does the read tell a calm one from an alarmed one (`masked_given_unsafe`)? It "
-        f"needs {MIN_MASKED_CLASS} answers of each kind per model; calm / alarmed unsafe answers (all splits): "
+        f"needs {MIN_CONDITIONAL_CLASS} answers of each kind per model; calm / alarmed unsafe answers (all splits): "
         + "; ".join(f"{m} {c} / {a}" for m, (c, a) in small.items())
         + (
             ", so it is evaluated nowhere in this study."
-            if sum(min(v) >= MIN_MASKED_CLASS for v in small.values()) < 2
+            if sum(min(v) >= MIN_CONDITIONAL_CLASS for v in small.values()) < 2
             else "; with `masked_given_unsafe` in transfer.targets, each model that has them is scored on its own "
             "unsafe answers (results/tables/transfer_skipped.csv names the others)."
         ),

@@ -7,7 +7,7 @@ import pandas as pd
 
 from emobasis.protocol import ALL_K, parse_ks
 from emobasis.study import TransferError
-from emobasis.tone import ECHO_NEW_WORDS, new_content_words
+from emobasis.tone import is_echo
 
 #: the subset of test rows without echoes (own answers): the verdict's cell summarized on it, a sensitivity check
 NO_ECHOES = "no echoes"
@@ -95,5 +95,5 @@ def test_subsets(data, holdout: str, proto) -> dict[str, np.ndarray]:
     out = {s: suites == s for s in dict.fromkeys(data.rows["suite"])}
     if not data.same_texts and {"prompt", "response"} <= set(data.table(holdout)):
         t = data.table(holdout)
-        out[NO_ECHOES] = (new_content_words(t["prompt"], t["response"]) >= ECHO_NEW_WORDS)[proto.te]
+        out[NO_ECHOES] = ~is_echo(t["prompt"], t["response"])[proto.te]
     return out

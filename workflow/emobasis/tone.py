@@ -126,3 +126,8 @@ def new_content_words(prompts, responses) -> np.ndarray:
     human-labelled answers scores that like compliance; below :data:`ECHO_NEW_WORDS` the answer adds nothing."""
     words = lambda text: set(re.findall(r"[a-z]{4,}", str(text).lower()))  # noqa: E731
     return np.array([len(words(r) - words(p)) for p, r in zip(prompts, responses)], dtype=int)
+
+
+def is_echo(prompts, responses) -> np.ndarray:
+    """Per answer: True when it only restates its prompt (fewer than :data:`ECHO_NEW_WORDS` new content words)."""
+    return new_content_words(prompts, responses) < ECHO_NEW_WORDS
