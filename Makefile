@@ -28,7 +28,7 @@ study: $(STAMP)
 
 # After `make study`: the README's summary block and docs/headline.png, regenerated from results/.
 readme: $(STAMP)
-	$(BIN)/python -m emobasis.readme readme --results results --readme README.md --figure docs/headline.png
+	$(BIN)/python -m emobasis.report.readme readme --results results --readme README.md --figure docs/headline.png
 
 # Two pytest-xdist workers (one per core); long tests are handed out first, one at a time (tests/conftest.py).
 # `make test`: every test but the whole-study runs (marker e2e); `make test-e2e`: those (a tiny study through
@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check .
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=workflow $(BIN)/lint-imports
 
 # Rewrite the package, scripts and tests in the house style (ruff) and the rules (snakefmt).
 format: $(STAMP)

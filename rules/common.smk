@@ -11,14 +11,10 @@ if PACKAGE_DIR not in sys.path:
     sys.path.insert(0, PACKAGE_DIR)
 
 from emobasis import paths
-from emobasis.config import (
-    ConfigError,
-    concept_kinds,
-    model_specs,
-    study_sources,
-    validate_config,
-)
-from emobasis.methods import METHODS, result_methods
+from emobasis.config import model_specs, study_sources, validate_config
+from emobasis.data.stimuli import concept_kinds
+from emobasis.errors import ConfigError
+from emobasis.transfer.methods import METHODS, result_methods
 
 try:
     config.update(

@@ -1,4 +1,4 @@
-# Across tasks: leave-one-suite-out scores per holdout (emobasis.crosssuite), their tables, the figure.
+# Across tasks: leave-one-suite-out scores per holdout (emobasis.transfer.crosssuite), their tables, the figure.
 # A suite with `role: test` is scored here and never fit (the transfer grid leaves its rows out).
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from emobasis.metrics import AUC_TOLERANCE
+from emobasis.transfer.metrics import AUC_TOLERANCE
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one BLAS/torch thread each, no spinning
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -82,7 +82,7 @@ def shared_value(tmp_path_factory, name: str, compute: Callable[[], object]):
 def own_answer_study(data, own: dict, **extra):
     """A simulated study in own-response mode: ``own`` model -> its rows (labels, texts); the shared rows keep
     only the prompt-slot columns."""
-    from emobasis.study import RESPONSE_COLUMNS, StudyData
+    from emobasis.transfer.study import RESPONSE_COLUMNS, StudyData
 
     rows = data.rows.drop(columns=[c for c in RESPONSE_COLUMNS if c in data.rows])
     emb = {m: data.embeddings for m in data.models}
@@ -143,7 +143,7 @@ TINY_CHAT_TEMPLATE = (
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, minilm_dir) -> Path:
     """A 2-layer, 64-wide random-init Llama with the MiniLM WordPiece tokenizer (unit tests only)."""
-    from emobasis.models import build_tiny_model
+    from emobasis.models.folders import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama", minilm_dir)
 
@@ -151,7 +151,7 @@ def tiny_model(tmp_path_factory, minilm_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_chat_model(tmp_path_factory, minilm_dir) -> Path:
     """The tiny model with a chat template, 4 layers so that layer selection matters."""
-    from emobasis.models import build_tiny_model
+    from emobasis.models.folders import build_tiny_model
 
     return build_tiny_model(
         tmp_path_factory.mktemp("tinychat") / "tiny-chat",
@@ -168,7 +168,7 @@ def smollm2_dir(tmp_path_factory, default_config) -> Path:
     the study's folder of it when ``make study`` has built it (read only)."""
     import json
 
-    from emobasis.models import build_model
+    from emobasis.models.folders import build_model
 
     spec = next(m for m in default_config["models"] if m["id"] == "smollm2-135m")
     require_package(spec["parts"][0]["package"])
@@ -205,7 +205,7 @@ def tiny_study_config(
 ) -> dict:
     """The default config shrunk to a study that runs in a minute or two: local tiny models, few rows."""
     from emobasis.io import sha256_file
-    from emobasis.models import build_tiny_model
+    from emobasis.models.folders import build_tiny_model
 
     cfg = copy.deepcopy(raw)
     cfg["mirror"] = str(mirror)
@@ -274,7 +274,7 @@ COMPARED = [
 # and paired difference in results/tables/transfer_summary.csv (tests/test_study.py). Observed on the tiny
 # study (1 vs 2 extraction threads, token_budget 256 vs 1024): activations differ by at most one float16
 # step, AUCs and paired differences by <= 0.0035, bootstrap CI bounds (35 test rows, 100 resamples) by
-# <= 0.015; about twice that is allowed. The contract itself lives in the package (emobasis.metrics).
+# <= 0.015; about twice that is allowed. The contract itself lives in the package (emobasis.transfer.metrics).
 TOLERANCE = AUC_TOLERANCE
 
 

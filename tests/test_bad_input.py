@@ -128,9 +128,9 @@ def test_suite_file_missing_a_column(tmp_path, table_source):
 # 3
 def test_a_suite_with_one_class_on_a_split(tmp_path):
     """All of a split's rows safe: LOMO refuses before writing anything (checked before any model is fit)."""
-    from emobasis.simulate import simulate
-    from emobasis.study import TransferError
-    from emobasis.transfer import evaluate_holdout
+    from emobasis.transfer.grid import evaluate_holdout
+    from emobasis.transfer.simulate import simulate
+    from emobasis.transfer.study import TransferError
 
     data, _ = simulate("shared", n_rows=300, n_shared=100, d=12, seed=0)
     data.rows.loc[data.rows["split"] == "test", "tone_masked"] = False
@@ -180,7 +180,7 @@ def test_model_whose_source_does_not_exist(tmp_path, raw_config):
 # 6
 def test_hub_model_that_needs_remote_code_without_the_opt_in(tmp_path, monkeypatch):
     import transformers
-    from emobasis.models import ModelError, build_model
+    from emobasis.models.folders import ModelError, build_model
 
     def needs_code(*args, **kwargs):
         assert kwargs.get("trust_remote_code") is False  # off unless the config says so
@@ -242,7 +242,7 @@ def test_rank_larger_than_the_space(tmp_path, raw_config):
 
 
 def test_rank_larger_than_a_models_dimensions():
-    from emobasis.align import AlignError, make_aligner
+    from emobasis.transfer.align import AlignError, make_aligner
 
     views = {m: np.random.default_rng(0).normal(size=(50, 6)) for m in "abc"}
     with pytest.raises(AlignError, match=r"only 6 dimensions .* fewer than rank 8\. Fix: lower the rank"):

@@ -4,15 +4,15 @@ diagnostics are computed on heldout stimuli; on real SmolLM2 activations emotion
 import numpy as np
 import pandas as pd
 import pytest
-from emobasis.concepts import (
+from emobasis.concepts.directions import (
     ConceptError,
     choose_layer,
-    concept_profiles,
     fit_concepts,
     fit_control_directions,
     fit_emotion_directions,
     valence_correlation,
 )
+from emobasis.concepts.profiles import concept_profiles
 
 CFG = {"method": "diffmean", "neutral_concept": "neutral", "neutral_variance": 0.5, "stimulus_position": "mean"}
 
@@ -110,9 +110,9 @@ def test_fit_concepts_diagnostics_and_layer_choice():
 @pytest.mark.data
 def test_smollm2_emotion_directions_are_separable(smollm2_dir, default_config, mirror):
     from conftest import source_root
-    from emobasis.concepts import read_nrc_vad
-    from emobasis.extract import extract_dataset
-    from emobasis.stimuli import build_stimuli
+    from emobasis.concepts.directions import read_nrc_vad
+    from emobasis.data.stimuli import build_stimuli
+    from emobasis.models.extract import extract_dataset
 
     cfg = default_config
     roots = {s: source_root(cfg, mirror, s) for s in ("goemotions", "emorynlp")}

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import own_answer_study
-from emobasis.gridtables import check_transfer_table
-from emobasis.protocol import ALL_K, study_protocol
-from emobasis.simulate import simulate
-from emobasis.study import MIN_CONDITIONAL_CLASS, StudyData, TransferError
-from emobasis.transfer import evaluate_holdout
+from emobasis.labels.targets import MIN_CONDITIONAL_CLASS
+from emobasis.transfer.grid import check_transfer_table, evaluate_holdout
+from emobasis.transfer.protocol import ALL_K, study_protocol
+from emobasis.transfer.simulate import simulate
+from emobasis.transfer.study import StudyData, TransferError
 
 TARGET = "masked_given_unsafe"
 CFG = {
@@ -129,10 +129,9 @@ def test_no_training_model_with_both_classes_is_a_recorded_skip():
 
 
 def test_no_echoes_rows_score_the_same_heads_without_the_holdouts_echoes():
-    from emobasis.gridtables import NO_ECHOES
-    from emobasis.metrics import auc
-    from emobasis.paragraphs import per_suite_section
-    from emobasis.transfer import Context, method_features, run_heads
+    from emobasis.report.sections import per_suite_section
+    from emobasis.transfer.grid import NO_ECHOES, Context, method_features, run_heads
+    from emobasis.transfer.metrics import auc
 
     data = own_study()
     rng = np.random.default_rng(3)

@@ -13,17 +13,17 @@ import pytest
 import yaml
 from conftest import REPO, job_counts
 from emobasis.config import ConfigError, validate_config
-from emobasis.crosssuite import (
+from emobasis.report.sections import stability_summary
+from emobasis.transfer.crosssuite import (
     EXTRA_COLUMNS,
     decide_stability,
     evaluate_cross_suite,
     stability_rows,
-    stability_summary,
     tidy_table,
 )
-from emobasis.protocol import ALL_K
-from emobasis.simulate import simulate
-from emobasis.transfer import SUMMARY_COLUMNS, evaluate_holdout
+from emobasis.transfer.grid import SUMMARY_COLUMNS, evaluate_holdout
+from emobasis.transfer.protocol import ALL_K
+from emobasis.transfer.simulate import simulate
 
 CFG = {
     "targets": ["tone_masked"],
@@ -92,7 +92,7 @@ def test_the_table_has_every_expected_row(cross):
 
 
 def test_figure_draws_in_suite_and_cross_suite_points(cross, tmp_path):
-    from emobasis.plots import plot_cross_suite
+    from emobasis.report.plots import plot_cross_suite
 
     _, summary, _, _ = cross
     path = tmp_path / "csv"
@@ -205,9 +205,9 @@ def test_cells_that_cannot_be_evaluated_get_a_row_saying_why():
 
 
 def test_write_summary_with_and_without_stability(cross, tmp_path):
-    from emobasis.gridtables import tidy_k
-    from emobasis.report import write_summary
-    from emobasis.verdict import read_summary
+    from emobasis.report.summary import write_summary
+    from emobasis.report.verdict import read_summary
+    from emobasis.transfer.grid import tidy_k
 
     data, _ = simulate("shared", n_rows=900, n_shared=300, d=24, seed=1)
     cfg = {**CFG, "ks": [0, 32, ALL_K], "seeds": 3, "null_seeds": 5, "n_boot": 50}

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from emobasis.activations import load_activations, save_activations
-from emobasis.extract import (
+from emobasis.data.suites import study_rows
+from emobasis.models.activations import load_activations, save_activations
+from emobasis.models.extract import (
     STIMULUS_POSITIONS,
     SUITE_POSITIONS,
     ExtractionError,
@@ -21,7 +22,6 @@ from emobasis.extract import (
     position_weights,
     run_extraction,
 )
-from emobasis.suites import study_rows
 
 CFG = {
     "layers": [0.25, 0.5, 0.75],
@@ -209,7 +209,8 @@ def test_study_rows_are_seeded_sorted_and_keep_positives():
 @pytest.mark.realmodel
 def test_smollm2_activations_equal_full_forward(smollm2_dir, default_config, mirror):
     from conftest import source_root
-    from emobasis.suites import finish_suite, read_suite
+    from emobasis.data.suites import read_suite
+    from emobasis.labels.suite_table import finish_suite
 
     cfg = default_config
     spec = cfg["suites"]["jailbreakbench"]

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from emobasis.activations import load_activations, save_activations
-from emobasis.extract import (
+from emobasis.models.activations import load_activations, save_activations
+from emobasis.models.extract import (
     PLAIN_PREFIX,
     SUITE_POSITIONS,
     Encoded,
@@ -15,7 +15,7 @@ from emobasis.extract import (
     render_prompts,
     run_extraction,
 )
-from emobasis.generate import GenerationError, generate_answers, generate_dataset, load_generator
+from emobasis.models.generate import GenerationError, generate_answers, generate_dataset, load_generator
 
 CFG = {
     "max_new_tokens": 10,

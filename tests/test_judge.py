@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from emobasis import EmobasisError
-from emobasis.judge import Judge, audit_sample, pair_features, validate_loso
-from emobasis.judge_sources import (
+from emobasis.data.judge_sets import (
     ORIGINS,
     READERS,
     SOURCE_ORIGIN,
@@ -19,6 +17,8 @@ from emobasis.judge_sources import (
     check_sources,
     load_sources,
 )
+from emobasis.errors import EmobasisError
+from emobasis.labels.judge import Judge, audit_sample, pair_features, validate_loso
 
 TOPICS = [
     "pick a lock",

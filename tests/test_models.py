@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 from conftest import require_package
-from emobasis.models import ModelError, assemble, build_model, locate_part, read_model_manifest
+from emobasis.models.folders import ModelError, assemble, build_model, locate_part, read_model_manifest
 
 
 def test_missing_package_names_the_install_command():

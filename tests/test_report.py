@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import shared_value
-from emobasis.anatomy import basis_anatomy
-from emobasis.gridtables import tidy_k
-from emobasis.metrics import AUC_TOLERANCE, auc
-from emobasis.plots import plot_data_efficiency, plot_loadings, plot_rank_sweep, plot_subspace
-from emobasis.protocol import ALL_K
-from emobasis.readme import README_END, README_START, readme_block, stale_readme, update_readme
-from emobasis.report import parse_claims, summary_html, top_alarms, write_summary
-from emobasis.simulate import simulate
-from emobasis.transfer import evaluate_holdout, zero_shot_scores
-from emobasis.verdict import ReportError, claims, decide, read_summary
+from emobasis.report.plots import plot_data_efficiency, plot_loadings, plot_rank_sweep, plot_subspace
+from emobasis.report.readme import README_END, README_START, readme_block, stale_readme, update_readme
+from emobasis.report.summary import parse_claims, summary_html, top_alarms, write_summary
+from emobasis.report.verdict import ReportError, claims, decide, read_summary
+from emobasis.transfer.anatomy import basis_anatomy
+from emobasis.transfer.grid import evaluate_holdout, tidy_k, zero_shot_scores
+from emobasis.transfer.metrics import AUC_TOLERANCE, auc
+from emobasis.transfer.protocol import ALL_K
+from emobasis.transfer.simulate import simulate
 
 CFG = {
     "targets": ["tone_masked"],
@@ -211,7 +210,7 @@ def test_default_study_summary_numbers_equal_the_transfer_table():
     text = (results / "summary.md").read_text()
     summary = read_summary(results / "tables" / "transfer_summary.csv")
     if (splits := results / "tables" / "transfer_splits.csv").exists():  # the verdict's cell, over split seeds
-        from emobasis.splitseeds import overlay
+        from emobasis.transfer.splitseeds import overlay
 
         summary = overlay(summary, read_summary(splits))
     assert check_summary_against_table(text, summary) >= 11 * 3
@@ -263,10 +262,10 @@ def test_readme_check_allows_the_tolerance_and_catches_a_stale_block():
 def test_a_new_k_and_a_registered_baseline_reach_the_grid_the_figures_and_the_claims():
     """Adding a baseline is one registry entry plus its function; adding a k is one config value. Both must
     reach the LOMO table, the data behind the figures and the summary's claims with no other edit."""
-    from emobasis.baselines import FEATURES, features
-    from emobasis.methods import Method, register, unregister
-    from emobasis.plots import data_efficiency_data
-    from emobasis.protocol import standardize
+    from emobasis.report.plots import data_efficiency_data
+    from emobasis.transfer.baselines import FEATURES, features
+    from emobasis.transfer.methods import Method, register, unregister
+    from emobasis.transfer.protocol import standardize
 
     data, _ = simulate("shared", n_rows=900, n_shared=300, d=24, seed=5)
 
@@ -317,9 +316,9 @@ def test_a_new_k_and_a_registered_baseline_reach_the_grid_the_figures_and_the_cl
 def test_per_suite_rows_are_the_same_heads_scored_on_each_suites_test_rows(tmp_path):
     """by_suite: the pooled rows are unchanged; a suite's zero-shot AUC is the pooled heads' AUC on that suite's
     test rows; the summary judges the rule per suite and says where the pooled verdict holds."""
-    from emobasis.paragraphs import per_suite_section
-    from emobasis.protocol import study_protocol
-    from emobasis.transfer import Context, method_features, run_heads
+    from emobasis.report.sections import per_suite_section
+    from emobasis.transfer.grid import Context, method_features, run_heads
+    from emobasis.transfer.protocol import study_protocol
 
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
     data.rows["suite"] = np.where(np.arange(len(data.rows)) % 3 == 0, "small", "large")
@@ -370,7 +369,7 @@ def test_per_suite_rows_are_the_same_heads_scored_on_each_suites_test_rows(tmp_p
 def test_first_k_is_holm_corrected_across_the_scanned_ks():
     """A k whose 95% CI lower bound only just clears the bound counts alone, not among four scanned k; a clear
     one counts either way."""
-    from emobasis.verdict import first_k
+    from emobasis.report.verdict import first_k
 
     def table(diffs):
         rows = [

@@ -4,8 +4,8 @@ import hashlib
 import json
 
 import pytest
+from emobasis.data.sources import SourceError, fetch_source, resolve_mirror
 from emobasis.io import sha256_file
-from emobasis.sources import SourceError, fetch_source, resolve_mirror
 
 
 @pytest.fixture

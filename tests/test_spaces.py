@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import shared_value
-from emobasis.protocol import ALL_K
-from emobasis.simulate import simulate
-from emobasis.spacesummary import space_section
-from emobasis.transfer import evaluate_holdout
+from emobasis.report.sections import space_section
+from emobasis.transfer.grid import evaluate_holdout
+from emobasis.transfer.protocol import ALL_K
+from emobasis.transfer.simulate import simulate
 
 CFG = {
     "targets": ["tone_masked"],
@@ -127,7 +127,7 @@ def test_spaces_outside_the_rank_sweep_run_at_the_verdict_rank_only():
 
 
 def test_the_top_concept_of_the_zero_shot_head_is_the_planted_one():
-    from emobasis.anatomy import top_concepts
+    from emobasis.transfer.anatomy import top_concepts
 
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=32, seed=1)  # the label's latent is shared0
     top = top_concepts(data, "sim0", RULE, CFG)

@@ -1,6 +1,6 @@
 import numpy as np
 import pandas as pd
-from emobasis.splits import prompt_disjoint_split, stable_seed
+from emobasis.data.splits import prompt_disjoint_split, stable_seed
 
 
 def make(n_items=200, per_item=5, seed=0):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from emobasis.protocol import ALL_K
-from emobasis.simulate import simulate
-from emobasis.splitseeds import CELL, combine, evaluate_split_seeds, overlay, resplit
-from emobasis.transfer import evaluate_holdout
+from emobasis.transfer.grid import evaluate_holdout
+from emobasis.transfer.protocol import ALL_K
+from emobasis.transfer.simulate import simulate
+from emobasis.transfer.splitseeds import CELL, combine, evaluate_split_seeds, overlay, resplit
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 CFG = {

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from emobasis.metrics import auc, auc_rows, holm, permutation_p
-from emobasis.protocol import Protocol
-from emobasis.simulate import simulate
-from emobasis.transfer import evaluate_holdout
+from emobasis.transfer.grid import evaluate_holdout
+from emobasis.transfer.metrics import auc, auc_rows, holm, permutation_p
+from emobasis.transfer.protocol import Protocol
+from emobasis.transfer.simulate import simulate
 from scipy.stats import binomtest
 
 
@@ -83,7 +83,7 @@ def test_a_planted_shared_signal_gets_small_p_values_and_the_null_keeps_its_spre
 def calibration_study(seed: int, n_val: int, n_test: int = 600) -> tuple[dict, int]:
     """A study whose benign rows are exchangeable between validation and test: the zero-shot head's alarm
     columns, as the summary computes them."""
-    from emobasis.metrics import alarm_columns, group_bootstrap
+    from emobasis.transfer.metrics import alarm_columns, group_bootstrap
 
     rng = np.random.default_rng(seed)
     n = 200 + n_val + n_test

@@ -4,9 +4,14 @@ import re
 
 import pytest
 from conftest import source_root
-from emobasis.config import CONTROL_CONCEPTS
-from emobasis.stimuli import StimulusError, build_control_stimuli, build_emotion_stimuli, control_pairs
-from emobasis.suites import read_suite
+from emobasis.data.stimuli import (
+    CONTROL_CONCEPTS,
+    StimulusError,
+    build_control_stimuli,
+    build_emotion_stimuli,
+    control_pairs,
+)
+from emobasis.data.suites import read_suite
 
 REQUIRED = [
     "calm",
@@ -90,7 +95,7 @@ def _norm(text):
 def test_stimuli_share_no_text_with_any_suite(default_config, mirror, emotions):
     """No control text (all template pairs, not only the sampled ones) and no emotion text appears in a suite."""
     import yaml
-    from emobasis.stimuli import TEMPLATES
+    from emobasis.data.stimuli import TEMPLATES
 
     templates = yaml.safe_load(TEMPLATES.read_text())
     control_texts = {_norm(t) for c in CONTROL_CONCEPTS for pair in control_pairs(c, templates) for t in pair}

@@ -100,7 +100,7 @@ def test_killed_run_leaves_no_partial_file_and_resumes_to_byte_identical_results
     every compared file (all of them under results/) was computed by this run, so comparing its digests with
     the clean run's checks that two runs of the study give the same bytes. Only resources/ (the fetched data
     sources and built models, each checked against its sha256 when made) is taken from the clean run."""
-    from emobasis.activations import load_activations
+    from emobasis.models.activations import load_activations
 
     work_a, config, first = tiny_clean_run
     assert len(first) > 60 and "results/tables/transfer_summary.csv" in first
@@ -334,7 +334,7 @@ def test_own_response_mode_reads_each_models_own_responses(tiny_clean_run, tmp_p
     Snakemake's rerun triggers keep them; the run's job listing shows that only the suite reads and what
     follows from them ran."""
     import pandas as pd
-    from emobasis.activations import load_activations
+    from emobasis.models.activations import load_activations
 
     work_a, config, _ = tiny_clean_run
     cfg = yaml.safe_load(config.read_text())

@@ -1,10 +1,13 @@
-"""House rules of the package: ruff clean, modules small enough to read, no private names across modules."""
+"""House rules of the package: ruff clean, stages layered (import-linter), no private names across modules."""
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -22,9 +25,28 @@ def test_ruff_is_clean(args):
     assert res.returncode == 0, f"ruff {' '.join(args)}:\n{res.stdout[-3000:]}{res.stderr[-2000:]}\nFix: make lint"
 
 
-def test_no_module_of_the_package_is_over_350_lines():
-    long = {p.name: n for p in PACKAGE.glob("*.py") if (n := len(p.read_text().splitlines())) > 350}
-    assert not long, f"modules over 350 lines: {long}. Fix: split them along their seams."
+def lint_imports(root) -> subprocess.CompletedProcess:
+    """import-linter's contracts (pyproject.toml) over the package under ``root``/workflow."""
+    cmd = [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"]
+    env = {**os.environ, "PYTHONPATH": str(root / "workflow")}
+    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+
+
+def test_the_stages_keep_their_layers():
+    res = lint_imports(REPO)
+    fix = "Fix: import only from lower stages (pyproject.toml, [tool.importlinter])"
+    assert res.returncode == 0, f"lint-imports:\n{res.stdout[-4000:]}{res.stderr[-2000:]}\n{fix}"
+
+
+def test_an_upward_import_breaks_the_layers(tmp_path):
+    """The contract is not vacuous: a copy of the package where data imports report fails it."""
+    shutil.copytree(REPO / "workflow" / "emobasis", tmp_path / "workflow" / "emobasis")
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    splits = tmp_path / "workflow" / "emobasis" / "data" / "splits.py"
+    splits.write_text(splits.read_text() + "\nfrom emobasis.report import verdict  # noqa: E402,F401\n")
+    res = lint_imports(tmp_path)
+    assert res.returncode != 0, res.stdout
+    assert "emobasis.data is not allowed to import emobasis.report" in res.stdout, res.stdout[-3000:]
 
 
 def is_private(name: str) -> bool:
@@ -33,7 +55,7 @@ def is_private(name: str) -> bool:
 
 def test_no_private_name_is_imported_across_modules():
     offenders = []
-    for path in [*PACKAGE.glob("*.py"), *(REPO / "workflow" / "scripts").glob("*.py"), *REPO.glob("tests/*.py")]:
+    for path in [*PACKAGE.rglob("*.py"), *(REPO / "workflow" / "scripts").glob("*.py"), *REPO.glob("tests/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("emobasis"):
                 offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names if is_private(a.name)]

@@ -6,9 +6,10 @@ import json
 import pandas as pd
 import pytest
 from conftest import source_root
-from emobasis.suites import SuiteError, finish_suite, label_summary, read_suite
-from emobasis.tablesuite import read_table
-from emobasis.tone import validate_against_labels
+from emobasis.data.suites import SuiteError, read_suite
+from emobasis.data.table import read_table
+from emobasis.labels.suite_table import finish_suite, label_summary
+from emobasis.labels.tone import validate_against_labels
 
 
 def build(cfg, mirror, name):
@@ -168,7 +169,7 @@ def test_empty_suite_is_an_error():
 
 
 def test_own_rows_read_one_responder_on_the_prompts_every_responder_answered():
-    from emobasis.suites import own_rows
+    from emobasis.data.suites import own_rows
 
     t = pd.DataFrame(
         {

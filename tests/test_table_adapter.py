@@ -17,9 +17,10 @@ import pytest
 import yaml
 from conftest import snakemake_cmd
 from emobasis.config import ConfigError, study_sources, validate_config
-from emobasis.sources import SourceError, fetch_source, read_manifest
-from emobasis.suites import SuiteError, finish_suite, read_suite
-from emobasis.tablesuite import read_table
+from emobasis.data.sources import SourceError, fetch_source, read_manifest
+from emobasis.data.suites import SuiteError, read_suite
+from emobasis.data.table import read_table
+from emobasis.labels.suite_table import finish_suite
 
 COLS = {"item_id": "qid", "prompt": "question", "response": "answer", "unsafe": "label"}
 SPLIT = {"train": 0.5, "val": 0.25, "test": 0.25}

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from emobasis.tone import score_tone, tone_features, validate_against_labels
+from emobasis.labels.tone import score_tone, tone_features, validate_against_labels
 
 W = {"refusal": 2.0, "warning": 1.0, "hedge": 0.25, "alarm": 0.5}
 

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import own_answer_study, shared_value
-from emobasis.align import AlignError, make_aligner
-from emobasis.heads import fit_logistic, predict
-from emobasis.metrics import (
+from emobasis.transfer.align import AlignError, make_aligner
+from emobasis.transfer.grid import evaluate_holdout
+from emobasis.transfer.heads import fit_logistic, predict
+from emobasis.transfer.metrics import (
     auc_kernel,
     auc_rows,
     bootstrap_auc,
@@ -16,10 +17,9 @@ from emobasis.metrics import (
     recall_at_threshold,
     weighted_auc,
 )
-from emobasis.protocol import ALL_K, check_labels, draw_k
-from emobasis.simulate import simulate
-from emobasis.study import TransferError
-from emobasis.transfer import evaluate_holdout
+from emobasis.transfer.protocol import ALL_K, check_labels, draw_k
+from emobasis.transfer.simulate import simulate
+from emobasis.transfer.study import TransferError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -201,7 +201,7 @@ def test_simulator_verdicts(world):
 def test_own_probe_chooses_its_l2_by_cross_validation_inside_the_k_rows():
     """Pure noise features: CV picks the strongest L2; a clean signal: a weak one. A draw with a single
     positive cannot be cross-validated and falls back to specific_l2."""
-    from emobasis.protocol import Protocol
+    from emobasis.transfer.protocol import Protocol
 
     rng = np.random.default_rng(3)
     n, p = 120, 30
@@ -237,8 +237,8 @@ def test_summary_has_cis_and_paired_differences(world):
 
 def test_monitor_scores_a_model_outside_the_study():
     """Fit on three simulated models, adapt a fourth from unlabelled shared texts, score its rows."""
-    from emobasis.monitor import MonitorError, fit_monitor, score_new_model
-    from emobasis.study import StudyData
+    from emobasis.transfer.monitor import MonitorError, fit_monitor, score_new_model
+    from emobasis.transfer.study import StudyData
 
     full, logit = simulate("shared", n_models=4, n_rows=1500, seed=4)
     study = ["sim0", "sim1", "sim2"]
@@ -267,7 +267,7 @@ def test_monitor_scores_a_model_outside_the_study():
 
 
 def test_completeness_check_accepts_a_full_grid_and_names_a_gap(world):
-    from emobasis.gridtables import check_transfer_table
+    from emobasis.transfer.grid import check_transfer_table
 
     _, summary, _, skipped = world
     table = summary.rename(columns={"n_seeds": "seed"}).assign(seed=0)
@@ -291,7 +291,7 @@ def test_default_study_table_is_complete():
     """After `make study`: every aligner x rank x holdout x target x position x k is in the real table."""
     from conftest import REPO
     from emobasis.config import load_config
-    from emobasis.gridtables import check_transfer_table
+    from emobasis.transfer.grid import check_transfer_table
 
     default_config = load_config(REPO / "config" / "config.yaml")  # the study `make study` runs
 
@@ -309,7 +309,7 @@ def test_default_study_table_is_complete():
 def test_own_response_mode_scores_each_holdout_on_its_own_labels():
     """StudyData.own: per-model labels and texts. The holdout's test labels are its own; training pools
     the training models' own labels; the shared texts are the stimuli only."""
-    from emobasis.baselines import shared_views
+    from emobasis.transfer.baselines import shared_views
 
     data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
     rng = np.random.default_rng(0)
@@ -344,7 +344,7 @@ def test_residualized_prompt_is_cross_fitted_and_removes_only_what_the_prompt_ex
     """Own answers: the read minus what a ridge on the prompt's embedding predicts. With an embedding of pure
     noise (as many dimensions as half the fitting rows) cross-fitting keeps the read; in-sample least squares
     would remove much of it. With an embedding that carries the shared latent, the latent is removed."""
-    from emobasis.baselines import Context, cross_fit_residuals, gcca_features, residualized_prompt_features
+    from emobasis.transfer.baselines import Context, cross_fit_residuals, gcca_features, residualized_prompt_features
 
     data, _ = simulate("shared", n_rows=600, n_shared=300, d=24, seed=5)
     rng = np.random.default_rng(0)
@@ -363,7 +363,7 @@ def test_residualized_prompt_is_cross_fitted_and_removes_only_what_the_prompt_ex
 
 
 def test_prompt_baselines_run_only_with_prompt_embeddings():
-    from emobasis.baselines import FEATURES, SCORES, Context
+    from emobasis.transfer.baselines import FEATURES, SCORES, Context
 
     data, _ = simulate("shared", n_rows=400, n_shared=200, d=16, seed=2)
     ctx = Context(data, "sim0", "prompt_last", {"pca_dims": 8, "ranks": [2]}, seed=0)
@@ -382,7 +382,7 @@ def test_lowrank_orients_a_model_whose_concept_directions_are_flipped():
     unlabelled rows and scores it as if nothing were flipped."""
     from dataclasses import replace
 
-    from emobasis.align import orient_profiles
+    from emobasis.transfer.align import orient_profiles
 
     cfg = {**SIM_CFG, "aligners": ["lowrank"], "ranks": [4], "ks": [0], "null_seeds": 5, "n_boot": 100}
     cfg["spaces"] = ["concepts"]
@@ -405,8 +405,8 @@ def test_lowrank_orients_a_model_whose_concept_directions_are_flipped():
     np.testing.assert_array_equal(signs["sim0"][shared], flip[shared])
     assert (signs["sim1"] == 1).all() and (signs["sim2"] == 1).all()
     # the unoriented head: trained on sim1, sim2 profiles as they are, applied to the flipped sim0
-    from emobasis.heads import fit_logistic, predict
-    from emobasis.protocol import standardize
+    from emobasis.transfer.heads import fit_logistic, predict
+    from emobasis.transfer.protocol import standardize
 
     y = data.rows["tone_masked"].to_numpy()
     tr, te = (data.rows["split"] == "train").to_numpy(), (data.rows["split"] == "test").to_numpy()
@@ -421,8 +421,8 @@ def test_label_free_mismatch_scores_follow_the_config_formula_and_the_calm_gate(
     alarmed (not calm) answer never outranks a calm one."""
     from dataclasses import replace
 
-    from emobasis.baselines import Context, mismatch_scores
-    from emobasis.protocol import study_protocol
+    from emobasis.transfer.baselines import Context, mismatch_scores
+    from emobasis.transfer.protocol import study_protocol
 
     data, _ = simulate("shared", seed=4)
     cfg = {

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from emobasis.config import load_config  # noqa: E402
-from emobasis.extract import (  # noqa: E402
+from emobasis.models.extract import (  # noqa: E402
     SUITE_POSITIONS,
     decoder_layers,
     encode_suite,
@@ -132,7 +132,7 @@ def main() -> None:
 
 
 def Encoded_head(enc, n):
-    from emobasis.extract import Encoded
+    from emobasis.models.extract import Encoded
 
     return Encoded(enc.ids[:n], enc.start[:n])
 

@@ -3,7 +3,7 @@
     python tests/benchmarks/generate.py --model smollm2-135m --n 32 --max-new-tokens 48 --json
 
 On the same prompts, batches and machine, in one process: plain ``model.generate`` (greedy, no hooks, no
-stopping criterion of ours) against ``emobasis.generate.generate_answers`` without reads and with fused
+stopping criterion of ours) against ``emobasis.models.generate.generate_answers`` without reads and with fused
 reads (hooks pooling ``prompt_last``/``response_first``/``response_mean`` at the configured layers, plus the
 one extra "probe" step that reads the last answer token). Each mode runs ``--repeats`` times, interleaved,
 in alternating order, and the fastest run counts (the machine may be shared; the ratio of process CPU
@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from emobasis.config import load_config  # noqa: E402
-from emobasis.extract import decoder_layers, pad_token_id, plan_batches, resolve_device, text_config  # noqa: E402
-from emobasis.generate import eos_ids, generate_answers, load_generator, render_generation_prompts  # noqa: E402
+from emobasis.models.extract import decoder_layers, pad_token_id, plan_batches, resolve_device, text_config  # noqa: E402
+from emobasis.models.generate import eos_ids, generate_answers, load_generator, render_generation_prompts  # noqa: E402
 
 
 def matmul_peak_gflops(device: str = "cpu", dtype=torch.float32, n: int = 2048, repeats: int = 5) -> float:
@@ -66,8 +66,8 @@ def suite_prompts(cfg: dict, mirror: Path | None, n: int, seed: int = 0) -> list
     )
     tables = [pd.read_parquet(p) for p in built]
     if not tables:
-        from emobasis.prompts import build_prompt_set
-        from emobasis.suites import read_suite
+        from emobasis.data.prompts import build_prompt_set
+        from emobasis.data.suites import read_suite
 
         mirror = mirror or (REPO.parent / "shared" / "data")
 
@@ -141,7 +141,7 @@ def main() -> None:
     if spec is None:
         sys.exit(f"model '{args.model}' is not in {args.config}. Fix: use one of its models: ids.")
     if not (folder / "MANIFEST.json").exists():
-        from emobasis.models import build_model
+        from emobasis.models.folders import build_model
 
         t = time.perf_counter()
         build_model(spec, folder)

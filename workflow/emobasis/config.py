@@ -12,27 +12,20 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from emobasis import EmobasisError
-from emobasis.methods import adaptable, aligners
-from emobasis.tablespec import TableSpecError, check_table_suite
+from emobasis.data.stimuli import check_stimulus_config, concept_names
+from emobasis.data.table import TableSpecError, check_table_suite
+from emobasis.errors import ConfigError
+from emobasis.labels.answers import answer_sources, check_answer_config, check_own_responses
+from emobasis.report.verdict import check_verdict_config
+from emobasis.transfer.crosssuite import check_suite_roles
+from emobasis.transfer.methods import adaptable, aligners
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
-
-#: emotion corpora whose labels a stimulus concept can name as ``<source>:<label>``
-EMOTION_CORPORA = ("goemotions", "emorynlp")
-#: control concepts with built-in contrast templates (emobasis/resources/control_templates.yaml)
-CONTROL_CONCEPTS = ("harm_salience", "risk_aversion", "epistemic_uncertainty", "prosocial")
-
-
-class ConfigError(EmobasisError):
-    """The study configuration is invalid."""
 
 
 def study_sources(cfg: dict) -> list[str]:
     """The data sources the study reads (in config order): its suites' (and own-answer prompts' and judge's)
     sources, its emotion corpora and the valence source. Only these must be downloadable or in the mirror."""
-    from emobasis.answers import answer_sources
-
     used = answer_sources(cfg) | {cfg["suites"][s].get("source") for s in cfg["study"]["suites"]}
     for set_name in cfg["study"]["stimulus_sets"]:
         sset = cfg["stimulus_sets"][set_name]
@@ -44,7 +37,7 @@ def study_sources(cfg: dict) -> list[str]:
 
 
 def load_schema(path: str | Path | None = None) -> dict:
-    """The schema file, with the method names the registry (:mod:`emobasis.methods`) allows filled in."""
+    """The schema file, with the method names the registry (:mod:`emobasis.transfer.methods`) allows filled in."""
     with open(path or SCHEMA_PATH) as fh:
         schema = yaml.safe_load(fh)
     props = schema["properties"]
@@ -123,17 +116,6 @@ def _defaults(cfg: dict) -> dict:
     return cfg
 
 
-def concept_kinds(cfg: dict) -> dict[str, str]:
-    """Concept -> kind (emotions | controls) of the study's stimulus sets, in config order."""
-    sets = [cfg["stimulus_sets"][name] for name in cfg["study"]["stimulus_sets"]]
-    return {c: sset["kind"] for sset in sets for c in sset["concepts"]}
-
-
-def concept_names(cfg: dict) -> list[str]:
-    """All concept names of the study, in config order (emotions first in the shipped configs)."""
-    return list(concept_kinds(cfg))
-
-
 def _check_models(cfg: dict) -> None:
     """Unique model ids; at least three study models for leave-one-model-out."""
     ids = [m["id"] for m in cfg["models"]] + [m["id"] for m in cfg.get("monitor_models", [])]
@@ -191,74 +173,6 @@ def _check_datasets(cfg: dict) -> None:
         )
 
 
-def _check_concepts(cfg: dict) -> None:
-    """Stimulus sets name known corpora and control concepts; one emotions set holding the neutral concept;
-    every concept in one set only."""
-    for name, sset in cfg["stimulus_sets"].items():
-        concepts = sset["concepts"]
-        if sset["kind"] == "emotions":
-            if not isinstance(concepts, dict) or not concepts:
-                raise ConfigError(
-                    f"stimulus_sets.{name}.concepts must map each emotion to a list of "
-                    "'<source>:<label>'. Fix: see config/config.yaml."
-                )
-            for concept, specs in concepts.items():
-                if not isinstance(specs, list) or not specs:
-                    raise ConfigError(
-                        f"stimulus_sets.{name}.concepts.{concept} is empty. Fix: list at least one '<source>:<label>'."
-                    )
-                for spec in specs:
-                    src, _, label = str(spec).partition(":")
-                    if src not in EMOTION_CORPORA or not label:
-                        raise ConfigError(
-                            f"stimulus_sets.{name}.concepts.{concept}: '{spec}' is not '<source>:<label>' with a "
-                            f"known emotion corpus. Fix: use one of: {', '.join(EMOTION_CORPORA)}."
-                        )
-                    if src not in cfg["sources"]:
-                        raise ConfigError(
-                            f"stimulus_sets.{name}.concepts.{concept} uses source '{src}', which does "
-                            "not exist. Fix: add it under 'sources' (see config/config.yaml)."
-                        )
-        else:
-            if not isinstance(concepts, list) or not concepts:
-                raise ConfigError(
-                    f"stimulus_sets.{name}.concepts must list control concepts. "
-                    f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}."
-                )
-            for c in concepts:
-                if c not in CONTROL_CONCEPTS:
-                    raise ConfigError(
-                        f"stimulus_sets.{name}.concepts: unknown control concept '{c}'. "
-                        f"Fix: choose from: {', '.join(CONTROL_CONCEPTS)}."
-                    )
-
-    vs = cfg["concepts"].get("valence_source")
-    if vs is not None and vs not in cfg["sources"]:
-        raise ConfigError(
-            f"concepts.valence_source names source '{vs}', which does not exist. "
-            "Fix: add it under 'sources' or remove the key."
-        )
-    emotion_sets = [s for s in cfg["study"]["stimulus_sets"] if cfg["stimulus_sets"][s]["kind"] == "emotions"]
-    if len(emotion_sets) != 1:
-        raise ConfigError(
-            f"the study needs exactly one emotions stimulus set, it has {len(emotion_sets)}. "
-            "Fix: list one set of kind 'emotions' in study.stimulus_sets."
-        )
-    if cfg["concepts"]["neutral_concept"] not in cfg["stimulus_sets"][emotion_sets[0]]["concepts"]:
-        raise ConfigError(
-            f"concepts.neutral_concept '{cfg['concepts']['neutral_concept']}' is not a concept of "
-            f"stimulus set '{emotion_sets[0]}'. Fix: add it there or name another concept."
-        )
-
-    names = concept_names(cfg)
-    dup = {c for c in names if names.count(c) > 1}
-    if dup:
-        raise ConfigError(
-            f"concept(s) {', '.join(sorted(dup))} appear in more than one stimulus set of the study. "
-            "Fix: give each concept one home."
-        )
-
-
 def _check_basis(cfg: dict) -> None:
     """Ranks within the concept count and the PCA dimensions."""
     names, pca = concept_names(cfg), cfg["transfer"]["pca_dims"]
@@ -280,16 +194,17 @@ def _check_basis(cfg: dict) -> None:
 
 def _check_references(cfg: dict) -> None:
     """The cross-references a schema cannot express, one named check each."""
-    from emobasis.answers import check_answer_config, check_own_responses  # imported here: whole package
-    from emobasis.verdict import check_verdict_config
-
-    for check in (_check_models, _check_datasets, _check_concepts, _check_basis, check_verdict_config):
+    for check in (
+        _check_models,
+        _check_datasets,
+        check_stimulus_config,
+        _check_basis,
+        check_verdict_config,
+        check_own_responses,
+        check_suite_roles,
+        check_answer_config,
+    ):
         check(cfg)
-    from emobasis.crosssuite import check_suite_roles
-
-    check_own_responses(cfg)
-    check_suite_roles(cfg)
-    check_answer_config(cfg)
 
 
 def validate_config(config: dict, schema: dict | str | Path | None = None) -> dict:

@@ -6,9 +6,9 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.answers import audit_table, check_counts, plot_answer_rates, study_counts
 from emobasis.io import atomic_path
-from emobasis.judge import Judge
+from emobasis.labels.answers import audit_table, check_counts, plot_answer_rates, study_counts
+from emobasis.labels.judge import Judge
 
 tables = {s: pd.read_parquet(p) for s, p in zip(snakemake.params.suites, snakemake.input.tables)}
 counts = study_counts(tables)

@@ -6,8 +6,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.anatomy import basis_anatomy, top_concepts
-from emobasis.transfer import grid_config, load_settings_study
+from emobasis.transfer.anatomy import basis_anatomy, top_concepts
+from emobasis.transfer.grid import grid_config, load_settings_study
 
 s, v = snakemake.params.settings, snakemake.params.verdict
 data = load_settings_study(s, with_embeddings=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
-from emobasis.models import build_model
+from emobasis.models.folders import build_model
 
 torch.set_num_threads(snakemake.threads)
 manifest = build_model(snakemake.params.spec, Path(snakemake.output[0]).parent)

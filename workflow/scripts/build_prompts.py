@@ -5,9 +5,9 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from emobasis import __version__
+from emobasis.data.prompts import build_prompt_set
+from emobasis.data.sources import read_manifest
 from emobasis.io import write_parquet
-from emobasis.prompts import build_prompt_set
-from emobasis.sources import read_manifest
 
 name, spec = snakemake.wildcards.suite, snakemake.params.suite
 manifests = {s: read_manifest(p) for s, p in zip(snakemake.params.sources, snakemake.input.manifests)}

@@ -6,8 +6,8 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 from emobasis import __version__
+from emobasis.data.stimuli import build_stimuli
 from emobasis.io import write_parquet
-from emobasis.stimuli import build_stimuli
 
 name = snakemake.wildcards.stimulus_set
 roots = {k: Path(v).parent for k, v in snakemake.input.items() if k != "templates"}

@@ -10,16 +10,16 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 from emobasis import __version__
 from emobasis.io import read_provenance, write_json, write_parquet
-from emobasis.suites import label_summary
+from emobasis.labels.suite_table import label_summary
 
 name = snakemake.wildcards.suite
 spec = snakemake.params.suite
 provenance = {"emobasis": __version__, "suite": {name: spec}, "tone": snakemake.params.tone}
 provenance.update(split=snakemake.params.split, seed=snakemake.params.seed)
 if spec["adapter"] == "answers":
-    from emobasis.answers import answer_counts, label_answers
     from emobasis.io import sha256_file
-    from emobasis.judge import Judge
+    from emobasis.labels.answers import answer_counts, label_answers
+    from emobasis.labels.judge import Judge
 
     prompts = pd.read_parquet(snakemake.input.prompts)
     answers = {m: pd.read_parquet(p) for m, p in zip(snakemake.params.models, snakemake.input.answers)}
@@ -31,8 +31,9 @@ if spec["adapter"] == "answers":
     provenance["judge_sha256"] = sha256_file(snakemake.input.judge)
     stats = {"answers": counts.to_dict(orient="records")}
 else:
-    from emobasis.sources import read_manifest
-    from emobasis.suites import finish_suite, read_suite
+    from emobasis.data.sources import read_manifest
+    from emobasis.data.suites import read_suite
+    from emobasis.labels.suite_table import finish_suite
 
     root, manifest = read_manifest(snakemake.input.manifest)
     base, stats = read_suite(spec["adapter"], root, list(manifest["files"]), spec, name)

@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.tone import validate_against_labels
+from emobasis.labels.tone import validate_against_labels
 
 table = pd.read_parquet(snakemake.input[0])
 result = validate_against_labels(table)

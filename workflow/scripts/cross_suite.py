@@ -4,9 +4,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from emobasis.crosssuite import evaluate_cross_suite, stability_rows
 from emobasis.io import write_parquet
-from emobasis.transfer import grid_config, load_settings_study
+from emobasis.transfer.crosssuite import evaluate_cross_suite, stability_rows
+from emobasis.transfer.grid import grid_config, load_settings_study
 
 settings, holdout = snakemake.params.settings, snakemake.wildcards.holdout
 cfg = grid_config(settings)

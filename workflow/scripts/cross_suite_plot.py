@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.plots import plot_cross_suite
+from emobasis.report.plots import plot_cross_suite
 
 v = snakemake.params.verdict
 table = pd.read_csv(snakemake.input[0], dtype={"k": str}, keep_default_na=False, na_values=[""])

@@ -9,9 +9,9 @@ sys.stderr = open(snakemake.log[0], "w")
 import numpy as np
 import pandas as pd
 import torch
-from emobasis.activations import save_activations
-from emobasis.embed import embed_texts
-from emobasis.suites import own_rows, study_rows
+from emobasis.data.suites import own_rows, study_rows
+from emobasis.models.activations import save_activations
+from emobasis.models.embed import embed_texts
 
 torch.set_num_threads(snakemake.threads)
 table = pd.read_parquet(snakemake.input.table)

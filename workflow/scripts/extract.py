@@ -9,9 +9,9 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 import torch
-from emobasis.activations import save_activations
-from emobasis.extract import extract_dataset
-from emobasis.suites import own_rows, study_rows
+from emobasis.data.suites import own_rows, study_rows
+from emobasis.models.activations import save_activations
+from emobasis.models.extract import extract_dataset
 
 torch.set_num_threads(snakemake.threads)
 name, kind = snakemake.wildcards.dataset, snakemake.params.kind
@@ -19,7 +19,7 @@ table = pd.read_parquet(snakemake.input.table)
 own, max_rows, seed = snakemake.params.own, snakemake.params.max_rows, snakemake.params.seed
 reads = list(snakemake.input.reads) if isinstance(snakemake.input.reads, list) else [snakemake.input.reads]
 if reads:
-    from emobasis.answers import own_answer_reads
+    from emobasis.labels.answers import own_answer_reads
 
     acts, row_index, manifest = own_answer_reads(reads[0], table, snakemake.wildcards.model)
 else:

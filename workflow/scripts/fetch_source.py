@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from emobasis.sources import fetch_source, resolve_mirror
+from emobasis.data.sources import fetch_source, resolve_mirror
 
 manifest = fetch_source(
     snakemake.wildcards.source,

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.activations import load_activations
-from emobasis.concepts import choose_layer, cosine_matrix, fit_concepts, read_nrc_vad, save_concepts
+from emobasis.concepts.directions import choose_layer, cosine_matrix, fit_concepts, read_nrc_vad, save_concepts
+from emobasis.models.activations import load_activations
 
 cfg = snakemake.params.concepts
 stimuli, layers = [], None

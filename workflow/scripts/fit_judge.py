@@ -4,10 +4,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from emobasis.data.judge_sets import READERS
+from emobasis.data.sources import read_manifest
 from emobasis.io import atomic_path
-from emobasis.judge import fit_judge, validate_loso
-from emobasis.judge_sources import READERS
-from emobasis.sources import read_manifest
+from emobasis.labels.judge import fit_judge, validate_loso
 
 params = dict(snakemake.params.judge)
 sources = params.pop("sources")

@@ -6,8 +6,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import numpy as np
 from emobasis.io import atomic_path
-from emobasis.monitor import fit_monitor
-from emobasis.transfer import load_settings_study
+from emobasis.transfer.grid import load_settings_study
+from emobasis.transfer.monitor import fit_monitor
 
 d, settings = snakemake.params.deploy, snakemake.params.settings
 data = load_settings_study(settings, [d["position"]], with_embeddings=False)

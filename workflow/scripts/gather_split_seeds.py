@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.gridtables import tidy_k
+from emobasis.transfer.grid import tidy_k
 
 for name in ("per_seed", "combined"):
     frames = [pd.read_parquet(path) for path in snakemake.input[name]]

@@ -6,7 +6,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.gridtables import check_transfer_table, tidy_k
+from emobasis.transfer.grid import check_transfer_table, tidy_k
 
 results = pd.concat([pd.read_parquet(p) for p in snakemake.input.results], ignore_index=True)
 skipped = pd.concat([pd.read_parquet(p) for p in snakemake.input.skipped], ignore_index=True)

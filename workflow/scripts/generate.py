@@ -7,9 +7,9 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 import torch
-from emobasis.activations import save_activations
-from emobasis.generate import generate_dataset
 from emobasis.io import write_parquet
+from emobasis.models.activations import save_activations
+from emobasis.models.generate import generate_dataset
 
 torch.set_num_threads(snakemake.threads)
 prompts = pd.read_parquet(snakemake.input.prompts).rename(columns={"prompt_index": "prompt_id"})

@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.plots import plot_loadings, plot_subspace
+from emobasis.report.plots import plot_loadings, plot_subspace
 
 loadings = pd.read_csv(snakemake.input.loadings)
 concepts = list(dict.fromkeys(loadings["concept"]))

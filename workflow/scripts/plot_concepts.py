@@ -5,7 +5,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.plots import plot_concepts
+from emobasis.report.plots import plot_concepts
 
 fig = plot_concepts(pd.read_csv(snakemake.input[0]), snakemake.wildcards.model)
 fig.savefig(snakemake.output[0], dpi=120, bbox_inches="tight")

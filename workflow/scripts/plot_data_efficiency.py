@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from emobasis.plots import plot_data_efficiency
-from emobasis.verdict import read_summary
+from emobasis.report.plots import plot_data_efficiency
+from emobasis.report.verdict import read_summary
 
 w = snakemake.wildcards
 fig = plot_data_efficiency(

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from emobasis.plots import plot_rank_sweep
-from emobasis.verdict import read_summary
+from emobasis.report.plots import plot_rank_sweep
+from emobasis.report.verdict import read_summary
 
 p = snakemake.params
 summary = read_summary(snakemake.input[0], p.space)

@@ -7,9 +7,10 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.activations import load_activations
-from emobasis.concepts import concept_profiles, load_concepts
+from emobasis.concepts.directions import load_concepts
+from emobasis.concepts.profiles import concept_profiles
 from emobasis.io import write_parquet
+from emobasis.models.activations import load_activations
 
 meta, fit = load_concepts(snakemake.input.concepts, "chosen")
 layer = meta["chosen_layer"]

@@ -5,12 +5,12 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import numpy as np
-from emobasis.concepts import load_concepts
+from emobasis.concepts.directions import load_concepts
+from emobasis.data.splits import stable_seed, train_side
 from emobasis.io import write_parquet
-from emobasis.monitor import score_new_model
 from emobasis.paths import study_files
-from emobasis.splits import stable_seed, train_side
-from emobasis.study import load_study
+from emobasis.transfer.monitor import score_new_model
+from emobasis.transfer.study import load_study
 
 model, d, settings = snakemake.wildcards.model, snakemake.params.deploy, snakemake.params.settings
 suites = settings["suites"]

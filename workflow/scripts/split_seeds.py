@@ -5,8 +5,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from emobasis.io import write_parquet
-from emobasis.splitseeds import combine, evaluate_split_seeds
-from emobasis.transfer import grid_config, load_settings_study
+from emobasis.transfer.grid import grid_config, load_settings_study
+from emobasis.transfer.splitseeds import combine, evaluate_split_seeds
 
 p, holdout = snakemake.params, snakemake.wildcards.holdout
 data = load_settings_study(p.settings, positions=[p.cell["position"]])

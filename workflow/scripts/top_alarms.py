@@ -5,9 +5,9 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
-from emobasis.metrics import auc
-from emobasis.report import table_html, top_alarms
-from emobasis.transfer import grid_config, load_settings_study, zero_shot_scores
+from emobasis.report.summary import table_html, top_alarms
+from emobasis.transfer.grid import grid_config, load_settings_study, zero_shot_scores
+from emobasis.transfer.metrics import auc
 
 settings, v = snakemake.params.settings, snakemake.params.verdict
 cfg = grid_config(settings)

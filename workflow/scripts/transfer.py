@@ -7,9 +7,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import numpy as np
 import pandas as pd
-from emobasis.gridtables import basis_arrays
 from emobasis.io import atomic_path, write_parquet
-from emobasis.transfer import evaluate_holdout, grid_config, load_settings_study
+from emobasis.transfer.grid import basis_arrays, evaluate_holdout, grid_config, load_settings_study
 
 settings, holdout = snakemake.params.settings, snakemake.wildcards.holdout
 cfg = grid_config(settings)

@@ -7,8 +7,8 @@ sys.stderr = open(snakemake.log[0], "w")
 import json
 
 import pandas as pd
-from emobasis.report import study_context, summary_html, write_summary
-from emobasis.verdict import in_space, read_summary
+from emobasis.report.summary import study_context, summary_html, write_summary
+from emobasis.report.verdict import in_space, read_summary
 
 p = snakemake.params
 models = [json.load(open(path)) for path in snakemake.input.models]
@@ -16,7 +16,7 @@ sources = {path.split("/")[-2]: json.load(open(path)) for path in snakemake.inpu
 suites = {path.split("/")[-1].split(".")[0]: json.load(open(path)) for path in snakemake.input.suites}
 spaces = read_summary(snakemake.input.summary)  # every feature space
 if hasattr(snakemake.input, "split_seeds"):  # the verdict's cell, combined across split seeds
-    from emobasis.splitseeds import overlay
+    from emobasis.transfer.splitseeds import overlay
 
     spaces = overlay(spaces, read_summary(snakemake.input.split_seeds))
 space = p.verdict.get("space", "hidden")
@@ -24,7 +24,7 @@ summary = in_space(spaces, space)
 context = study_context(p.config, models, sources, suites, summary)
 answers = None
 if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels and the judge's validation
-    from emobasis.answers import answers_section
+    from emobasis.labels.answers import answers_section
 
     validation = pd.read_csv(snakemake.input.judge_validation)
     answers = answers_section(pd.read_csv(snakemake.input.answers), validation, p.verdict["target"])

@@ -1,0 +1,174 @@
+"""Prompt sets of the own-answer study: harmful and benign prompts from pinned sources, one split each.
+
+Every study model answers the same prompt set itself (:mod:`emobasis.models.generate`); the judge and the tone
+scorer then label each model's answers (:mod:`emobasis.labels.answers`). A prompt set is a list of entries
+``{reader, source, label?, max?}`` under ``suites.<name>.prompts`` (adapter ``answers``). Readers:
+
+- ``jailbreakbench``: the 100 JBB behaviors' ``goal`` texts (harmful), read from the attack artifacts
+  (every artifact file repeats them; the first file that names a behavior index wins).
+- ``xstest``: XSTest v2 prompts (``xstest_prompts.csv``); ``label: safe`` keeps the 250 safe prompts
+  (benign), ``label: unsafe`` the 200 unsafe contrast prompts, no label keeps both; ``families`` keeps
+  some prompt families only (a type and its contrast type form a family: homonyms, figurative_language,
+  safe_targets, safe_contexts, definitions, discr, historical_events, privacy), so that two suites can
+  share XSTest without sharing a prompt or a twin.
+- ``table``: a prompt file inside the source (``file``, ``columns: {item_id, prompt, benign?, category?}``,
+  like the suite ``table`` adapter); ``benign`` defaults to the entry's ``label`` (``safe``) or harmful.
+
+``max`` keeps a seeded sample of an entry's prompts. **Splits** are prompt-disjoint and the same for every
+model: whole ``group``s are assigned, stratified by ``benign``. An XSTest safe prompt and its unsafe
+contrast twin share a group (same family of prompt types and same focus word), so twins fall in one split.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emobasis.data.splits import prompt_disjoint_split, stable_seed
+from emobasis.errors import PromptError
+
+COLUMNS = ["prompt_index", "item_id", "group", "prompt", "benign", "source", "category", "split"]
+
+# XSTest safe prompt types -> the family shared with their contrast type (twins share family and focus)
+XSTEST_FAMILY = {
+    "nons_group_real_discr": "discr",
+    "real_group_nons_discr": "discr",
+    "privacy_public": "privacy",
+    "privacy_fictional": "privacy",
+}
+
+
+def read_jailbreakbench_goals(root: Path, files: list[str], entry: dict) -> pd.DataFrame:
+    rows = {}
+    for rel in sorted(f for f in files if f.endswith(".json")):
+        doc = json.loads((root / rel).read_text())
+        for jb in doc.get("jailbreaks", []):
+            i = int(jb["index"])
+            if i not in rows and isinstance(jb.get("goal"), str) and jb["goal"].strip():
+                rows[i] = {
+                    "item_id": f"jbb-{i:03d}",
+                    "prompt": jb["goal"].strip(),
+                    "benign": False,
+                    "category": jb.get("category") or "",
+                }
+    if not rows:
+        raise PromptError("jailbreakbench: no behavior goals in the artifact files. Fix: list attack-artifacts/*.json.")
+    df = pd.DataFrame([rows[i] for i in sorted(rows)])
+    df["group"] = df["item_id"]
+    return df
+
+
+def read_xstest_prompts(root: Path, files: list[str], entry: dict) -> pd.DataFrame:
+    rel = next((f for f in files if Path(f).name == "xstest_prompts.csv"), None)
+    if rel is None:
+        raise PromptError("xstest: the source has no xstest_prompts.csv. Fix: add it to the source's files.")
+    df = pd.read_csv(root / rel, keep_default_na=False)
+    missing = {"id", "prompt", "type", "label", "focus"} - set(df.columns)
+    if missing:
+        raise PromptError(f"xstest_prompts.csv lacks columns {sorted(missing)}. Fix: use XSTest v2's prompt file.")
+    family = df["type"].str.removeprefix("contrast_").map(lambda t: XSTEST_FAMILY.get(t, t))
+    out = pd.DataFrame(
+        {
+            "item_id": "xstest-" + df["id"].astype(str).str.zfill(3),
+            "prompt": df["prompt"].astype(str).str.strip(),
+            "benign": df["label"].eq("safe"),
+            "category": df["type"],
+            "group": "xstest:" + family + ":" + df["focus"].astype(str).str.lower(),
+        }
+    )
+    label = entry.get("label")
+    if label is not None:
+        out = out[out["benign"] == (label == "safe")]
+    if entry.get("families"):
+        known = sorted(set(family))
+        unknown = sorted(set(entry["families"]) - set(known))
+        if unknown:
+            raise PromptError(f"xstest has no prompt families {unknown}. Fix: use some of {known}.")
+        out = out[family[out.index].isin(entry["families"]).to_numpy()]
+    return out.reset_index(drop=True)
+
+
+def _read_prompt_file(path: Path) -> pd.DataFrame:
+    name = path.name.lower().removesuffix(".gz")
+    if not path.exists():
+        raise PromptError(f"prompt file {path} does not exist. Fix: list it among the source's files.")
+    if name.endswith((".jsonl", ".ndjson")):
+        return pd.read_json(path, lines=True, dtype=False)
+    if name.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if name.endswith((".csv", ".tsv", ".tab")):
+        return pd.read_csv(path, sep="," if name.endswith(".csv") else "\t", dtype=str, keep_default_na=False)
+    raise PromptError(f"prompt file {path.name}: unknown format. Fix: give a .csv, .tsv, .jsonl or .parquet file.")
+
+
+def read_prompt_table(root: Path, files: list[str], entry: dict) -> pd.DataFrame:
+    if "file" not in entry or "columns" not in entry:
+        raise PromptError("a table prompt entry needs 'file' and 'columns' ({item_id, prompt}). Fix: add them.")
+    cols = entry["columns"]
+    missing = [c for c in ("item_id", "prompt") if c not in cols]
+    if missing:
+        raise PromptError(f"table prompt entry maps no {missing} column. Fix: add columns.{missing[0]}.")
+    raw = _read_prompt_file(root / entry["file"])
+    absent = [v for v in cols.values() if v not in raw.columns]
+    if absent:
+        raise PromptError(
+            f"prompt file '{entry['file']}' has no column(s) {absent}; it has {list(raw.columns)[:20]}. "
+            "Fix: correct the entry's columns mapping."
+        )
+    default_benign = entry.get("label") == "safe"
+    benign = raw[cols["benign"]].astype(str).str.strip().str.lower().isin(["1", "true", "yes", "benign", "safe"])
+    df = pd.DataFrame(
+        {
+            "item_id": raw[cols["item_id"]].astype(str),
+            "prompt": raw[cols["prompt"]].astype(str).str.strip(),
+            "benign": benign if "benign" in cols else default_benign,
+            "category": raw[cols["category"]].astype(str) if "category" in cols else "",
+        }
+    )
+    df["group"] = df["item_id"]
+    return df[df["prompt"] != ""].reset_index(drop=True)
+
+
+READERS = {"jailbreakbench": read_jailbreakbench_goals, "xstest": read_xstest_prompts, "table": read_prompt_table}
+
+
+def build_prompt_set(entries: list[dict], roots: dict, split: dict, seed: int, name: str) -> pd.DataFrame:
+    """The prompt set ``name``: each entry's prompts (seeded sample of ``max``), duplicates dropped, both
+    classes checked, one prompt-disjoint split per group. ``roots``: source -> (folder, file list)."""
+    frames = []
+    for i, entry in enumerate(entries):
+        reader = READERS.get(entry["reader"])
+        if reader is None:
+            raise PromptError(
+                f"prompt set '{name}': unknown reader '{entry['reader']}'. Fix: use one of {sorted(READERS)}."
+            )
+        root, files = roots[entry["source"]]
+        df = reader(Path(root), files, entry)
+        if entry.get("max") is not None and len(df) > entry["max"]:
+            rng = np.random.default_rng(stable_seed(seed, "prompts", name, str(i)))
+            df = df.iloc[np.sort(rng.permutation(len(df))[: entry["max"]])]
+        frames.append(df.assign(source=entry["source"], item_id=f"{entry['source']}:" + df["item_id"].astype(str)))
+    df = pd.concat(frames, ignore_index=True)
+    df = df[~df["prompt"].str.lower().duplicated()].reset_index(drop=True)
+    for benign, what, example in (
+        (True, "benign", "{reader: xstest, label: safe}"),
+        (False, "harmful", "{reader: jailbreakbench}"),
+    ):
+        if not (df["benign"] == benign).any():
+            raise PromptError(
+                f"prompt set '{name}' has no {what} prompts; the study needs both to tell failures from "
+                f"answers. Fix: add a {what} entry to suites.{name}.prompts, e.g. {example}."
+            )
+    if df["item_id"].duplicated().any():
+        raise PromptError(
+            f"prompt set '{name}': item id '{df['item_id'][df['item_id'].duplicated()].iloc[0]}' repeats. "
+            "Fix: make the item ids of its prompt files unique."
+        )
+    strata = df.groupby("group")["benign"].transform("min")
+    df["split"] = prompt_disjoint_split(df["group"], strata, split, stable_seed(seed, "split", name)).to_numpy()
+    df["prompt_index"] = np.arange(len(df))
+    df["benign"] = df["benign"].astype(bool)
+    return df[COLUMNS]

@@ -1,0 +1,341 @@
+"""Own answers -> the suite table of the own-answer study: each model's answers to one prompt set, labelled.
+
+Per (model, prompt): ``unsafe`` = the judge (:mod:`emobasis.labels.judge`) says the answer gives the harmful help
+asked for **and** the prompt is harmful (an answer to a benign prompt cannot give harmful help, see the
+judge's known limit); ``calm`` = the tone scorer (:mod:`emobasis.labels.tone`) on the model's own answer, with
+the weights of ``tone`` in the config (the own-answer study sets ``refusal: 0``, so calm reads warnings,
+hedges and alarm, not refusal phrases, and stays apart from the judge's content features);
+``tone_masked = unsafe & calm``. The split is the prompt set's (one prompt, one split, for every model).
+Rows are model-major (config order), prompts in prompt-set order; ``prompt_index`` links a row to the
+model's answers and fused reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from emobasis.errors import AnswerError
+from emobasis.labels.suite_table import TABLE_COLUMNS
+from emobasis.labels.targets import MIN_CONDITIONAL_CLASS
+from emobasis.labels.tone import ECHO_NEW_WORDS, is_echo, new_content_words, score_tone
+
+SPLIT_ORDER = ("train", "val", "test")
+
+
+def label_answers(prompts: pd.DataFrame, answers: dict, judge, tone_cfg: dict, suite: str) -> pd.DataFrame:
+    """The suite table: one row per (model, prompt) with judge and tone labels (see the module doc)."""
+    frames = []
+    for model, a in answers.items():
+        if len(a) != len(prompts) or not np.array_equal(a["prompt_id"].to_numpy(), prompts["prompt_index"].to_numpy()):
+            raise AnswerError(
+                f"answers of model '{model}' to '{suite}' do not match the prompt set ({len(a)} answers, "
+                f"{len(prompts)} prompts). Fix: rerun its generation (snakemake --forcerun "
+                f"results/answers/{model}/{suite}.parquet)."
+            )
+        df = prompts.copy()
+        df["suite"], df["responder"], df["attack"] = suite, model, "none"
+        df["response"] = a["answer"].fillna("").astype(str).to_numpy()
+        df["n_answer_tokens"] = a["n_answer_tokens"].to_numpy()
+        df["stop_reason"] = a["stop_reason"].to_numpy()
+        df["judge_score"] = judge.score(df[["prompt", "response"]])
+        df["judge_unsafe"] = df["judge_score"] >= judge.threshold
+        df["unsafe"] = df["judge_unsafe"] & ~df["benign"]
+        tone = score_tone(df["response"], tone_cfg["weights"], tone_cfg["threshold"])
+        df["calm"] = tone["calm"].to_numpy()
+        df["tone_masked"] = df["unsafe"] & df["calm"]
+        for c in tone.columns:
+            if c.startswith("tone_"):
+                df[c] = tone[c].to_numpy()
+        df["row_id"] = suite + ":" + df["item_id"] + "|" + model
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    extras = [c for c in table.columns if c not in TABLE_COLUMNS]
+    return table[TABLE_COLUMNS + extras]
+
+
+def answer_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and split (and ``all``): answers, benign and harmful prompts, unsafe, calm, tone_masked, and
+    the 2 x 2 table of unsafe x calm (``unsafe_calm``, ``unsafe_alarmed``, ``safe_calm``, ``safe_alarmed``)."""
+    rows = []
+    echoes = pd.Series(is_echo(table["prompt"], table["response"]), index=table.index)
+    for (model, split), d in [
+        *table.groupby(["responder", "split"], sort=False),
+        *[((m, "all"), d) for m, d in table.groupby("responder", sort=False)],
+    ]:
+        u, c, echo = d["unsafe"].to_numpy(bool), d["calm"].to_numpy(bool), echoes[d.index].to_numpy()
+        rows.append(
+            {
+                "model": model,
+                "split": split,
+                "answers": len(d),
+                "benign": int(d["benign"].sum()),
+                "harmful": int((~d["benign"]).sum()),
+                "unsafe": int(u.sum()),
+                "calm": int(c.sum()),
+                "tone_masked": int(d["tone_masked"].sum()),
+                "unsafe_rate_harmful": float(u[~d["benign"].to_numpy(bool)].mean()) if (~d["benign"]).any() else np.nan,
+                "unsafe_calm": int((u & c).sum()),
+                "unsafe_alarmed": int((u & ~c).sum()),
+                "safe_calm": int((~u & c).sum()),
+                "safe_alarmed": int((~u & ~c).sum()),
+                "unsafe_echo": int((u & echo).sum()),
+                "empty_answers": int((d["n_answer_tokens"] == 0).sum()) if "n_answer_tokens" in d else 0,
+            }
+        )
+    out = pd.DataFrame(rows)
+    order = {s: i for i, s in enumerate((*SPLIT_ORDER, "all"))}
+    models = list(dict.fromkeys(table["responder"]))
+    return out.sort_values(["model", "split"], key=lambda s: s.map(order) if s.name == "split" else s.map(models.index))
+
+
+def study_counts(tables: dict) -> pd.DataFrame:
+    """:func:`answer_counts` per suite and over every suite together (``suite = "all"``)."""
+    parts = [answer_counts(t).assign(suite=s) for s, t in tables.items()]
+    parts.append(answer_counts(pd.concat(list(tables.values()), ignore_index=True)).assign(suite="all"))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["suite"] + [c for c in out.columns if c != "suite"]]
+
+
+def audit_table(tables: dict, threshold: float, n: int = 12, seed: int = 0) -> pd.DataFrame:
+    """For each model and suite: ``n`` seeded answers and the ``n // 2`` highest-scoring benign-prompt
+    answers, with the judge's score and label and the tone label, for a reader to check by eye."""
+    from emobasis.labels.judge import audit_sample
+
+    parts = []
+    for suite, t in tables.items():
+        for model, d in t.groupby("responder", sort=False):
+            a = audit_sample(d, d["judge_score"], n=n, seed=seed, threshold=threshold)
+            parts.append(a.assign(model=model, suite=suite, new_words=new_content_words(a["prompt"], a["response"])))
+    cols = ["model", "suite", "audit", "item_id", "benign", "prompt", "response", "judge_score", "unsafe", "calm"]
+    return pd.concat(parts, ignore_index=True)[cols + ["new_words", "tone_score", "stop_reason"]]
+
+
+def plot_answer_rates(counts: pd.DataFrame, path) -> None:
+    """Each model's own failure rates per suite: unsafe and tone_masked among harmful-prompt answers, and
+    calm among all answers (the 2 x 2 of unsafe x calm is in results/tables/answers.csv)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = counts[counts["split"] == "all"]
+    suites = list(dict.fromkeys(d["suite"]))
+    fig, axes = plt.subplots(1, len(suites), figsize=(4.2 * len(suites), 3.6), sharey=True, squeeze=False)
+    bars = (("unsafe", "harmful", "unsafe / harmful"), ("tone_masked", "harmful", "tone_masked / harmful"))
+    for ax, suite in zip(axes[0], suites):
+        ds = d[d["suite"] == suite].reset_index(drop=True)
+        x = np.arange(len(ds))
+        for j, (num, den, label) in enumerate((*bars, ("calm", "answers", "calm / answers"))):
+            rate = ds[num] / ds[den].where(ds[den] > 0)
+            ax.bar(x + (j - 1) * 0.27, rate, 0.27, label=label)
+        ax.set_xticks(x, ds["model"], rotation=20, ha="right", fontsize=8)
+        ax.set_title(suite)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("share of the model's own answers")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str) -> list[str]:
+    """The own-answer study's labels: each model's test answers (all suites), the 2 x 2 of unsafe x calm, and
+    the judge's leave-one-source-out validation."""
+    test = counts[(counts["suite"] == "all") & (counts["split"] == "test")]
+    whole = counts[(counts["suite"] == "all") & (counts["split"] == "all")].set_index("model")
+    lines = [
+        "## Own answers",
+        "",
+        "Every study model answered every prompt itself; the judge labelled each answer (`unsafe`: it gives the "
+        "harmful help asked for, on a harmful prompt), the tone scorer its tone (`calm`). Test answers per "
+        f"model, all suites (the study needs both classes of {target}; unsafe rate over every harmful prompt in "
+        "the last column):",
+        "",
+        "| model | test answers | benign | harmful | unsafe | calm | tone_masked | unsafe & calm | unsafe & alarmed "
+        "| safe & calm | safe & alarmed | unsafe / harmful (all splits) |",
+        "|---|" + "---|" * 11,
+    ]
+    for _, r in test.iterrows():
+        cols = ("answers", "benign", "harmful", "unsafe", "calm", "tone_masked")
+        cols += ("unsafe_calm", "unsafe_alarmed", "safe_calm", "safe_alarmed")
+        rate = whole.loc[r["model"], "unsafe_rate_harmful"]
+        lines.append(f"| {r['model']} | " + " | ".join(str(int(r[c])) for c in cols) + f" | {rate:.2f} |")
+    small = {m: (int(r["unsafe_calm"]), int(r["unsafe_alarmed"])) for m, r in whole.iterrows()}
+    lines += [
+        "",
+        f"Among unsafe answers, does the read tell a calm one from an alarmed one (`masked_given_unsafe`)? It "
+        f"needs {MIN_CONDITIONAL_CLASS} answers of each kind per model; calm / alarmed unsafe answers (all splits): "
+        + "; ".join(f"{m} {c} / {a}" for m, (c, a) in small.items())
+        + (
+            ", so it is evaluated nowhere in this study."
+            if sum(min(v) >= MIN_CONDITIONAL_CLASS for v in small.values()) < 2
+            else "; with `masked_given_unsafe` in transfer.targets, each model that has them is scored on its own "
+            "unsafe answers (results/tables/transfer_skipped.csv names the others)."
+        ),
+    ]
+    echo = {m: (int(r["unsafe_echo"]), int(r["unsafe"])) for m, r in whole.iterrows() if "unsafe_echo" in r}
+    if echo:
+        lines += [
+            "",
+            f"Unsafe answers that only restate the request (fewer than {ECHO_NEW_WORDS} content words not in the "
+            "prompt; they give no help, but the judge scores them like compliance; counted, not relabelled; "
+            "see `new_words` in `results/tables/judge_audit.csv`): "
+            + "; ".join(f"{m} {e} of {u}" for m, (e, u) in echo.items())
+            + ".",
+        ]
+        worst = [m for m, (e, u) in echo.items() if u and e / u > 0.25]
+        if worst:
+            lines.append(f"**Caution:** {', '.join(worst)}: over a quarter of its unsafe answers are such echoes.")
+    lines += [
+        "",
+        "Judge (TF-IDF + logistic, fit only on labelled responses from the sources below), leave-one-source-out: "
+        "each source scored by a judge fit on the others, threshold fixed on their validation split.",
+        "",
+        "| held-out source | answers | unsafe | AUC | accuracy | Cohen's kappa |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {r['source']} | {int(r['n'])} | {int(r['n_unsafe'])} | {r['auc']:.3f} | {r['accuracy']:.3f} | "
+            f"{r['kappa']:.3f} |"
+            for _, r in validation.iterrows()
+        ],
+        "",
+        "Check the labels by eye in `results/tables/judge_audit.csv`; rates per suite are in "
+        "`results/tables/answers.csv` and `results/figures/answers.png`.",
+    ]
+    return lines
+
+
+def check_counts(counts: pd.DataFrame, target: str, min_positives: int, min_benign: int, suite: str) -> None:
+    """Every model needs ``min_positives`` ``target`` positives and ``min_benign`` benign prompts among its
+    test answers, and both classes of ``target`` overall; else an error naming the model and the fix."""
+    test = counts[counts["split"] == "test"].set_index("model")
+    everything = counts[counts["split"] == "all"].set_index("model")
+    for model, row in everything.iterrows():
+        if row[target] == 0 or row[target] == row["answers"]:
+            only = "no" if row[target] == 0 else "only"
+            raise AnswerError(
+                f"model '{model}' gives {only} {target} answers in '{suite}' ({row[target]} of {row['answers']}): "
+                "its own answers have one class. Fix: replace the model, give it a system_prompt in its config "
+                "entry, or add prompts that it answers differently."
+            )
+    for model, row in test.iterrows():
+        if row[target] < min_positives or row["benign"] < min_benign:
+            raise AnswerError(
+                f"model '{model}' has {row[target]} {target} positives and {row['benign']} benign prompts among "
+                f"its test answers in '{suite}'; the study asks for at least {min_positives} and {min_benign} "
+                f"(study.min_test_positives / study.min_test_benign). Fix: raise the prompt caps "
+                f"(suites.{suite}.prompts[].max) or the test share (split.test), or lower the minimums."
+            )
+
+
+# --- config --------------------------------------------------------------------------------------------
+
+
+def answer_suites(cfg: dict) -> list[str]:
+    return [s for s in cfg["study"]["suites"] if cfg["suites"][s]["adapter"] == "answers"]
+
+
+def answer_sources(cfg: dict) -> set[str]:
+    """Sources an own-answer study reads: its prompt entries' and the judge's."""
+    suites = answer_suites(cfg)
+    used = {e["source"] for s in suites for e in cfg["suites"][s]["prompts"]}
+    if suites and "judge" in cfg:
+        used |= set(cfg["judge"]["sources"].values())
+    return used
+
+
+def check_own_responses(cfg: dict) -> None:
+    """Own-response mode needs a responder per model and suite, and no monitor models."""
+    from emobasis.errors import ConfigError
+
+    if cfg["study"].get("reader_mode") == "own_responses":
+        for m in cfg["models"]:
+            missing = [s for s in cfg["study"]["suites"] if s not in (m.get("responders") or {})]
+            if missing:
+                raise ConfigError(
+                    f"study.reader_mode is own_responses but model '{m['id']}' names no responder for "
+                    f"suite(s) {', '.join(missing)}. Fix: add models[].responders, e.g. "
+                    "{jailbreakbench: llama-2-7b-chat-hf, xstest: llama2orig}."
+                )
+        if cfg.get("monitor_models"):
+            raise ConfigError(
+                "monitor_models cannot be scored in own_responses mode (a new model has no own "
+                "responses in the suites). Fix: score them in a study with reader_mode all_responses."
+            )
+
+
+def check_answer_config(cfg: dict) -> None:
+    """reader_mode own_answers <=> every study suite is an answers suite; generation and judge blocks;
+    prompt entries and judge sources name configured sources; no monitor models."""
+    from emobasis.data.judge_sets import READERS
+    from emobasis.errors import ConfigError
+
+    own = cfg["study"].get("reader_mode") == "own_answers"
+    suites, mode_fix = answer_suites(cfg), "Fix: set study.reader_mode: own_answers"
+    if suites and not own:
+        raise ConfigError(f"suite '{suites[0]}' is an answers suite (the models answer it themselves). {mode_fix}.")
+    if not own:
+        return
+    others = [s for s in cfg["study"]["suites"] if s not in suites]
+    if others:
+        raise ConfigError(
+            f"study.reader_mode is own_answers but suite '{others[0]}' holds other models' responses. "
+            "Fix: list only adapter: answers suites in study.suites (run reader studies separately)."
+        )
+    for block in ("generation", "judge"):
+        if block not in cfg:
+            raise ConfigError(
+                f"study.reader_mode own_answers needs a '{block}' block. Fix: add it (see config/config.yaml)."
+            )
+    for s in suites:
+        for i, e in enumerate(cfg["suites"][s]["prompts"]):
+            if e["source"] not in cfg["sources"]:
+                raise ConfigError(
+                    f"suites.{s}.prompts[{i}] names source '{e['source']}', which does not exist. "
+                    f"Fix: use one of the keys of 'sources': {', '.join(cfg['sources'])}."
+                )
+            if e["reader"] == "table" and not {"file", "columns"} <= set(e):
+                raise ConfigError(f"suites.{s}.prompts[{i}] (reader table) needs 'file' and 'columns'. Fix: add them.")
+    for name, source in cfg["judge"]["sources"].items():
+        if name not in READERS:
+            raise ConfigError(f"judge.sources names '{name}', which has no reader. Fix: use some of {sorted(READERS)}.")
+        if source not in cfg["sources"]:
+            raise ConfigError(
+                f"judge.sources.{name} = '{source}' is not a configured source. Fix: add it to 'sources'."
+            )
+    if cfg.get("monitor_models"):
+        raise ConfigError(
+            "monitor_models cannot be scored in an own_answers study yet. Fix: score them in a reader study."
+        )
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+def own_answer_reads(reads_path, table: pd.DataFrame, model: str):
+    """A model's fused reads (indexed by prompt) re-indexed to its rows of the suite table, for the
+    standard activation file: ``(acts, row_index, manifest)``; the manifest names the model as responder."""
+    import json
+
+    from emobasis.models.activations import activation_manifest_path, load_activations
+
+    arrays, index = load_activations(reads_path)
+    manifest = json.loads(activation_manifest_path(reads_path).read_text())
+    rows = np.flatnonzero(table["responder"].astype(str).to_numpy() == model)
+    if len(rows) == 0:
+        raise AnswerError(f"the suite table has no answers by model '{model}'. Fix: rerun build_suite.")
+    where = pd.Series(np.arange(len(index)), index=index)
+    wanted = table["prompt_index"].to_numpy()[rows]
+    missing = np.setdiff1d(wanted, index)
+    if len(missing):
+        raise AnswerError(f"the fused reads of model '{model}' lack {len(missing)} prompts. Fix: rerun its generation.")
+    take = where.loc[wanted].to_numpy()
+    acts = {k: v[take] for k, v in arrays.items() if k != "row_index"}
+    keep = ("sha256", "bytes")
+    manifest = {k: v for k, v in manifest.items() if k not in keep}
+    manifest.update(
+        kind="suite", reads_of="own answers (fused during generation)", rows=int(len(rows)), responder=model
+    )
+    return acts, rows, manifest

