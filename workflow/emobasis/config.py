@@ -91,6 +91,13 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
             f"'{where}' = {err.instance!r} is not a sha256. "
             "Fix: write the 64 lowercase hex digits of the file's sha256."
         )
+    if v == "pattern" and "(?!(.*[/\\\\])?" in str(err.validator_value):  # $defs/relpath
+        is_key = "propertyNames" in err.absolute_schema_path
+        what = f"a key of '{where}', {err.instance!r}," if is_key else f"'{where}' = {err.instance!r}"
+        return (
+            f"{what} would leave its folder (absolute, '~', a drive or a '..' segment). "
+            "Fix: give a relative path inside the folder, without '..' (e.g. 'data/prompts.csv')."
+        )
     if v == "pattern" and where.endswith(".revision"):
         return (
             f"'{where}' = {err.instance!r} is not a pinned revision. "

@@ -15,6 +15,10 @@ class ConfigError(EmobasisError):
     """The study configuration is invalid."""
 
 
+class UnsafePathError(ConfigError):
+    """A path a config names would leave the folder it is joined to (absolute, ``~``, a drive or ``..``)."""
+
+
 # --- data ------------------------------------------------------------------------------------------------
 
 

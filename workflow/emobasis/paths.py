@@ -3,6 +3,35 @@ scripts, so that a script finds a model's or a suite's file by name, never by it
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path, PureWindowsPath
+
+from emobasis.errors import UnsafePathError
+
+
+def inside(root: str | Path, rel: str, where: str) -> Path:
+    """``root / rel`` for a path that a config names (a source's file, its mirror folder, a table or prompt
+    file), refused before anything is read or written when ``rel`` is absolute, starts with ``~`` or a drive
+    letter, or has a ``..`` segment: shared configs must not reach outside the folder they are joined to.
+    ``where`` names the config key in the error."""
+    text = str(rel)
+    why = None
+    if not text.strip():
+        why = "it is empty"
+    elif os.path.isabs(text) or text.startswith(("/", "\\")) or PureWindowsPath(text).drive:
+        why = "it is absolute"
+    elif text.startswith("~"):
+        why = "it starts with '~'"
+    elif ".." in re.split(r"[/\\]", text):
+        why = "it has a '..' segment"
+    if why:
+        raise UnsafePathError(
+            f"{where} = {text!r} would leave its folder ({why}). "
+            "Fix: give a relative path inside the folder, without '..' (e.g. 'data/prompts.csv')."
+        )
+    return Path(root) / text
+
 
 def suite_table(suite: str) -> str:
     return f"results/suites/{suite}.parquet"

@@ -29,6 +29,7 @@ import pandas as pd
 
 from emobasis.data.splits import prompt_disjoint_split, stable_seed
 from emobasis.errors import PromptError
+from emobasis.paths import inside
 
 COLUMNS = ["prompt_index", "item_id", "group", "prompt", "benign", "source", "category", "split"]
 
@@ -111,7 +112,7 @@ def read_prompt_table(root: Path, files: list[str], entry: dict) -> pd.DataFrame
     missing = [c for c in ("item_id", "prompt") if c not in cols]
     if missing:
         raise PromptError(f"table prompt entry maps no {missing} column. Fix: add columns.{missing[0]}.")
-    raw = _read_prompt_file(root / entry["file"])
+    raw = _read_prompt_file(inside(root, entry["file"], "a table prompt entry's file"))
     absent = [v for v in cols.values() if v not in raw.columns]
     if absent:
         raise PromptError(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from emobasis.errors import SourceError
 from emobasis.io import atomic_dir, sha256_file
+from emobasis.paths import inside
 
 MIRROR_ENV = "EMOBASIS_MIRROR"
 MANIFEST = "MANIFEST.json"
@@ -80,13 +81,17 @@ def fetch_source(name: str, spec: dict, dest: str | Path, mirror: Path | None = 
             f"config key 'mirror') to the folder that holds '{spec.get('mirror_dir', name)}', "
             f"or add sources.{name}.url."
         )
+    # every path is checked before anything is written: a key with '..' or an absolute one is refused
+    folder = inside(mirror or ".", spec.get("mirror_dir", name), f"sources.{name}.mirror_dir")
+    for rel in spec["files"]:
+        inside(dest, rel, f"a key of sources.{name}.files")
     files = {}
-    with atomic_dir(dest) as tmp:
+    with atomic_dir(dest) as tmp:  # files are copied or downloaded and verified in here only
         for rel, expected in spec["files"].items():
-            out = tmp / rel
+            out = inside(tmp, rel, f"a key of sources.{name}.files")
             out.parent.mkdir(parents=True, exist_ok=True)
             if mirror is not None:
-                src = mirror / spec.get("mirror_dir", name) / rel
+                src = inside(folder, rel, f"a key of sources.{name}.files")
                 if not src.is_file():
                     raise SourceError(
                         f"source '{name}': {src} is missing from the mirror. Fix: " + _mirror_fix(name, spec)

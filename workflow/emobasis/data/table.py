@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.errors import SuiteError, TableSpecError
+from emobasis.paths import inside
 
 
 def is_missing(value) -> bool:
@@ -95,7 +96,7 @@ def _separator(spec: dict, fmt: str) -> str:
 
 def _read_raw(root: Path, spec: dict, suite: str) -> pd.DataFrame:
     """The user's file as a frame: csv/tsv cells as strings (empty cells ''), jsonl/parquet cells as read."""
-    path = root / spec["file"]
+    path = inside(root, spec["file"], f"suites.{suite}.file")
     fmt = table_format(spec)
     if fmt is None:
         raise SuiteError(

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emobasis.errors import ModelError
+from emobasis.paths import inside
 from emobasis.io import atomic_dir, sha256_file
 
 MANIFEST = "MANIFEST.json"
@@ -39,7 +40,7 @@ def locate_part(model_id: str, package: str, path: str) -> Path:
             f"model '{model_id}': package '{package}' is not installed. Fix: {INSTALL_HINT} "
             "(the model packages are installed with --no-deps)."
         )
-    target = Path(list(spec.submodule_search_locations)[0]) / path
+    target = inside(Path(list(spec.submodule_search_locations)[0]), path, f"model '{model_id}' parts[].path")
     if not target.exists():
         raise ModelError(
             f"model '{model_id}': '{path}' not found inside package '{package}' ({target}). "
