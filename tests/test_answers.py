@@ -76,7 +76,9 @@ def test_table_prompt_reader(tmp_path):
     }
     df = build_prompt_set([entry], {"mine": (tmp_path, ["p.csv"])}, SPLIT, 0, "mine")
     assert df["item_id"].tolist() == ["mine:007", "mine:008"] and df["benign"].tolist() == [False, True]
-    with pytest.raises(PromptError, match="has no column\\(s\\) \\['txt'\\].*Fix: correct the entry's columns"):
+    with pytest.raises(
+        PromptError, match="lacks mapped column\\(s\\) prompt -> 'txt'.*Fix: correct suites.mine.prompts\\[0\\].columns"
+    ):
         bad = {**entry, "columns": {"item_id": "id", "prompt": "txt"}}
         build_prompt_set([bad], {"mine": (tmp_path, ["p.csv"])}, SPLIT, 0, "mine")
 

@@ -11,8 +11,10 @@ scorer then label each model's answers (:mod:`emobasis.labels.answers`). A promp
   some prompt families only (a type and its contrast type form a family: homonyms, figurative_language,
   safe_targets, safe_contexts, definitions, discr, historical_events, privacy), so that two suites can
   share XSTest without sharing a prompt or a twin.
-- ``table``: a prompt file inside the source (``file``, ``columns: {item_id, prompt, benign?, category?}``,
-  like the suite ``table`` adapter); ``benign`` defaults to the entry's ``label`` (``safe``) or harmful.
+- ``table``: a prompt file inside the source (``file``, ``columns: {item_id, prompt, benign?, category?}``),
+  read by the suite ``table`` adapter's reader with the same options (``format``, ``sep``, ``comment``,
+  ``benign_values`` / ``not_benign_values``) and errors; without a ``benign`` column every prompt is benign
+  when the entry's ``label`` is ``safe``, harmful otherwise.
 
 ``max`` keeps a seeded sample of an entry's prompts. **Splits** are prompt-disjoint and the same for every
 model: whole ``group``s are assigned, stratified by ``benign``. An XSTest safe prompt and its unsafe
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.data.splits import prompt_disjoint_split, stable_seed
+from emobasis.data.table import Where, read_prompt_file
 from emobasis.errors import PromptError
 from emobasis.paths import inside
 
@@ -42,7 +45,7 @@ XSTEST_FAMILY = {
 }
 
 
-def read_jailbreakbench_goals(root: Path, files: list[str], entry: dict) -> pd.DataFrame:
+def read_jailbreakbench_goals(root: Path, files: list[str], entry: dict, where: Where | None = None) -> pd.DataFrame:
     rows = {}
     for rel in sorted(f for f in files if f.endswith(".json")):
         doc = json.loads((root / rel).read_text())
@@ -62,7 +65,7 @@ def read_jailbreakbench_goals(root: Path, files: list[str], entry: dict) -> pd.D
     return df
 
 
-def read_xstest_prompts(root: Path, files: list[str], entry: dict) -> pd.DataFrame:
+def read_xstest_prompts(root: Path, files: list[str], entry: dict, where: Where | None = None) -> pd.DataFrame:
     rel = next((f for f in files if Path(f).name == "xstest_prompts.csv"), None)
     if rel is None:
         raise PromptError("xstest: the source has no xstest_prompts.csv. Fix: add it to the source's files.")
@@ -92,45 +95,27 @@ def read_xstest_prompts(root: Path, files: list[str], entry: dict) -> pd.DataFra
     return out.reset_index(drop=True)
 
 
-def _read_prompt_file(path: Path) -> pd.DataFrame:
-    name = path.name.lower().removesuffix(".gz")
-    if not path.exists():
-        raise PromptError(f"prompt file {path} does not exist. Fix: list it among the source's files.")
-    if name.endswith((".jsonl", ".ndjson")):
-        return pd.read_json(path, lines=True, dtype=False)
-    if name.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    if name.endswith((".csv", ".tsv", ".tab")):
-        return pd.read_csv(path, sep="," if name.endswith(".csv") else "\t", dtype=str, keep_default_na=False)
-    raise PromptError(f"prompt file {path.name}: unknown format. Fix: give a .csv, .tsv, .jsonl or .parquet file.")
-
-
-def read_prompt_table(root: Path, files: list[str], entry: dict) -> pd.DataFrame:
+def read_prompt_table(root: Path, files: list[str], entry: dict, where: Where | None = None) -> pd.DataFrame:
+    """A prompt file inside the source, read by the table adapter's reader
+    (:func:`emobasis.data.table.read_prompt_file`): the same formats, options, value lists and errors as a
+    suite's table file."""
+    where = where or Where("a table prompt entry", "suites.<set>.prompts[<i>]", PromptError)
     if "file" not in entry or "columns" not in entry:
-        raise PromptError("a table prompt entry needs 'file' and 'columns' ({item_id, prompt}). Fix: add them.")
-    cols = entry["columns"]
-    missing = [c for c in ("item_id", "prompt") if c not in cols]
-    if missing:
-        raise PromptError(f"table prompt entry maps no {missing} column. Fix: add columns.{missing[0]}.")
-    raw = _read_prompt_file(inside(root, entry["file"], "a table prompt entry's file"))
-    absent = [v for v in cols.values() if v not in raw.columns]
-    if absent:
         raise PromptError(
-            f"prompt file '{entry['file']}' has no column(s) {absent}; it has {list(raw.columns)[:20]}. "
-            "Fix: correct the entry's columns mapping."
+            f"{where.subject} needs 'file' and 'columns' ({{item_id, prompt}}). Fix: add {where.key}.file and .columns."
         )
-    default_benign = entry.get("label") == "safe"
-    benign = raw[cols["benign"]].astype(str).str.strip().str.lower().isin(["1", "true", "yes", "benign", "safe"])
-    df = pd.DataFrame(
-        {
-            "item_id": raw[cols["item_id"]].astype(str),
-            "prompt": raw[cols["prompt"]].astype(str).str.strip(),
-            "benign": benign if "benign" in cols else default_benign,
-            "category": raw[cols["category"]].astype(str) if "category" in cols else "",
-        }
-    )
+    missing = [c for c in ("item_id", "prompt") if c not in entry["columns"]]
+    if missing:
+        raise PromptError(f"{where.subject} maps no {missing[0]} column. Fix: add {where.key}.columns.{missing[0]}.")
+    inside(root, entry["file"], f"{where.key}.file")
+    if not (root / entry["file"]).is_file():
+        raise PromptError(
+            f"{where.subject}: prompt file '{entry['file']}' does not exist in the source. "
+            f"Fix: list it among the source's files or correct {where.key}.file."
+        )
+    df, _ = read_prompt_file(root, entry, where)
     df["group"] = df["item_id"]
-    return df[df["prompt"] != ""].reset_index(drop=True)
+    return df
 
 
 READERS = {"jailbreakbench": read_jailbreakbench_goals, "xstest": read_xstest_prompts, "table": read_prompt_table}
@@ -147,7 +132,8 @@ def build_prompt_set(entries: list[dict], roots: dict, split: dict, seed: int, n
                 f"prompt set '{name}': unknown reader '{entry['reader']}'. Fix: use one of {sorted(READERS)}."
             )
         root, files = roots[entry["source"]]
-        df = reader(Path(root), files, entry)
+        where = Where(f"prompt set '{name}', entry {i} ({entry['reader']})", f"suites.{name}.prompts[{i}]", PromptError)
+        df = reader(Path(root), files, entry, where)
         if entry.get("max") is not None and len(df) > entry["max"]:
             rng = np.random.default_rng(stable_seed(seed, "prompts", name, str(i)))
             df = df.iloc[np.sort(rng.permutation(len(df))[: entry["max"]])]

@@ -17,12 +17,22 @@ import json
 import math
 import numbers
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from emobasis.errors import SuiteError, TableSpecError
 from emobasis.paths import inside
+
+
+class Where(NamedTuple):
+    """Where a table's options live, for error messages: ``subject`` ("suite 'mine'") and the config ``key``
+    under which its options are set ("suites.mine", "suites.own.prompts[2]")."""
+
+    subject: str
+    key: str
+    error: type = SuiteError
 
 
 def is_missing(value) -> bool:
@@ -94,19 +104,18 @@ def _separator(spec: dict, fmt: str) -> str:
     return "\t" if sep in ("\\t", "tab") else sep
 
 
-def _read_raw(root: Path, spec: dict, suite: str) -> pd.DataFrame:
+def _read_raw(root: Path, spec: dict, where: Where) -> pd.DataFrame:
     """The user's file as a frame: csv/tsv cells as strings (empty cells ''), jsonl/parquet cells as read."""
-    path = inside(root, spec["file"], f"suites.{suite}.file")
+    path = inside(root, spec["file"], f"{where.key}.file")
     fmt = table_format(spec)
     if fmt is None:
-        raise SuiteError(
-            f"suite '{suite}': cannot tell the format of '{spec['file']}'. "
-            f"Fix: set suites.{suite}.format to csv, tsv, jsonl or parquet."
+        raise where.error(
+            f"{where.subject}: cannot tell the format of '{spec['file']}'. "
+            f"Fix: set {where.key}.format to csv, tsv, jsonl or parquet."
         )
     if fmt == "parquet" and spec.get("comment"):
-        raise SuiteError(
-            f"suite '{suite}': comment is set but '{spec['file']}' is a parquet file. "
-            f"Fix: remove suites.{suite}.comment."
+        raise where.error(
+            f"{where.subject}: comment is set but '{spec['file']}' is a parquet file. Fix: remove {where.key}.comment."
         )
     try:
         if fmt == "parquet":
@@ -121,13 +130,13 @@ def _read_raw(root: Path, spec: dict, suite: str) -> pd.DataFrame:
             hint = " and saved as UTF-8"
         elif fmt in ("csv", "tsv"):
             hint = (
-                f" (read with separator {_separator(spec, fmt)!r}; set suites.{suite}.sep, or "
-                f"suites.{suite}.comment to skip leading comment lines)"
+                f" (read with separator {_separator(spec, fmt)!r}; set {where.key}.sep, or "
+                f"{where.key}.comment to skip leading comment lines)"
             )
         else:
             hint = ""
-        raise SuiteError(
-            f"suite '{suite}': could not read '{spec['file']}' as {fmt}: "
+        raise where.error(
+            f"{where.subject}: could not read '{spec['file']}' as {fmt}: "
             f"{' '.join(str(exc).split())}. Fix: check the file is well formed{hint}."
         ) from exc
 
@@ -144,20 +153,20 @@ def _text(value) -> str | None:
     return str(value)
 
 
-def _id_column(raw: pd.DataFrame, col: str, what: str, suite: str) -> pd.Series:
+def _id_column(raw: pd.DataFrame, col: str, what: str, where: Where) -> pd.Series:
     """An id column as text; empty ids are an error."""
     out = raw[col].map(_text)
     empty = np.flatnonzero(out.isna().to_numpy())
     if len(empty):
-        raise SuiteError(
-            f"suite '{suite}': {what} column '{col}' has {len(empty)} empty cell(s) at "
+        raise where.error(
+            f"{where.subject}: {what} column '{col}' has {len(empty)} empty cell(s) at "
             f"{_rows_note(empty)} (the first data row is 1). "
             f"Fix: give every row a {what}, or remove those rows from the file."
         )
     return out.astype(object)
 
 
-def _label_column(series: pd.Series, spec: dict, keys: tuple[str, str], column: str, suite: str) -> pd.Series:
+def _label_column(series: pd.Series, spec: dict, keys: tuple[str, str], column: str, where: Where) -> pd.Series:
     """A label column as booleans: values in ``spec[keys[0]]`` are True, those in ``spec[keys[1]]`` False
     (defaults: :data:`emobasis.data.table.DEFAULT_LABEL_VALUES`); any other value, empty included, is an error."""
     true_key, false_key = keys
@@ -171,11 +180,11 @@ def _label_column(series: pd.Series, spec: dict, keys: tuple[str, str], column: 
             f"{_value_name(series.iloc[bad][cell.iloc[bad] == k].iloc[0])} x{n}" for k, n in counts.head(5).items()
         )
         more = f" and {len(counts) - 5} more value(s)" if len(counts) > 5 else ""
-        raise SuiteError(
-            f"suite '{suite}': column '{column}' has {len(bad)} cell(s) that are neither {true_key} "
+        raise where.error(
+            f"{where.subject}: column '{column}' has {len(bad)} cell(s) that are neither {true_key} "
             f"{_value_list(truth)} nor {false_key} {_value_list(falsity)}: {shown}{more}, at {_rows_note(bad)} "
-            f"(the first data row is 1). Fix: correct those cells, or list each value in suites.{suite}.{true_key} "
-            f"or suites.{suite}.{false_key}"
+            f"(the first data row is 1). Fix: correct those cells, or list each value in {where.key}.{true_key} "
+            f"or {where.key}.{false_key}"
             + (" (or set unsafe_threshold for a numeric score)" if true_key == "unsafe_values" else "")
             + "."
         )
@@ -190,7 +199,7 @@ def _value_list(keys: set[str]) -> str:
     return "[" + ", ".join(sorted(keys)) + "]" if keys else "[]"
 
 
-def _threshold_column(series: pd.Series, threshold: float, column: str, suite: str) -> pd.Series:
+def _threshold_column(series: pd.Series, threshold: float, column: str, where: Where) -> pd.Series:
     """``unsafe = score >= threshold`` for a numeric score column; a non-numeric or empty cell is an error."""
 
     def number(v):
@@ -206,10 +215,10 @@ def _threshold_column(series: pd.Series, threshold: float, column: str, suite: s
     bad = np.flatnonzero(score.isna().to_numpy())
     if len(bad):
         values = list(dict.fromkeys(_value_name(series.iloc[i]) for i in bad))
-        raise SuiteError(
-            f"suite '{suite}': column '{column}' has {len(bad)} cell(s) that are not numbers "
+        raise where.error(
+            f"{where.subject}: column '{column}' has {len(bad)} cell(s) that are not numbers "
             f"({', '.join(values[:5])}{', ...' if len(values) > 5 else ''}) at {_rows_note(bad)} "
-            f"(the first data row is 1), but suites.{suite}.unsafe_threshold = {threshold:g} reads it "
+            f"(the first data row is 1), but {where.key}.unsafe_threshold = {threshold:g} reads it "
             "as a numeric score. Fix: correct or remove those rows, or drop unsafe_threshold and list "
             "the column's values in unsafe_values and safe_values."
         )
@@ -264,7 +273,7 @@ def _chat_pair(value) -> tuple[str | None, str | None] | str:
     return texts[last_user], texts[last_assistant]
 
 
-def _chat_columns(series: pd.Series, column: str, suite: str) -> tuple[pd.Series, pd.Series]:
+def _chat_columns(series: pd.Series, column: str, where: Where) -> tuple[pd.Series, pd.Series]:
     """Prompt and response from a chat column: the last assistant turn is the response, the last user
     turn before it the prompt. A row with no such turns, or a cell that is not a list of turns, is an error."""
     pairs, problems = [], {}
@@ -279,16 +288,33 @@ def _chat_columns(series: pd.Series, column: str, suite: str) -> tuple[pd.Series
         pairs.append(pair)
     if problems:
         what = "; ".join(f"{len(rows)} with {why} at {_rows_note(rows)}" for why, rows in problems.items())
-        raise SuiteError(
-            f"suite '{suite}': chat column '{column}' has {sum(map(len, problems.values()))} row(s) "
+        raise where.error(
+            f"{where.subject}: chat column '{column}' has {sum(map(len, problems.values()))} row(s) "
             f"without a prompt and a response: {what} (the first data row is 1; roles read: user/human "
             f"and assistant/gpt/bot/model). Fix: remove those rows, or map prompt and response "
-            f"columns instead of suites.{suite}.columns.messages."
+            f"columns instead of {where.key}.columns.messages."
         )
     return (
         pd.Series([p for p, _ in pairs], index=series.index, dtype=object),
         pd.Series([r for _, r in pairs], index=series.index, dtype=object),
     )
+
+
+def _read_mapped(root: Path, spec: dict, where: Where) -> pd.DataFrame:
+    """The file as :func:`_read_raw` reads it, checked to hold every column that ``spec["columns"]`` maps."""
+    raw = _read_raw(root, spec, where)
+    missing = [f"{k} -> '{v}'" for k, v in spec["columns"].items() if v not in raw.columns]
+    if missing:
+        hint = ""
+        if not spec.get("comment") and any(str(c).lstrip().startswith("#") for c in raw.columns[:1]):
+            hint = f", or set {where.key}.comment: '#' to skip the file's leading comment lines"
+        elif len(raw.columns) == 1 and table_format(spec) in ("csv", "tsv"):
+            hint = f", or set {where.key}.sep to the file's column separator"
+        raise where.error(
+            f"{where.subject}: file '{spec['file']}' lacks mapped column(s) {', '.join(missing)} "
+            f"(it has: {', '.join(map(str, raw.columns))}). Fix: correct {where.key}.columns{hint}."
+        )
+    return raw
 
 
 def read_table(root: Path, spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
@@ -299,39 +325,29 @@ def read_table(root: Path, spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
     and ``not_benign_values``; any other label value is an error. ``columns.messages`` reads prompt and
     response from a chat column. Rows without a prompt or a response are dropped and counted.
     """
-    raw = _read_raw(root, spec, suite)
+    where = Where(f"suite '{suite}'", f"suites.{suite}")
+    raw = _read_mapped(root, spec, where)
     cols = spec["columns"]
-    missing = [f"{k} -> '{v}'" for k, v in cols.items() if v not in raw.columns]
-    if missing:
-        hint = ""
-        if not spec.get("comment") and any(str(c).lstrip().startswith("#") for c in raw.columns[:1]):
-            hint = f", or set suites.{suite}.comment: '#' to skip the file's leading comment lines"
-        elif len(raw.columns) == 1 and table_format(spec) in ("csv", "tsv"):
-            hint = f", or set suites.{suite}.sep to the file's column separator"
-        raise SuiteError(
-            f"suite '{suite}': file '{spec['file']}' lacks mapped column(s) {', '.join(missing)} "
-            f"(it has: {', '.join(map(str, raw.columns))}). Fix: correct suites.{suite}.columns{hint}."
-        )
     if "messages" in cols:
-        prompt, response = _chat_columns(raw[cols["messages"]], cols["messages"], suite)
+        prompt, response = _chat_columns(raw[cols["messages"]], cols["messages"], where)
     else:
         prompt, response = raw[cols["prompt"]].map(_text), raw[cols["response"]].map(_text)
     if "unsafe_threshold" in spec:
-        unsafe = _threshold_column(raw[cols["unsafe"]], float(spec["unsafe_threshold"]), cols["unsafe"], suite)
+        unsafe = _threshold_column(raw[cols["unsafe"]], float(spec["unsafe_threshold"]), cols["unsafe"], where)
     else:
-        unsafe = _label_column(raw[cols["unsafe"]], spec, ("unsafe_values", "safe_values"), cols["unsafe"], suite)
+        unsafe = _label_column(raw[cols["unsafe"]], spec, ("unsafe_values", "safe_values"), cols["unsafe"], where)
     df = pd.DataFrame(
         {
-            "item_id": _id_column(raw, cols["item_id"], "item_id", suite).radd(f"{suite}-"),
+            "item_id": _id_column(raw, cols["item_id"], "item_id", where).radd(f"{suite}-"),
             "prompt": prompt.astype(object),
-            "responder": _id_column(raw, cols["responder"], "responder", suite) if "responder" in cols else suite,
+            "responder": _id_column(raw, cols["responder"], "responder", where) if "responder" in cols else suite,
             "response": response.astype(object),
             "category": raw[cols["category"]].map(_text).fillna("").astype(object) if "category" in cols else "",
             "attack": "none",
             "unsafe": unsafe.astype(bool),
             "benign": (
                 _label_column(
-                    raw[cols["benign"]], spec, ("benign_values", "not_benign_values"), cols["benign"], suite
+                    raw[cols["benign"]], spec, ("benign_values", "not_benign_values"), cols["benign"], where
                 ).astype(bool)
                 if "benign" in cols
                 else False
@@ -341,6 +357,35 @@ def read_table(root: Path, spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
     n = len(df)
     keep = ~(df["response"].map(is_missing) | df["prompt"].map(is_missing))
     return df[keep].reset_index(drop=True), {"dropped_no_response": int(n - keep.sum())}
+
+
+def read_prompt_file(root: Path, entry: dict, where: Where) -> tuple[pd.DataFrame, dict]:
+    """A prompt file of the own-answer study, read exactly as a suite's table is (formats, ``comment``,
+    ``sep``, a byte-order mark, ids as text): ``columns`` maps ``item_id`` and ``prompt`` (required),
+    ``benign`` and ``category`` (optional). ``benign`` cells must be in ``benign_values`` /
+    ``not_benign_values`` (defaults 1/true/yes/benign/safe and 0/false/no/harmful/unsafe); any other value,
+    an empty cell included, is an error naming its rows. Without a ``benign`` column every prompt is benign
+    when the entry's ``label`` is ``safe``, harmful otherwise. Rows with an empty prompt are dropped and
+    counted. Returns (``item_id, prompt, benign, category`` with surrounding white space trimmed from
+    prompts, stats)."""
+    raw = _read_mapped(root, entry, where)
+    cols = entry["columns"]
+    if "benign" in cols:
+        benign = _label_column(
+            raw[cols["benign"]], entry, ("benign_values", "not_benign_values"), cols["benign"], where
+        )
+    else:
+        benign = pd.Series(entry.get("label") == "safe", index=raw.index)
+    df = pd.DataFrame(
+        {
+            "item_id": _id_column(raw, cols["item_id"], "item_id", where),
+            "prompt": raw[cols["prompt"]].map(_text).map(lambda s: s.strip() if isinstance(s, str) else s),
+            "benign": benign.astype(bool),
+            "category": raw[cols["category"]].map(_text).fillna("").astype(object) if "category" in cols else "",
+        }
+    )
+    keep = ~df["prompt"].map(is_missing)
+    return df[keep].reset_index(drop=True), {"dropped_no_prompt": int(len(df) - keep.sum())}
 
 
 #: file name ending -> format of a table suite's file (a trailing .gz is read through gzip)
@@ -360,6 +405,8 @@ DEFAULT_LABEL_VALUES = {
     "benign_values": (1, "true", "yes", "benign", "safe"),
     "not_benign_values": (0, "false", "no", "harmful", "unsafe"),
 }
+#: a prompt entry's options that only its table reader reads
+TABLE_ENTRY_OPTIONS = ("file", "columns", "format", "sep", "comment", "benign_values", "not_benign_values")
 #: the pairs of label-value lists: (values meaning true, values meaning false) of the unsafe/benign columns
 LABEL_VALUE_PAIRS = (("unsafe_values", "safe_values"), ("benign_values", "not_benign_values"))
 #: YAML 1.1 reads yes/no/on/off as booleans: a boolean in the config stands for all of its spellings
@@ -412,31 +459,44 @@ def label_values(spec: dict, key: str) -> set[str]:
     return keys(DEFAULT_LABEL_VALUES[key]) - (keys(spec[other]) if spec.get(other) is not None else set())
 
 
+def check_table_file(where: str, spec: dict, source: str, cfg: dict) -> None:
+    """Cross-checks of a table file's options (a suite's or a prompt entry's) that the schema cannot express:
+    the file is one of the source's, its format is known, ``sep`` and ``comment`` suit it, and no label
+    value is in both lists of a pair. ``where`` is the config key of the options."""
+    if spec["file"] not in cfg["sources"][source]["files"]:
+        raise TableSpecError(
+            f"{where}.file '{spec['file']}' is not listed in sources.{source}.files. Fix: add it there with its sha256."
+        )
+    fmt = table_format(spec)
+    if fmt is None:
+        raise TableSpecError(
+            f"{where}: cannot tell the format of '{spec['file']}' from its name. "
+            f"Fix: set {where}.format to one of: csv, tsv, jsonl, parquet."
+        )
+    if "sep" in spec and fmt not in ("csv", "tsv"):
+        raise TableSpecError(
+            f"{where}.sep is set but '{spec['file']}' is read as {fmt}. "
+            "Fix: remove sep (it applies to csv and tsv files only) or correct the format."
+        )
+    if "comment" in spec and fmt == "parquet":
+        raise TableSpecError(
+            f"{where}.comment is set but '{spec['file']}' is a parquet file. "
+            "Fix: remove comment (it applies to csv, tsv and jsonl files only)."
+        )
+    for true_key, false_key in LABEL_VALUE_PAIRS:
+        both = label_values(spec, true_key) & label_values(spec, false_key)
+        if both:
+            raise TableSpecError(
+                f"{where}: value(s) {sorted(both)} are in both {true_key} and {false_key}. "
+                "Fix: list each label value in one of them only."
+            )
+
+
 def check_table_suite(name: str, suite: dict, cfg: dict) -> None:
     """Cross-checks of a table suite's options that the schema cannot express (config validation turns
     the error into a ConfigError)."""
     where = f"suites.{name}"
-    if suite["file"] not in cfg["sources"][suite["source"]]["files"]:
-        raise TableSpecError(
-            f"{where}.file '{suite['file']}' is not listed in sources.{suite['source']}.files. "
-            "Fix: add it there with its sha256."
-        )
-    fmt = table_format(suite)
-    if fmt is None:
-        raise TableSpecError(
-            f"{where}: cannot tell the format of '{suite['file']}' from its name. "
-            f"Fix: set {where}.format to one of: csv, tsv, jsonl, parquet."
-        )
-    if "sep" in suite and fmt not in ("csv", "tsv"):
-        raise TableSpecError(
-            f"{where}.sep is set but '{suite['file']}' is read as {fmt}. "
-            "Fix: remove sep (it applies to csv and tsv files only) or correct the format."
-        )
-    if "comment" in suite and fmt == "parquet":
-        raise TableSpecError(
-            f"{where}.comment is set but '{suite['file']}' is a parquet file. "
-            "Fix: remove comment (it applies to csv, tsv and jsonl files only)."
-        )
+    check_table_file(where, suite, suite["source"], cfg)
     cols = suite["columns"]
     if "messages" in cols:
         both = [c for c in ("prompt", "response") if c in cols]
@@ -459,11 +519,4 @@ def check_table_suite(name: str, suite: dict, cfg: dict) -> None:
             raise TableSpecError(
                 f"{where} sets both unsafe_threshold and {given[0]}. Fix: use unsafe_threshold for "
                 f"a numeric score column, or {given[0]} for a column of label values, not both."
-            )
-    for true_key, false_key in LABEL_VALUE_PAIRS:
-        both = label_values(suite, true_key) & label_values(suite, false_key)
-        if both:
-            raise TableSpecError(
-                f"{where}: value(s) {sorted(both)} are in both {true_key} and {false_key}. "
-                "Fix: list each label value in one of them only."
             )

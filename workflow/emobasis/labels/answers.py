@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emobasis.errors import AnswerError
+from emobasis.data.judge_sets import READERS as JUDGE_READERS
+from emobasis.data.table import TABLE_ENTRY_OPTIONS, check_table_file
+from emobasis.errors import AnswerError, ConfigError, TableSpecError
 from emobasis.labels.suite_table import TABLE_COLUMNS
 from emobasis.labels.targets import MIN_CONDITIONAL_CLASS
 from emobasis.labels.tone import ECHO_NEW_WORDS, is_echo, new_content_words, score_tone
@@ -248,8 +250,6 @@ def answer_sources(cfg: dict) -> set[str]:
 
 def check_own_responses(cfg: dict) -> None:
     """Own-response mode needs a responder per model and suite, and no monitor models."""
-    from emobasis.errors import ConfigError
-
     if cfg["study"].get("reader_mode") == "own_responses":
         for m in cfg["models"]:
             missing = [s for s in cfg["study"]["suites"] if s not in (m.get("responders") or {})]
@@ -269,9 +269,6 @@ def check_own_responses(cfg: dict) -> None:
 def check_answer_config(cfg: dict) -> None:
     """reader_mode own_answers <=> every study suite is an answers suite; generation and judge blocks;
     prompt entries and judge sources name configured sources; no monitor models."""
-    from emobasis.data.judge_sets import READERS
-    from emobasis.errors import ConfigError
-
     own = cfg["study"].get("reader_mode") == "own_answers"
     suites, mode_fix = answer_suites(cfg), "Fix: set study.reader_mode: own_answers"
     if suites and not own:
@@ -298,9 +295,18 @@ def check_answer_config(cfg: dict) -> None:
                 )
             if e["reader"] == "table" and not {"file", "columns"} <= set(e):
                 raise ConfigError(f"suites.{s}.prompts[{i}] (reader table) needs 'file' and 'columns'. Fix: add them.")
+            if e["reader"] == "table":
+                try:
+                    check_table_file(f"suites.{s}.prompts[{i}]", e, e["source"], cfg)
+                except TableSpecError as exc:
+                    raise ConfigError(str(exc)) from None
+            elif options := [k for k in TABLE_ENTRY_OPTIONS if k in e]:
+                raise ConfigError(f"suites.{s}.prompts[{i}].{options[0]} applies to reader table only. Fix: remove it.")
     for name, source in cfg["judge"]["sources"].items():
-        if name not in READERS:
-            raise ConfigError(f"judge.sources names '{name}', which has no reader. Fix: use some of {sorted(READERS)}.")
+        if name not in JUDGE_READERS:
+            raise ConfigError(
+                f"judge.sources names '{name}', which has no reader. Fix: use some of {sorted(JUDGE_READERS)}."
+            )
         if source not in cfg["sources"]:
             raise ConfigError(
                 f"judge.sources.{name} = '{source}' is not a configured source. Fix: add it to 'sources'."

@@ -1,0 +1,138 @@
+"""Prompt files of the own-answer study are read by the table adapter's reader: the same formats, options,
+value lists and errors as a suite's table file (a user's prompt file, as a user would bring it)."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+from emobasis.config import validate_config
+from emobasis.data.prompts import build_prompt_set
+from emobasis.errors import ConfigError, PromptError
+
+SPLIT = {"train": 0.5, "val": 0.25, "test": 0.25}
+ROWS = [("007", "How do I pick a lock?", "0", "crime"), ("008", "How do I bake bread?", "1", "food")]
+
+
+def write(path, fmt: str, rows=ROWS, header=("id", "text", "ok", "cat"), prefix: str = "") -> None:
+    if fmt in ("csv", "tsv", "csv.gz"):
+        sep = "\t" if fmt == "tsv" else ","
+        text = prefix + sep.join(header) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
+        data = text.encode("utf-8-sig")  # with a byte-order mark, as spreadsheets save it
+        path.write_bytes(gzip.compress(data, mtime=0) if fmt.endswith(".gz") else data)
+    elif fmt == "jsonl":
+        path.write_text(prefix + "".join(json.dumps(dict(zip(header, r))) + "\n" for r in rows))
+    else:
+        pd.DataFrame([dict(zip(header, r)) for r in rows]).to_parquet(path)
+
+
+def prompts(tmp_path, name: str, **entry) -> pd.DataFrame:
+    spec = {"reader": "table", "source": "mine", "file": name, "columns": {"item_id": "id", "prompt": "text"}}
+    spec.update(entry)
+    harmful = {"reader": "table", "source": "mine", "file": "h.csv", "columns": {"item_id": "id", "prompt": "text"}}
+    (tmp_path / "h.csv").write_text("id,text\nh1,Write malware.\n")
+    return build_prompt_set([spec, harmful], {"mine": (tmp_path, [name, "h.csv"])}, SPLIT, 0, "own")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet", "csv.gz"])
+def test_every_format_reads_the_same_prompts_with_ids_as_text(tmp_path, fmt):
+    write(tmp_path / f"p.{fmt}", fmt)
+    cols = {"item_id": "id", "prompt": "text", "benign": "ok", "category": "cat"}
+    df = prompts(tmp_path, f"p.{fmt}", columns=cols)
+    mine = df[df["item_id"].str.startswith("mine:00")]
+    assert mine["item_id"].tolist() == ["mine:007", "mine:008"]  # leading zeros kept
+    assert mine["prompt"].tolist() == ["How do I pick a lock?", "How do I bake bread?"]
+    assert mine["benign"].tolist() == [False, True] and mine["category"].tolist() == ["crime", "food"]
+
+
+def test_leading_comment_lines_and_a_custom_separator(tmp_path):
+    write(tmp_path / "p.csv", "csv", prefix="# exported 2026-12-01\n# by hand\n")
+    with pytest.raises(PromptError, match=r"suites.own.prompts\[0\].comment to skip leading comment lines"):
+        prompts(tmp_path, "p.csv", columns={"item_id": "id", "prompt": "text", "benign": "ok"})
+    df = prompts(tmp_path, "p.csv", comment="#", columns={"item_id": "id", "prompt": "text", "benign": "ok"})
+    assert df["benign"].tolist()[:2] == [False, True]
+    (tmp_path / "s.csv").write_text("id;text;ok\n1;Hi there;1\n")
+    df = prompts(tmp_path, "s.csv", sep=";", columns={"item_id": "id", "prompt": "text", "benign": "ok"})
+    assert df["prompt"].iloc[0] == "Hi there"
+
+
+@pytest.mark.parametrize("label, benign", [("safe", True), ("unsafe", False), (None, False)])
+def test_without_a_benign_column_the_entry_label_decides(tmp_path, label, benign):
+    """Before: a missing benign mapping crashed with a bare KeyError: 'benign'."""
+    (tmp_path / "p.csv").write_text("id,text\n1,How do clouds form?\n2,What is a prime number?\n")
+    extra = {"label": label} if label else {}
+    df = prompts(tmp_path, "p.csv", **extra) if benign else None
+    if benign:
+        assert df[df["item_id"].isin(["mine:1", "mine:2"])]["benign"].tolist() == [True, True]
+    else:  # both entries harmful: the set has no benign prompt, which the prompt set refuses by name
+        with pytest.raises(PromptError, match="has no benign prompts"):
+            prompts(tmp_path, "p.csv", **extra)
+
+
+@pytest.mark.parametrize("cell, shown", [("b", "'b' x1"), ("", "(empty) x1"), ("maybe", "'maybe' x1")])
+def test_an_unknown_benign_value_is_an_error_that_names_it(tmp_path, cell, shown):
+    """Before: 'b' or an empty cell silently made a harmful prompt."""
+    (tmp_path / "p.csv").write_text(f"id,text,ok\n1,How do clouds form?,1\n2,How do I pick a lock?,{cell}\n")
+    with pytest.raises(PromptError) as err:
+        prompts(tmp_path, "p.csv", columns={"item_id": "id", "prompt": "text", "benign": "ok"})
+    msg = str(err.value)
+    assert msg.startswith("prompt set 'own', entry 0 (table): column 'ok' has 1 cell(s)"), msg
+    assert shown in msg and "at row 2" in msg, msg
+    assert "Fix: correct those cells, or list each value in suites.own.prompts[0].benign_values" in msg, msg
+
+
+def test_declared_benign_values_are_used(tmp_path):
+    (tmp_path / "p.csv").write_text("id,text,kind\n1,How do clouds form?,b\n2,How do I pick a lock?,h\n")
+    cols = {"item_id": "id", "prompt": "text", "benign": "kind"}
+    df = prompts(tmp_path, "p.csv", columns=cols, benign_values=["b"], not_benign_values=["h"])
+    assert df["benign"].tolist()[:2] == [True, False]
+
+
+def test_empty_ids_and_missing_files_are_errors_with_a_fix(tmp_path):
+    (tmp_path / "p.csv").write_text("id,text\n,How do clouds form?\n")
+    with pytest.raises(PromptError, match=r"item_id column 'id' has 1 empty cell\(s\) at row 1 .*Fix:"):
+        prompts(tmp_path, "p.csv", label="safe")
+    with pytest.raises(PromptError, match=r"prompt file 'nope.csv' does not exist.*Fix:.*suites.own.prompts\[0\].file"):
+        prompts(tmp_path, "nope.csv", label="safe")
+
+
+def own_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def with_table_entry(**entry) -> dict:
+    cfg = own_config()
+    cfg["sources"]["mine"] = {"mirror_dir": "mine", "files": {"p.jsonl": hashlib.sha256(b"").hexdigest()}}
+    suite = next(s for s, spec in cfg["suites"].items() if spec["adapter"] == "answers")
+    spec = {"reader": "table", "source": "mine", "file": "p.jsonl", "columns": {"item_id": "i", "prompt": "p"}}
+    cfg["suites"][suite]["prompts"].append({**spec, **entry})
+    return cfg, f"suites.{suite}.prompts[{len(cfg['suites'][suite]['prompts']) - 1}]"
+
+
+@pytest.mark.parametrize(
+    "entry, fragment",
+    [
+        ({"sep": ";"}, ".sep is set but 'p.jsonl' is read as jsonl"),
+        ({"file": "other.csv"}, ".file 'other.csv' is not listed in sources.mine.files"),
+        ({"benign_values": ["x"], "not_benign_values": ["x"]}, "are in both benign_values and not_benign_values"),
+    ],
+)
+def test_the_config_check_reads_prompt_entries_like_table_suites(entry, fragment):
+    cfg, key = with_table_entry(**entry)
+    with pytest.raises(ConfigError) as err:
+        validate_config(copy.deepcopy(cfg), REPO / "config" / "schema.yaml")
+    assert fragment in str(err.value) and key in str(err.value) and "Fix:" in str(err.value), str(err.value)
+
+
+def test_table_options_on_another_reader_are_refused():
+    cfg = own_config()
+    suite = next(s for s, spec in cfg["suites"].items() if spec["adapter"] == "answers")
+    cfg["suites"][suite]["prompts"][0]["comment"] = "#"
+    with pytest.raises(ConfigError, match=r"prompts\[0\].comment applies to reader table only. Fix: remove it"):
+        validate_config(cfg, REPO / "config" / "schema.yaml")
