@@ -58,12 +58,60 @@ rule fit_judge:
         "../workflow/scripts/fit_judge.py"
 
 
+rule label_answers:
+    input:
+        prompts=paths.prompt_set("{suite}"),
+        answers=paths.answers("{model}", "{suite}"),
+        judge=paths.JUDGE,
+    output:
+        paths.answer_table("{model}", "{suite}"),
+    log:
+        "logs/label_answers/{model}/{suite}.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        tone=config["tone"],
+    script:
+        "../workflow/scripts/label_answers.py"
+
+
+rule answer_counts:
+    input:
+        tables=[paths.suite_table(s) for s in answer_count_suites("fit")],
+    output:
+        "results/tables/answers.csv",
+    log:
+        "logs/answer_counts/fit.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        suites=answer_count_suites("fit"),
+        minimums=get_answer_minimums,
+    script:
+        "../workflow/scripts/answer_counts.py"
+
+
+rule test_answer_counts:
+    input:
+        tables=[paths.suite_table(s) for s in answer_count_suites("test")],
+    output:
+        "results/tables/answers_test.csv",
+    log:
+        "logs/answer_counts/test.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        suites=answer_count_suites("test"),
+        minimums=None,
+    script:
+        "../workflow/scripts/answer_counts.py"
+
+
 rule answer_report:
     input:
         tables=[paths.suite_table(s) for s in study_suites()],
         judge=paths.JUDGE,
     output:
-        counts="results/tables/answers.csv",
         audit=report(
             "results/tables/judge_audit.csv",
             caption="../workflow/report/judge_audit.rst",
@@ -80,7 +128,6 @@ rule answer_report:
         "../envs/emobasis.yaml"
     params:
         suites=study_suites(),
-        minimums=get_answer_minimums,
         seed=config["seed"],
     script:
         "../workflow/scripts/answer_report.py"

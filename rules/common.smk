@@ -144,14 +144,14 @@ def get_source_spec(wildcards):
 
 
 def get_suite_inputs(wildcards):
-    """A suite's source manifest; an answers suite: its prompt set, every study model's answers, the judge."""
+    """A suite's source manifest; an answers suite: its prompt set and every study model's labelled answers
+    (rule label_answers), concatenated in config order."""
     spec = config["suites"][wildcards.suite]
     if spec["adapter"] != "answers":
         return {"manifest": source_manifest(spec["source"])}
     return {
         "prompts": paths.prompt_set(wildcards.suite),
-        "answers": [paths.answers(m, wildcards.suite) for m in study_models()],
-        "judge": paths.JUDGE,
+        "tables": [paths.answer_table(m, wildcards.suite) for m in study_models()],
     }
 
 
@@ -202,16 +202,33 @@ def get_dataset_kind(wildcards):
 
 def get_answer_reads(wildcards):
     """Own answers: the model's fused reads of an answers suite (the extract rule re-indexes them)."""
-    spec = config["suites"].get(wildcards.dataset)
-    if spec is None or spec["adapter"] != "answers":
+    if not is_answers_suite(wildcards.dataset):
         return []
     return [paths.answer_reads(wildcards.model, wildcards.dataset)]
 
 
+def is_answers_suite(name):
+    spec = config["suites"].get(name)
+    return spec is not None and spec["adapter"] == "answers"
+
+
+def model_suite_table(model, suite):
+    """The suite rows one model's jobs read: an answers suite's are its own labelled answers only (so that
+    adding a model reruns none of the others' reads or profiles), another suite's the whole table.
+    """
+    if is_answers_suite(suite):
+        return paths.answer_table(model, suite)
+    return paths.suite_table(suite)
+
+
 def get_dataset_table(wildcards):
     if get_dataset_kind(wildcards) == "suite":
-        return paths.suite_table(wildcards.dataset)
+        return model_suite_table(wildcards.model, wildcards.dataset)
     return paths.stimulus_table(wildcards.dataset)
+
+
+def get_profile_table(wildcards):
+    return model_suite_table(wildcards.model, wildcards.suite)
 
 
 def own_responses():
@@ -229,8 +246,11 @@ def responder_of(model, suite):
 
 def get_own_responses(wildcards):
     """Own-response mode: this model's responder in this suite and those of the whole study (whose common
-    prompts every model reads); None: the model reads every response."""
+    prompts every model reads); None: the model reads every response, or (own answers) its fused reads.
+    """
     if not own_responses() or get_dataset_kind(wildcards) != "suite":
+        return None
+    if is_answers_suite(wildcards.dataset):
         return None
     return {
         "responder": responder_of(wildcards.model, wildcards.dataset),
@@ -308,12 +328,22 @@ def get_answer_tables(wildcards):
     }
 
 
+def answer_count_suites(role):
+    """The answers suites of one role (fit or test): each role has its own count table, so a fitting job,
+    which waits for the fit suites' table, never depends on a test suite's answers."""
+    return [
+        s for s in study_suites() if is_answers_suite(s) and suite_roles()[s] == role
+    ]
+
+
 def answer_outputs():
     if not own_answers():
         return []
     out = [paths.prompt_set(s) for s in study_suites()]
     out += [paths.answers(m, s) for m in study_models() for s in study_suites()]
     out += ["results/tables/judge_validation.csv", "results/tables/answers.csv"]
+    if answer_count_suites("test"):
+        out.append("results/tables/answers_test.csv")
     out += ["results/tables/judge_audit.csv", "results/figures/answers.png"]
     return out
 
@@ -403,7 +433,8 @@ def transfer_result_grid():
 
 def cross_model_inputs(suites):
     """Every study model's activations, profiles and concepts for ``suites`` and the stimulus sets (+ text
-    embeddings; own answers: + the answer counts, whose check must pass before any cross-model job).
+    embeddings; own answers: + the fit suites' answer counts, whose check must pass before any cross-model
+    job; test suites have a count table of their own, which no job waits for).
     """
     inputs = paths.study_inputs(
         study_models(), suites, study_stimulus_sets(), "embedder" in config

@@ -36,7 +36,7 @@ rule profiles:
         concepts=paths.concepts("{model}"),
         acts=paths.activations("{model}", "{suite}"),
         manifest=paths.activation_manifest("{model}", "{suite}"),
-        table=paths.suite_table("{suite}"),
+        table=get_profile_table,
     output:
         paths.profiles("{model}", "{suite}"),
     log:

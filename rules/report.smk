@@ -114,7 +114,7 @@ rule plot_basis:
 
 rule plot_concepts:
     input:
-        "results/concepts/diagnostics.csv",
+        "results/concepts/{model}.diagnostics.csv",
     output:
         report(
             "results/figures/concepts/{model}.png",

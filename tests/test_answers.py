@@ -181,7 +181,7 @@ def test_check_counts_names_the_model_and_the_fix():
 
 
 def test_own_answer_reads_follow_the_table_rows(tmp_path):
-    from emobasis.models.activations import save_activations
+    from emobasis.models.activations import RESPONDER_ROWS, save_activations, table_rows
 
     p = prompts_frame(4)
     t = label_answers(p, {"m1": answers_frame(["a"] * 4), "m2": answers_frame(["b"] * 4)}, KeywordJudge(), TONE, "s")
@@ -189,7 +189,12 @@ def test_own_answer_reads_follow_the_table_rows(tmp_path):
     meta = {"model": "m2", "dataset": "s", "kind": "answers", "positions": ["prompt_last"]}
     save_activations(tmp_path / "r.safetensors", acts, np.arange(4), meta, tmp_path / "r.json")
     out, rows, manifest = own_answer_reads(tmp_path / "r.safetensors", t, "m2")
-    assert rows.tolist() == [4, 5, 6, 7] and manifest["responder"] == "m2"
+    # rows count among m2's rows, whatever else the table holds; table_rows maps them to the table's positions
+    assert rows.tolist() == [0, 1, 2, 3] and manifest["responder"] == "m2" and manifest["row_index"] == RESPONDER_ROWS
+    assert table_rows(t, rows, manifest).tolist() == [4, 5, 6, 7]
+    own_table = t[t["responder"] == "m2"].reset_index(drop=True)  # the model's own labelled answers
+    _, own_rows, own_manifest = own_answer_reads(tmp_path / "r.safetensors", own_table, "m2")
+    assert own_rows.tolist() == rows.tolist() and table_rows(own_table, own_rows, own_manifest).tolist() == [0, 1, 2, 3]
     np.testing.assert_array_equal(out["prompt_last/layer1"], acts["prompt_last/layer1"])
     shuffled = t.copy()
     shuffled.loc[4:7, "prompt_index"] = [3, 2, 1, 0]
@@ -215,7 +220,7 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
 
     import yaml
     from conftest import REPO, TINY_THREADS, smk, tiny_study_config
-    from emobasis.models.activations import load_activations
+    from emobasis.models.activations import load_activations, table_rows
 
     _, models_dir = tiny_study
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -236,14 +241,14 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
     res = smk(work, path, "--cores", "2", "--keep-going", "results/tables/answers.csv", *reads, *TINY_THREADS)
     out = res.stdout + res.stderr
     assert res.returncode != 0
-    log = (work / "logs" / "answer_report.log").read_text()
+    log = (work / "logs" / "answer_counts" / "fit.log").read_text()
     # random-init models give few or no judged failures: either message stops the study, each with its fix
     too_few = "the study asks for at least 1000 and 30" in log and "Fix: raise the prompt caps" in log
     one_class = "its own answers have one class. Fix: replace the model" in log
     assert too_few or one_class, log[-2000:]
     assert not (work / "results/tables/answers.csv").exists()
     plan = smk(work, path, "-n", "results/tables/transfer_summary.csv")  # transfer waits for the answer report
-    assert plan.returncode == 0 and "answer_report" in plan.stdout and "transfer" in plan.stdout
+    assert plan.returncode == 0 and "answer_counts" in plan.stdout and "transfer" in plan.stdout
     validation = pd.read_csv(work / "results/tables/judge_validation.csv")
     assert set(validation["source"]) == {"gptfuzz", "jailjudge", "saferlhf", "jailbreakbench", "xstest"}
     assert validation["auc"].between(0, 1).all(), out[-2000:]
@@ -254,7 +259,11 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
     assert (answers["n_answer_tokens"] <= 5).all() and answers["prompt_id"].tolist() == prompts["prompt_index"].tolist()
     acts, index = load_activations(work / "results/activations/tiny-c/xstest.safetensors")
     raw_reads, _ = load_activations(work / "results/answers/tiny-c/xstest.safetensors")
-    assert index.tolist() == list(range(2 * len(prompts), 3 * len(prompts)))  # tiny-c's rows of the suite table
+    manifest = json.loads((work / "results/activations/tiny-c/xstest.json").read_text())
+    assert index.tolist() == list(range(len(prompts)))  # counted among tiny-c's own rows
+    assert table_rows(table, index, manifest).tolist() == list(range(2 * len(prompts), 3 * len(prompts)))
+    own = pd.read_parquet(work / "results/suites/xstest/tiny-c.parquet")  # what tiny-c's reads were indexed on
+    pd.testing.assert_frame_equal(own, table.iloc[2 * len(prompts) :].reset_index(drop=True))
     for key, value in acts.items():
         np.testing.assert_array_equal(value, raw_reads[key])  # the fused reads themselves, in prompt order
     manifest = json.loads((work / "results/activations/tiny-c/xstest.json").read_text())

@@ -13,8 +13,8 @@ import jsonschema
 import yaml
 
 from emobasis.data.stimuli import check_stimulus_config, concept_names
-from emobasis.data.table import TableSpecError, check_table_suite
-from emobasis.errors import ConfigError
+from emobasis.data.table import check_table_suite
+from emobasis.errors import ConfigError, TableSpecError
 from emobasis.labels.answers import answer_sources, check_answer_config, check_own_responses
 from emobasis.report.verdict import check_verdict_config
 from emobasis.transfer.crosssuite import check_suite_roles

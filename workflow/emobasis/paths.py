@@ -58,6 +58,13 @@ def answers(model: str, suite: str) -> str:
     return f"results/answers/{model}/{suite}.parquet"
 
 
+def answer_table(model: str, suite: str) -> str:
+    """One model's labelled answers to an answers suite: its rows of the suite table, in the same order. The
+    model's own jobs (reads, profiles) read this file, never the whole table, so adding a model to a
+    finished study leaves the other models' jobs alone."""
+    return f"results/suites/{suite}/{model}.parquet"
+
+
 def answer_reads(model: str, suite: str) -> str:
     return f"results/answers/{model}/{suite}.safetensors"
 

@@ -1,5 +1,5 @@
-"""Own answers across suites: counts per model and split (checked against the study's minimums), the
-judge audit sample and a figure of each model's failure rates."""
+"""Own answers across every suite (fit and test): the judge audit sample and a figure of each model's failure
+rates. The count tables are rules answer_counts and test_answer_counts."""
 
 import sys
 
@@ -7,19 +7,14 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 from emobasis.io import atomic_path
-from emobasis.labels.answers import audit_table, check_counts, plot_answer_rates, study_counts
+from emobasis.labels.answers import audit_table, plot_answer_rates, study_counts
 from emobasis.labels.judge import Judge
 
 tables = {s: pd.read_parquet(p) for s, p in zip(snakemake.params.suites, snakemake.input.tables)}
 counts = study_counts(tables)
-print(counts.to_string(), file=sys.stderr)
-need = snakemake.params.minimums
-check_counts(counts[counts["suite"] == "all"], need["target"], need["positives"], need["benign"], "all suites")
 audit = audit_table(tables, Judge.load(snakemake.input.judge).threshold, seed=snakemake.params.seed)
 with atomic_path(snakemake.output.figure) as tmp:
     plot_answer_rates(counts, tmp.with_suffix(".png"))
     tmp.with_suffix(".png").replace(tmp)
 with atomic_path(snakemake.output.audit) as tmp:
     audit.to_csv(tmp, index=False, float_format="%.3f")
-with atomic_path(snakemake.output.counts) as tmp:
-    counts.to_csv(tmp, index=False, float_format="%.3f")

@@ -17,18 +17,17 @@ spec = snakemake.params.suite
 provenance = {"emobasis": __version__, "suite": {name: spec}, "tone": snakemake.params.tone}
 provenance.update(split=snakemake.params.split, seed=snakemake.params.seed)
 if spec["adapter"] == "answers":
-    from emobasis.io import sha256_file
-    from emobasis.labels.answers import answer_counts, label_answers
-    from emobasis.labels.judge import Judge
+    from emobasis.labels.answers import answer_counts
 
-    prompts = pd.read_parquet(snakemake.input.prompts)
-    answers = {m: pd.read_parquet(p) for m, p in zip(snakemake.params.models, snakemake.input.answers)}
-    table = label_answers(prompts, answers, Judge.load(snakemake.input.judge), snakemake.params.tone, name)
-    counts = answer_counts(table)  # the study's minimums are checked over all suites (rule answer_report)
+    # every study model's labelled answers (rule label_answers), model-major in config order
+    tables = [pd.read_parquet(p) for p in snakemake.input.tables]
+    table = pd.concat(tables, ignore_index=True)
+    counts = answer_counts(table)  # the study's minimums are checked over the fit suites (rule answer_counts)
     print(counts.to_string(), file=sys.stderr)
+    labelled = [read_provenance(p) for p in snakemake.input.tables]
     provenance["prompts"] = read_provenance(snakemake.input.prompts)
-    provenance["answers"] = {m: read_provenance(p) for m, p in zip(snakemake.params.models, snakemake.input.answers)}
-    provenance["judge_sha256"] = sha256_file(snakemake.input.judge)
+    provenance["answers"] = {m: prov["answers"] for m, prov in zip(snakemake.params.models, labelled)}
+    provenance["judge_sha256"] = labelled[0]["judge_sha256"]
     stats = {"answers": counts.to_dict(orient="records")}
 else:
     from emobasis.data.sources import read_manifest

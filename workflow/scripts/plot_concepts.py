@@ -1,4 +1,5 @@
-"""Concept diagnostics of one model: held-out AUC per concept and layer, valence correlation."""
+"""Concept diagnostics of one model (its own diagnostics file, so that adding a model redraws no other
+model's figure): held-out AUC per concept and layer, valence correlation."""
 
 import sys
 

@@ -322,10 +322,15 @@ def check_answer_config(cfg: dict) -> None:
 
 def own_answer_reads(reads_path, table: pd.DataFrame, model: str):
     """A model's fused reads (indexed by prompt) re-indexed to its rows of the suite table, for the
-    standard activation file: ``(acts, row_index, manifest)``; the manifest names the model as responder."""
+    standard activation file: ``(acts, row_index, manifest)``; the manifest names the model as responder.
+
+    ``table`` holds the model's rows (its own labelled answers, or the whole suite table); ``row_index``
+    counts among the model's rows only (:data:`RESPONDER_ROWS` in the manifest), so that the file does not
+    change when another model's rows are added to the suite table.
+    :func:`emobasis.models.activations.table_rows` maps it back."""
     import json
 
-    from emobasis.models.activations import activation_manifest_path, load_activations
+    from emobasis.models.activations import RESPONDER_ROWS, activation_manifest_path, load_activations
 
     arrays, index = load_activations(reads_path)
     manifest = json.loads(activation_manifest_path(reads_path).read_text())
@@ -342,6 +347,10 @@ def own_answer_reads(reads_path, table: pd.DataFrame, model: str):
     keep = ("sha256", "bytes")
     manifest = {k: v for k, v in manifest.items() if k not in keep}
     manifest.update(
-        kind="suite", reads_of="own answers (fused during generation)", rows=int(len(rows)), responder=model
+        kind="suite",
+        reads_of="own answers (fused during generation)",
+        rows=int(len(rows)),
+        responder=model,
+        row_index=RESPONDER_ROWS,
     )
-    return acts, rows, manifest
+    return acts, np.arange(len(rows)), manifest

@@ -44,8 +44,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, roc_auc_score, roc_curve
 from sklearn.preprocessing import normalize
 
-from emobasis.data.judge_sets import JudgeError, cap_rows, check_sources
+from emobasis.data.judge_sets import cap_rows, check_sources
 from emobasis.data.splits import prompt_disjoint_split, stable_seed
+from emobasis.errors import JudgeError
 
 FORMAT_VERSION = 1
 

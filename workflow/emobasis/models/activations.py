@@ -8,8 +8,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from emobasis.models.encode import ExtractionError
+from emobasis.errors import ExtractionError
+
+#: an activation manifest's ``row_index`` value when it counts rows among its responder's rows of the suite
+#: table (own answers: a model's reads do not change when another model's rows join the table)
+RESPONDER_ROWS = "responder rows"
 
 
 def save_activations(
@@ -59,3 +64,18 @@ def load_activations(path: str | Path, manifest_path: str | Path | None = None, 
             )
     arrays = load_file(str(path))
     return {k: v for k, v in arrays.items() if k != "row_index"}, arrays["row_index"]
+
+
+def table_rows(table: pd.DataFrame, row_index: np.ndarray, manifest: dict) -> np.ndarray:
+    """Positions in the suite table ``table`` of an activation file's rows: ``row_index`` itself, or, when the
+    manifest says it counts among its responder's rows (:func:`emobasis.labels.answers.own_answer_reads`),
+    those rows' positions."""
+    if manifest.get("row_index") != RESPONDER_ROWS:
+        return np.asarray(row_index)
+    own = np.flatnonzero(table["responder"].astype(str).to_numpy() == manifest["responder"])
+    if len(own) <= (int(np.max(row_index)) if len(row_index) else -1):
+        raise ExtractionError(
+            f"the suite table has {len(own)} answers by '{manifest['responder']}', fewer than its reads. "
+            "Fix: rerun build_suite (snakemake --forcerun build_suite)."
+        )
+    return own[row_index]

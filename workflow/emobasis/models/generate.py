@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emobasis.errors import GenerationError
 from emobasis.models.extract import (
     PLAIN_PREFIX,
     SUITE_POSITIONS,
@@ -59,7 +60,7 @@ from emobasis.models.extract import (
     resolve_device,
     text_config,
 )
-from emobasis.models.fusedreads import MAX, RUNNING, STOP_REASONS, FusedReads, GenerationError, Tracker
+from emobasis.models.fusedreads import MAX, RUNNING, STOP_REASONS, FusedReads, Tracker
 
 DEFAULT_PLAIN_FORMAT = PLAIN_PREFIX
 

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from emobasis.report.verdict import ReportError
+from emobasis.errors import ReportError
 
 README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from emobasis.errors import ReportError
 from emobasis.labels.tone import ECHO_NEW_WORDS
-from emobasis.report.verdict import ReportError, beyond, cell, cell_rows, decide, describe_stability, fmt, in_space
+from emobasis.report.verdict import beyond, cell, cell_rows, decide, describe_stability, fmt, in_space
 from emobasis.transfer.crosssuite import decide_stability, stability_cells
 from emobasis.transfer.grid import NO_ECHOES
 from emobasis.transfer.methods import null_of

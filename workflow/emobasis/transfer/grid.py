@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.data.splits import stable_seed
+from emobasis.errors import TransferError
 from emobasis.labels.tone import is_echo
 from emobasis.transfer.baselines import FEATURES, SCORES, Context
 from emobasis.transfer.heads import predict
@@ -47,7 +48,7 @@ from emobasis.transfer.spaces import (
     space_reason,
     unswept,
 )
-from emobasis.transfer.study import StudyData, TransferError
+from emobasis.transfer.study import StudyData
 
 
 def grid_config(settings: dict) -> dict:

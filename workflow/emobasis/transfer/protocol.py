@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from emobasis.data.splits import stable_seed
+from emobasis.errors import TransferError
 from emobasis.labels.targets import CONDITIONAL_TARGETS
 from emobasis.transfer.heads import fit_logistic, predict
 from emobasis.transfer.metrics import auc, supported_fpr
-from emobasis.transfer.study import StudyData, TransferError
+from emobasis.transfer.study import StudyData
 
 ALL_K = -1  # k = "all" in tables
 #: the own probe's L2 strengths (``transfer.specific_l2_grid`` overrides), chosen by CV inside the k rows

@@ -227,7 +227,7 @@ def load_study(
     (``StudyData.own``). The chosen layer of each model comes from its concept file, and the shared
     (unlabelled) texts are its stimulus reads at that layer; with ``concept_fits`` (model -> the concept fit
     at that layer) also their concept profiles, for the concept feature spaces (:mod:`emobasis.transfer.spaces`)."""
-    from emobasis.models.activations import load_activations
+    from emobasis.models.activations import activation_manifest_path, load_activations, table_rows
 
     layers, concepts, shared = _stimulus_reads(models, stimulus_activations, concept_meta)
     own_mode = _own_mode(models, suites, activations)
@@ -236,7 +236,11 @@ def load_study(
     own, emb, pemb = {m: [] for m in models}, {m: [] for m in models}, {m: [] for m in models}
     for suite in suites:
         table = pd.read_parquet(suite_tables[suite])
-        reads = {m: load_activations(activations[m][suite]) for m in models}
+        reads = {}
+        for m in models:  # each read's rows as positions in the suite table
+            arrays, row_index = load_activations(activations[m][suite])
+            manifest = json.loads(activation_manifest_path(activations[m][suite]).read_text())
+            reads[m] = (arrays, table_rows(table, row_index, manifest))
         pick, index_of = align_own_rows(table, reads, suite) if own_mode else align_reader_rows(reads, suite)
         for m in models:
             prof = pd.read_parquet(profiles[m][suite]) if profiles else None

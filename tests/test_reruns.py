@@ -1,0 +1,118 @@
+"""What a change to a finished own-answer study reruns, asked of Snakemake itself (dry-run).
+
+A finished study is made without running it: every output of the default study's DAG is written as an
+empty file, then ``snakemake --touch --forceall`` records each job's params, inputs and code as if it had
+run, with modification times in DAG order. A dry-run with a changed config then lists exactly the jobs that
+Snakemake's rerun triggers (mtime, params, input, code) would start."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+import yaml
+from conftest import REPO, job_counts, smk
+
+pytestmark = pytest.mark.workflow
+
+DEFAULT = REPO / "config" / "config.yaml"
+FITTING = ("transfer", "split_seeds", "fit_monitor", "basis_anatomy", "gather_transfer", "fit_concepts")
+
+
+def dry_run_jobs(stdout: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry-run lists."""
+    jobs = []
+    for line in stdout.splitlines():
+        s = line.strip()
+        if s.startswith(("rule ", "localrule ")) and s.endswith(":"):
+            jobs.append((s.split()[1][:-1], {}))
+        elif s.startswith("wildcards:") and jobs:
+            jobs[-1][1].update(kv.split("=", 1) for kv in s[len("wildcards:") :].strip().split(", "))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def finished_default(tmp_path_factory):
+    """A workdir in which the default own-answer study is finished (touched, not run)."""
+    work = tmp_path_factory.mktemp("finished-default")
+    res = smk(work, DEFAULT, "--summary")
+    assert res.returncode == 0, res.stderr[-3000:]
+    outputs = [line.split("\t")[0] for line in res.stdout.splitlines()[1:] if "\t" in line]
+    assert len(outputs) > 100, res.stdout[:2000]
+    for rel in outputs:
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_bytes(b"")
+    res = smk(work, DEFAULT, "--touch", "--forceall", "--cores", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = smk(work, DEFAULT, "-n")
+    assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr, res.stdout[-3000:]
+    return work
+
+
+def dry_run(work, tmp_path, cfg: dict):
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = smk(work, path, "-n")
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    return dry_run_jobs(res.stdout), job_counts(res.stdout) if "Job stats:" in res.stdout else {}
+
+
+def default_config() -> dict:
+    return yaml.safe_load(DEFAULT.read_text())
+
+
+def test_adding_a_test_prompt_set_to_a_finished_study_refits_nothing(finished_default, tmp_path):
+    """A held-out prompt set (role: test): its prompts, answers, labels, reads, profiles and embeddings, its
+    own count table, the cross-suite scoring and the report; never a fitting job, never the fit counts."""
+    cfg = default_config()
+    cfg["sources"]["heldout"] = {"mirror_dir": "heldout", "files": {"harmful.csv": "0" * 64, "benign.csv": "1" * 64}}
+    cols = {"item_id": "id", "prompt": "prompt"}
+    cfg["suites"]["heldout"] = {
+        "adapter": "answers",
+        "role": "test",
+        "prompts": [
+            {"reader": "table", "source": "heldout", "file": "harmful.csv", "columns": cols},
+            {"reader": "table", "source": "heldout", "file": "benign.csv", "columns": cols, "label": "safe"},
+        ],
+    }
+    cfg["study"] = {**cfg.get("study", {}), "suites": ["jailbreakbench", "xstest", "heldout"]}
+    jobs, counts = dry_run(finished_default, tmp_path, cfg)
+    for rule in (*FITTING, "answer_counts", "build_model", "fit_judge", "label_answers"):
+        if rule == "label_answers":  # only the new suite's answers are labelled
+            assert {wc["suite"] for r, wc in jobs if r == rule} == {"heldout"}, jobs
+            continue
+        assert rule not in counts, (rule, counts)
+    for rule in ("generate", "extract", "profiles"):  # one per model, the new suite only
+        assert [wc.get("suite", wc.get("dataset")) for r, wc in jobs if r == rule] == ["heldout"] * 3, (rule, jobs)
+    assert counts["test_answer_counts"] == 1 and counts["cross_suite"] == 3 and counts["write_summary"] == 1
+    assert {wc["suite"] for r, wc in jobs if r in ("build_suite", "embed_responses")} == {"heldout"}
+
+
+def test_adding_a_model_reruns_only_its_own_jobs_and_the_cross_model_ones(finished_default, tmp_path):
+    """A fourth model: its build, answers, labels, reads, concepts and profiles, then the cross-model stages;
+    no other model's generation, labels, reads or profiles."""
+    cfg = default_config()
+    new = copy.deepcopy(cfg["models"][0])
+    new["id"] = "smollm2-second"
+    cfg["models"].append(new)
+    jobs, counts = dry_run(finished_default, tmp_path, cfg)
+    per_model = ("build_model", "generate", "label_answers", "extract", "fit_concepts", "profiles", "plot_concepts")
+    for rule, wc in jobs:
+        if rule in per_model:
+            assert wc.get("model") == "smollm2-second", (rule, wc)  # nothing of the other models is recomputed
+    assert counts["extract"] == 4 and counts["profiles"] == 2 and counts["generate"] == 2
+    assert counts["transfer"] == 4 and counts["split_seeds"] == 4  # every holdout's LOMO sees the new model
+    for untouched in ("fetch_source", "build_prompts", "fit_judge", "build_stimuli"):
+        assert untouched not in counts, untouched
+
+
+def test_a_plain_rerun_of_the_finished_study_schedules_nothing(finished_default, tmp_path):
+    jobs, _ = dry_run(finished_default, tmp_path, default_config())
+    assert jobs == [], jobs
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cleanup(finished_default):
+    yield
+    shutil.rmtree(finished_default, ignore_errors=True)
