@@ -266,7 +266,6 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
     pd.testing.assert_frame_equal(own, table.iloc[2 * len(prompts) :].reset_index(drop=True))
     for key, value in acts.items():
         np.testing.assert_array_equal(value, raw_reads[key])  # the fused reads themselves, in prompt order
-    manifest = json.loads((work / "results/activations/tiny-c/xstest.json").read_text())
     assert manifest["responder"] == "tiny-c" and manifest["decoding"] == "greedy"
 
 

@@ -38,15 +38,30 @@ def test_the_stages_keep_their_layers():
     assert res.returncode == 0, f"lint-imports:\n{res.stdout[-4000:]}{res.stderr[-2000:]}\n{fix}"
 
 
+def package_copy(root, additions: dict[str, str]):
+    """A copy of the package and its contracts under ``root`` with a line added to some modules."""
+    shutil.copytree(REPO / "workflow" / "emobasis", root / "workflow" / "emobasis")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    for module, line in additions.items():
+        path = root / "workflow" / "emobasis" / module
+        path.write_text(path.read_text() + f"\n{line}  # noqa: E402,F401\n")
+    return root
+
+
 def test_an_upward_import_breaks_the_layers(tmp_path):
     """The contract is not vacuous: a copy of the package where data imports report fails it."""
-    shutil.copytree(REPO / "workflow" / "emobasis", tmp_path / "workflow" / "emobasis")
-    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    splits = tmp_path / "workflow" / "emobasis" / "data" / "splits.py"
-    splits.write_text(splits.read_text() + "\nfrom emobasis.report import verdict  # noqa: E402,F401\n")
-    res = lint_imports(tmp_path)
+    res = lint_imports(package_copy(tmp_path, {"data/splits.py": "from emobasis.report import verdict"}))
     assert res.returncode != 0, res.stdout
     assert "emobasis.data is not allowed to import emobasis.report" in res.stdout, res.stdout[-3000:]
+
+
+def test_an_import_cycle_inside_a_stage_breaks_the_contract(tmp_path):
+    cycle = {
+        "transfer/heads.py": "from emobasis.transfer import metrics",
+        "transfer/metrics.py": "import emobasis.transfer.heads",
+    }
+    res = lint_imports(package_copy(tmp_path, cycle))
+    assert res.returncode != 0 and "No cycles are allowed in emobasis.transfer" in res.stdout, res.stdout[-3000:]
 
 
 def is_private(name: str) -> bool:
