@@ -297,7 +297,8 @@ def get_generation_settings(wildcards):
     """
     e, g, m = config["extraction"], config["generation"], MODELS[wildcards.model]
     out = {
-        k: e[k] for k in ("layers", "response_first_k", "max_prompt_tokens", "device")
+        k: e[k]
+        for k in ("layers", "response_first_k", "max_prompt_tokens", "device", "dtype")
     }
     out["max_new_tokens"] = g["max_new_tokens"]
     out["token_budget"] = g.get("token_budget", e["token_budget"])

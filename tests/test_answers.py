@@ -270,7 +270,7 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
 
 
 def test_answers_section_reports_counts_the_judge_and_the_masked_target():
-    from emobasis.labels.answers import answers_section
+    from emobasis.report.sections import answers_section
 
     p = prompts_frame()
     t = label_answers(p, {"a": answers_frame(["step"] * 8), "b": answers_frame(["no"] * 8)}, KeywordJudge(), TONE, "s")

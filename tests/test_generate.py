@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from emobasis.errors import EmobasisError
 from emobasis.models.activations import load_activations, save_activations
 from emobasis.models.extract import (
     PLAIN_PREFIX,
@@ -241,3 +242,40 @@ def test_smollm2_fused_reads_equal_teacher_forced_forward(smollm2_dir, default_c
     cut, acts_cut, _ = generate_answers(model, tok, SMOL_PROMPTS, {**cfg, "stop_strings": ["."]})
     assert all("." not in a for a in cut.answer) and (cut.stop_reason == "stop_string").any()
     assert_reads_exact(acts_cut, model, tok, SMOL_PROMPTS, cut, cfg)
+
+
+# --- the compute dtype ---------------------------------------------------------------------------------
+
+CPUINFO_BF16 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n"
+CPUINFO_PLAIN = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n"
+
+
+def test_auto_dtype_is_bf16_on_cuda_and_on_cpus_with_native_bf16_only():
+    from emobasis.models.extract import cpu_bf16_flags, resolve_dtype
+
+    assert cpu_bf16_flags(CPUINFO_BF16) == ["avx512_bf16"] and cpu_bf16_flags(CPUINFO_PLAIN) == []
+    assert resolve_dtype("cpu", "auto", CPUINFO_BF16) == (torch.bfloat16, "auto: the CPU has avx512_bf16")
+    assert resolve_dtype("cpu", "auto", CPUINFO_PLAIN)[0] == torch.float32
+    assert "no native bf16" in resolve_dtype("cpu", "auto", CPUINFO_PLAIN)[1]
+    assert resolve_dtype("cuda", "auto", CPUINFO_PLAIN)[0] == torch.bfloat16
+    assert resolve_dtype("cpu", "float32", CPUINFO_BF16) == (torch.float32, "asked for (float32)")
+    assert resolve_dtype("cpu", "bfloat16", CPUINFO_PLAIN)[0] == torch.bfloat16
+    with pytest.raises(EmobasisError, match="unknown dtype 'fp8'. Fix: use one of auto, float32, bfloat16"):
+        resolve_dtype("cpu", "fp8")
+
+
+def test_bf16_generation_records_its_dtype_and_keeps_the_layout(tiny_chat_model):
+    table = pd.DataFrame({"prompt": PROMPTS[:3], "prompt_id": ["a", "b", "c"]})
+    cfg = {**CFG, "max_new_tokens": 4}
+    out = {}
+    for dtype in ("float32", "bfloat16"):
+        answers, acts, _, manifest = generate_dataset(
+            tiny_chat_model, table, {**cfg, "dtype": dtype}, model_id="tiny", dataset="demo", progress=False
+        )
+        assert manifest["dtype"] == dtype and manifest["dtype_reason"] == f"asked for ({dtype})"
+        assert all(v.dtype == np.float16 and np.isfinite(v).all() for v in acts.values())
+        out[dtype] = acts
+    assert set(out["float32"]) == set(out["bfloat16"])
+    first = out["float32"]["prompt_last/layer1"].astype(np.float32)  # prompt_last: the same prompt tokens
+    moved = np.abs(first - out["bfloat16"]["prompt_last/layer1"].astype(np.float32)).max() / first.std()
+    assert 0 < moved < 0.5  # bf16 rounds the reads a little, it does not change what they read

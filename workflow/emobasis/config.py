@@ -120,6 +120,7 @@ def _defaults(cfg: dict) -> dict:
     study.setdefault("reader_mode", "all_responses")
     cfg.setdefault("monitor_models", [])
     cfg.get("extraction", {}).setdefault("device", "auto")
+    cfg.get("extraction", {}).setdefault("dtype", "auto")
     return cfg
 
 

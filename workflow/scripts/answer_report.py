@@ -7,8 +7,9 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 from emobasis.io import atomic_path
-from emobasis.labels.answers import audit_table, plot_answer_rates, study_counts
+from emobasis.labels.answers import audit_table, study_counts
 from emobasis.labels.judge import Judge
+from emobasis.report.plots import plot_answer_rates
 
 tables = {s: pd.read_parquet(p) for s, p in zip(snakemake.params.suites, snakemake.input.tables)}
 counts = study_counts(tables)

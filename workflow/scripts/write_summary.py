@@ -24,7 +24,7 @@ summary = in_space(spaces, space)
 context = study_context(p.config, models, sources, suites, summary)
 answers = None
 if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels and the judge's validation
-    from emobasis.labels.answers import answers_section
+    from emobasis.report.sections import answers_section
 
     validation = pd.read_csv(snakemake.input.judge_validation)
     answers = answers_section(pd.read_csv(snakemake.input.answers), validation, p.verdict["target"])

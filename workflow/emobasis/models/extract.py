@@ -219,11 +219,11 @@ def run_extraction(
     return out, stats
 
 
-def load_reader(folder: str | Path, device: str = "cpu"):
-    """Tokenizer and base model (no LM head) in float32 on CPU, bf16 on CUDA."""
+def load_reader(folder: str | Path, device: str = "cpu", dtype: str = "float32"):
+    """Tokenizer and base model (no LM head) in ``dtype`` (:func:`resolve_dtype`): ``(tok, model, dtype)``."""
     from transformers import AutoModel, AutoTokenizer
 
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype, _ = resolve_dtype(device, dtype)
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder, dtype=dtype).to(device).eval()
     return tok, model, dtype
@@ -237,6 +237,42 @@ def pad_token_id(tok) -> int:
 
 
 # --- one (model, dataset) job ----------------------------------------------------------------------
+
+
+#: compute dtypes a config can ask for (extraction.dtype, used by generation too); storage is always float16
+DTYPES = ("auto", "float32", "bfloat16")
+#: CPU flags (Linux /proc/cpuinfo) of native bf16 dot products: AVX512-BF16 or AMX-BF16
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The native-bf16 flags this CPU reports (empty where /proc/cpuinfo is absent, e.g. macOS)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags |= set(line.split(":", 1)[-1].split())
+    return [f for f in CPU_BF16_FLAGS if f in flags]
+
+
+def resolve_dtype(device: str, requested: str = "auto", cpuinfo: str | None = None) -> tuple[torch.dtype, str]:
+    """The compute dtype for ``device`` and why: ``auto`` is bf16 on CUDA and on a CPU with native bf16
+    (AVX512-BF16 or AMX), float32 elsewhere; ``float32`` and ``bfloat16`` are taken as asked (bf16 on a CPU
+    without native support runs, slowly). The reason goes into every manifest."""
+    if requested not in DTYPES:
+        raise ExtractionError(f"unknown dtype {requested!r}. Fix: use one of {', '.join(DTYPES)}.")
+    if requested != "auto":
+        return getattr(torch, requested), f"asked for ({requested})"
+    if device.startswith("cuda"):
+        return torch.bfloat16, "auto: CUDA"
+    flags = cpu_bf16_flags(cpuinfo)
+    if flags:
+        return torch.bfloat16, f"auto: the CPU has {'/'.join(flags)}"
+    return torch.float32, "auto: the CPU has no native bf16 (avx512_bf16, amx_bf16)"
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -285,7 +321,8 @@ def extract_dataset(
     from tqdm import tqdm
 
     device = resolve_device(device)
-    tok, model, dtype = load_reader(model_dir, device)
+    dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))[1]
+    tok, model, dtype = load_reader(model_dir, device, cfg.get("dtype", "float32"))
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     sub = table.iloc[rows]
     if kind == "suite":
@@ -338,6 +375,7 @@ def extract_dataset(
         "rendered_examples": enc.examples,
         "device": device,
         "dtype": str(dtype).replace("torch.", ""),
+        "dtype_reason": dtype_reason,
         "storage_dtype": "float16",
         "token_budget": cfg["token_budget"],
         "threads": torch.get_num_threads(),

@@ -11,7 +11,8 @@ Decoding: greedy (``do_sample=False``, no repetition penalty or other logits pro
 generation config), at most ``max_new_tokens``, the model's EOS id(s) from its generation config (else the
 tokenizer's). Optional ``stop_strings`` (for base models that invent further ``User:`` turns) end a row.
 Rows are batched by ``prompt + max_new_tokens`` length under ``token_budget`` with LEFT padding (a causal
-model generates after the last column), under ``torch.inference_mode()``; float32 on CPU, bf16 on CUDA.
+model generates after the last column), under ``torch.inference_mode()``; in ``extraction.dtype``
+(:func:`emobasis.models.extract.resolve_dtype`: float32, bfloat16, or auto).
 
 **Answer tokens** (the text, the token count, and the span the reads average over are the same tokens):
 the generated tokens before the first EOS (the EOS itself is *not* part of the answer, as extraction's
@@ -58,6 +59,7 @@ from emobasis.models.extract import (
     reader_provenance,
     render_prompts,
     resolve_device,
+    resolve_dtype,
     text_config,
 )
 from emobasis.models.fusedreads import MAX, RUNNING, STOP_REASONS, FusedReads, Tracker
@@ -253,12 +255,13 @@ def generate_answers(
     return table, acts, stats
 
 
-def load_generator(folder: str | Path, device: str = "auto"):
-    """Tokenizer and causal LM (with its head) in float32 on CPU, bf16 on CUDA: ``(tok, model, dtype)``."""
+def load_generator(folder: str | Path, device: str = "auto", dtype: str = "float32"):
+    """Tokenizer and causal LM (with its head) in ``dtype`` (:func:`emobasis.models.extract.resolve_dtype`):
+    ``(tok, model, dtype)``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype, _ = resolve_dtype(device, dtype)
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
     return tok, model, dtype
@@ -281,7 +284,9 @@ def generate_dataset(
     """
     from tqdm import tqdm
 
-    tok, model, dtype = load_generator(model_dir, cfg.get("device", "auto"))
+    device = resolve_device(cfg.get("device", "auto"))
+    dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))[1]
+    tok, model, dtype = load_generator(model_dir, device, cfg.get("dtype", "float32"))
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     sub = table.iloc[rows]
     ids = sub["prompt_id"].tolist() if "prompt_id" in sub.columns else rows.tolist()
@@ -319,6 +324,7 @@ def generate_dataset(
         "rendered_examples": [tok.decode(x) for x in render_generation_prompts(tok, sub["prompt"][:3], cfg)[0]],
         "device": str(next(model.parameters()).device),
         "dtype": str(dtype).replace("torch.", ""),
+        "dtype_reason": dtype_reason,
         "storage_dtype": "float16",
         "token_budget": cfg["token_budget"],
         "threads": torch.get_num_threads(),

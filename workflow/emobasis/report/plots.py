@@ -242,3 +242,32 @@ def plot_cross_suite(table: pd.DataFrame, target: str, position: str, rank: int,
     )
     fig.tight_layout()
     return fig
+
+
+def plot_answer_rates(counts: pd.DataFrame, path) -> None:
+    """Each model's own failure rates per suite: unsafe and tone_masked among harmful-prompt answers, and
+    calm among all answers (the 2 x 2 of unsafe x calm is in results/tables/answers.csv)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = counts[counts["split"] == "all"]
+    suites = list(dict.fromkeys(d["suite"]))
+    fig, axes = plt.subplots(1, len(suites), figsize=(4.2 * len(suites), 3.6), sharey=True, squeeze=False)
+    bars = (("unsafe", "harmful", "unsafe / harmful"), ("tone_masked", "harmful", "tone_masked / harmful"))
+    for ax, suite in zip(axes[0], suites):
+        ds = d[d["suite"] == suite].reset_index(drop=True)
+        x = np.arange(len(ds))
+        for j, (num, den, label) in enumerate((*bars, ("calm", "answers", "calm / answers"))):
+            rate = ds[num] / ds[den].where(ds[den] > 0)
+            ax.bar(x + (j - 1) * 0.27, rate, 0.27, label=label)
+        ax.set_xticks(x, ds["model"], rotation=20, ha="right", fontsize=8)
+        ax.set_title(suite)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("share of the model's own answers")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emobasis.errors import ReportError
+from emobasis.labels.targets import MIN_CONDITIONAL_CLASS
 from emobasis.labels.tone import ECHO_NEW_WORDS
 from emobasis.report.verdict import beyond, cell, cell_rows, decide, describe_stability, fmt, in_space
 from emobasis.transfer.crosssuite import decide_stability, stability_cells
@@ -322,3 +323,70 @@ def stability_summary(stab: pd.DataFrame, verdict: dict) -> tuple[str, list[str]
         *lines,
     ]
     return head, section
+
+
+def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str) -> list[str]:
+    """The own-answer study's labels: each model's test answers (all suites), the 2 x 2 of unsafe x calm, and
+    the judge's leave-one-source-out validation."""
+    test = counts[(counts["suite"] == "all") & (counts["split"] == "test")]
+    whole = counts[(counts["suite"] == "all") & (counts["split"] == "all")].set_index("model")
+    lines = [
+        "## Own answers",
+        "",
+        "Every study model answered every prompt itself; the judge labelled each answer (`unsafe`: it gives the "
+        "harmful help asked for, on a harmful prompt), the tone scorer its tone (`calm`). Test answers per "
+        f"model, all suites (the study needs both classes of {target}; unsafe rate over every harmful prompt in "
+        "the last column):",
+        "",
+        "| model | test answers | benign | harmful | unsafe | calm | tone_masked | unsafe & calm | unsafe & alarmed "
+        "| safe & calm | safe & alarmed | unsafe / harmful (all splits) |",
+        "|---|" + "---|" * 11,
+    ]
+    for _, r in test.iterrows():
+        cols = ("answers", "benign", "harmful", "unsafe", "calm", "tone_masked")
+        cols += ("unsafe_calm", "unsafe_alarmed", "safe_calm", "safe_alarmed")
+        rate = whole.loc[r["model"], "unsafe_rate_harmful"]
+        lines.append(f"| {r['model']} | " + " | ".join(str(int(r[c])) for c in cols) + f" | {rate:.2f} |")
+    small = {m: (int(r["unsafe_calm"]), int(r["unsafe_alarmed"])) for m, r in whole.iterrows()}
+    lines += [
+        "",
+        f"Among unsafe answers, does the read tell a calm one from an alarmed one (`masked_given_unsafe`)? It "
+        f"needs {MIN_CONDITIONAL_CLASS} answers of each kind per model; calm / alarmed unsafe answers (all splits): "
+        + "; ".join(f"{m} {c} / {a}" for m, (c, a) in small.items())
+        + (
+            ", so it is evaluated nowhere in this study."
+            if sum(min(v) >= MIN_CONDITIONAL_CLASS for v in small.values()) < 2
+            else "; with `masked_given_unsafe` in transfer.targets, each model that has them is scored on its own "
+            "unsafe answers (results/tables/transfer_skipped.csv names the others)."
+        ),
+    ]
+    echo = {m: (int(r["unsafe_echo"]), int(r["unsafe"])) for m, r in whole.iterrows() if "unsafe_echo" in r}
+    if echo:
+        lines += [
+            "",
+            f"Unsafe answers that only restate the request (fewer than {ECHO_NEW_WORDS} content words not in the "
+            "prompt; they give no help, but the judge scores them like compliance; counted, not relabelled; "
+            "see `new_words` in `results/tables/judge_audit.csv`): "
+            + "; ".join(f"{m} {e} of {u}" for m, (e, u) in echo.items())
+            + ".",
+        ]
+        worst = [m for m, (e, u) in echo.items() if u and e / u > 0.25]
+        if worst:
+            lines.append(f"**Caution:** {', '.join(worst)}: over a quarter of its unsafe answers are such echoes.")
+    lines += [
+        "",
+        "Judge (TF-IDF + logistic, fit only on labelled responses from the sources below), leave-one-source-out: "
+        "each source scored by a judge fit on the others, threshold fixed on their validation split.",
+        "",
+        "| held-out source | answers | unsafe | AUC | accuracy | Cohen's kappa |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {r['source']} | {int(r['n'])} | {int(r['n_unsafe'])} | {r['auc']:.3f} | {r['accuracy']:.3f} | "
+            f"{r['kappa']:.3f} |"
+            for _, r in validation.iterrows()
+        ],
+        "",
+        "Check the labels by eye in `results/tables/judge_audit.csv`; rates per suite are in "
+        "`results/tables/answers.csv` and `results/figures/answers.png`.",
+    ]
+    return lines
