@@ -279,6 +279,15 @@ def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult
     return out
 
 
+@scores("is_harmful")
+def is_harmful_scores(ctx: Context, proto: Protocol) -> list[HeadResult]:
+    """Harm recognition alone: the prompt's harmful label as the score (1 harmful, 0 benign); no read, no
+    label, no training. On the pooled rows it shows what "this request is harmful" earns by itself; among
+    harmful prompts only (``*_harmful`` targets) it is constant, AUC 0.5."""
+    harmful = ~ctx.data.table(ctx.holdout)["benign"].to_numpy(bool)
+    return _label_free(harmful.astype(np.float64), proto)
+
+
 def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
     """The holdout's concept profiles standardized on its unlabelled rows, by concept name."""
     Z = standardize(ctx.data.Z[ctx.holdout][ctx.position], proto.ref)

@@ -112,6 +112,13 @@ REGISTRY: list[Method] = [
         style=("#ff7f0e", "--"),
         claim="surface zero-shot",
     ),
+    Method(
+        "is_harmful",
+        "is_harmful (the prompt's harmful label as the score: harm recognition alone)",
+        head="scores",
+        ranked=False,
+        claim="is_harmful zero-shot",
+    ),
     Method("mismatch_style", "label-free: warm, unworried, sure (transfer.mismatch)", head="scores", ranked=False),
     Method(
         "mismatch_caution", "label-free: calm without harm salience (transfer.mismatch)", head="scores", ranked=False

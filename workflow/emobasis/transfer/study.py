@@ -17,7 +17,7 @@ import pandas as pd
 from emobasis.concepts.profiles import stimulus_profiles
 from emobasis.data.splits import train_side
 from emobasis.errors import TransferError
-from emobasis.labels.targets import CONDITIONAL_TARGETS, MIN_CONDITIONAL_CLASS
+from emobasis.labels.targets import CONDITION_NAMES, CONDITIONAL_TARGETS, MIN_CONDITIONAL_CLASS, condition_rows
 
 #: columns that belong to one response (and so to one model in own-response mode); the rest describe the
 #: prompt slot (item_id, split, suite, benign, attack, category, ...) and are shared by every model
@@ -82,10 +82,11 @@ class StudyData:
         return self.table(model)[CONDITIONAL_TARGETS.get(target, (target,))[0]].to_numpy().astype(bool)
 
     def eligible(self, model: str, target: str) -> np.ndarray:
-        """The rows the target is defined on for this model: all, or a conditional target's (its unsafe answers)."""
+        """The rows the target is defined on for this model: all, or a conditional target's (e.g. its unsafe
+        answers, or the harmful prompts)."""
         if target not in CONDITIONAL_TARGETS:
             return np.ones(len(self.rows), bool)
-        return self.table(model)[CONDITIONAL_TARGETS[target][1]].to_numpy().astype(bool)
+        return condition_rows(self.table(model), CONDITIONAL_TARGETS[target][1])
 
     def target_reason(self, model: str, target: str) -> str | None:
         """Why the model cannot be fit or scored on a conditional target, or None: it needs
@@ -95,6 +96,7 @@ class StudyData:
         y, rows = self.y(model, target), self.eligible(model, target)
         pos, neg = int((y & rows).sum()), int((~y & rows).sum())
         label, cond = CONDITIONAL_TARGETS[target]
+        cond = CONDITION_NAMES.get(cond, cond)
         if min(pos, neg) < MIN_CONDITIONAL_CLASS:
             return (
                 f"{target}: {model} has {pos} {label} and {neg} other rows among its {cond} rows (all splits); "

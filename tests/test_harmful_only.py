@@ -1,0 +1,101 @@
+"""Harmful prompts only: the early warning's own question is "will this model fail on this harmful request?".
+
+``tone_masked_harmful`` is ``tone_masked`` among harmful prompts only: pools, k draws, test rows, thresholds
+and shuffled-label nulls stay inside them. ``is_harmful`` scores a row by its prompt's harmful label alone.
+A read that knows only "this request is harmful" scores well on the pooled rows (every benign prompt is a
+negative) and at chance among harmful prompts; a read that carries the failure keeps its AUC there."""
+
+import numpy as np
+import pytest
+from conftest import own_answer_study
+from emobasis.transfer.grid import evaluate_holdout
+from emobasis.transfer.protocol import ALL_K, study_protocol
+from emobasis.transfer.simulate import simulate
+
+CFG = {
+    "targets": ["tone_masked", "tone_masked_harmful"],
+    "positions": ["prompt_last"],
+    "ranks": [4],
+    "aligners": ["gcca"],
+    "spaces": ["hidden"],
+    "ks": [0, 16, ALL_K],
+    "seeds": 5,
+    "null_seeds": 20,
+    "l2_grid": [0.1, 1.0, 10.0],
+    "prior_l2": 1.0,
+    "specific_l2": 1.0,
+    "pca_dims": 16,
+    "n_boot": 50,
+}
+
+
+def world(reads_carry: str):
+    """Own answers on the simulator. ``harm``: the reads' planted latent marks the HARMFUL prompts, and each
+    model fails on a coin flip among them (nothing in the read says which). ``failure``: the latent marks
+    the failures themselves, as in the simulator's shared world; the other half of the prompts is benign."""
+    data, _ = simulate("shared", n_rows=1200, n_shared=300, d=24, seed=5)
+    latent = data.rows["tone_masked"].to_numpy()
+    rng = np.random.default_rng(2)
+    if reads_carry == "harm":
+        harmful = latent
+    else:
+        harmful = latent | (rng.random(len(latent)) < 0.5)
+    data.rows["benign"] = ~harmful
+    own = {}
+    for m in data.models:
+        t = data.rows.copy()
+        fails = harmful & (rng.random(len(t)) < 0.5) if reads_carry == "harm" else latent
+        t["unsafe"], t["calm"], t["tone_masked"] = fails, True, fails
+        own[m] = t
+    return own_answer_study(data, own, shared_Z=data.shared_Z, concept_kinds=data.concept_kinds)
+
+
+def zero_shot(summary, target, method):
+    rows = summary[(summary["target"] == target) & (summary["aligner"] == method) & (summary["k"] == 0)]
+    return rows.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def harm_only():
+    data = world("harm")
+    return data, evaluate_holdout(data, "sim0", CFG)[1]
+
+
+def test_the_harmful_only_target_is_scored_on_the_holdouts_harmful_test_prompts(harm_only):
+    data, summary = harm_only
+    te = (data.rows["split"] == "test").to_numpy()
+    harmful = ~data.rows["benign"].to_numpy()
+    row = zero_shot(summary, "tone_masked_harmful", "gcca")
+    assert row["n_test"] == (te & harmful).sum() and row["n_test_benign"] == 0
+    assert row["n_test_pos"] == (te & data.own["sim0"]["tone_masked"].to_numpy()).sum()
+    assert zero_shot(summary, "tone_masked", "gcca")["n_test"] == te.sum()
+
+
+def test_pools_draws_and_nulls_stay_inside_the_harmful_prompts(harm_only):
+    data, _ = harm_only
+    proto = study_protocol(data, "sim0", "tone_masked_harmful", {**CFG, "ks": [16]}, seed=0)
+    harmful = ~data.rows["benign"].to_numpy()
+    assert proto.train_models == ["sim1", "sim2"]
+    assert not (proto.te & ~harmful).any() and not (proto.shot & ~harmful).any()
+    F = {m: np.arange(len(data.rows), dtype=float)[:, None] for m in data.models}
+    X, _ = proto._pool(F, proto.tr)
+    assert harmful[X[:, 0].astype(int)].all()  # the training pool holds harmful prompts only
+
+
+def test_a_read_that_knows_only_harm_scores_at_chance_among_harmful_prompts(harm_only):
+    _, summary = harm_only
+    pooled, harmful_only = zero_shot(summary, "tone_masked", "gcca"), zero_shot(summary, "tone_masked_harmful", "gcca")
+    assert pooled["auc"] > 0.7, pooled["auc"]  # benign prompts are easy negatives
+    assert abs(harmful_only["auc"] - 0.5) < 0.1, harmful_only["auc"]
+    assert harmful_only["auc_ci_low"] < 0.5 < harmful_only["auc_ci_high"]
+    # the prompt's harmful label alone: as good as the read on the pooled rows, constant among harmful ones
+    assert zero_shot(summary, "tone_masked", "is_harmful")["auc"] > 0.7
+    assert zero_shot(summary, "tone_masked_harmful", "is_harmful")["auc"] == 0.5
+
+
+def test_a_read_that_carries_the_failure_keeps_its_auc_among_harmful_prompts():
+    data = world("failure")
+    summary = evaluate_holdout(data, "sim0", CFG)[1]
+    harmful_only = zero_shot(summary, "tone_masked_harmful", "gcca")
+    assert harmful_only["auc"] > 0.75, harmful_only["auc"]
+    assert zero_shot(summary, "tone_masked_harmful", "is_harmful")["auc"] == 0.5
