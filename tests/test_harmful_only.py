@@ -99,3 +99,20 @@ def test_a_read_that_carries_the_failure_keeps_its_auc_among_harmful_prompts():
     harmful_only = zero_shot(summary, "tone_masked_harmful", "gcca")
     assert harmful_only["auc"] > 0.75, harmful_only["auc"]
     assert zero_shot(summary, "tone_masked_harmful", "is_harmful")["auc"] == 0.5
+
+
+def test_the_summary_quotes_the_harmful_only_cell_beside_the_pooled_one(harm_only):
+    from emobasis.report.sections import harmful_only_section
+    from emobasis.report.verdict import cell
+
+    _, summary = harm_only
+    table = summary.assign(k=summary["k"].map(lambda k: "all" if k == ALL_K else str(k)))
+    rule = {"aligner": "gcca", "rank": 4, "target": "tone_masked", "position": "prompt_last", "match_k": 16}
+    text = "\n".join(harmful_only_section(table, rule, ["sim0"]))
+    assert text.startswith("## Among harmful prompts only (tone_masked_harmful)")
+    row = next(line for line in text.splitlines() if line.startswith("| sim0 |"))
+    pooled = cell(table, "gcca", 4, "sim0", "tone_masked", "prompt_last", "0")
+    only = cell(table, "gcca", 4, "sim0", "tone_masked_harmful", "prompt_last", "0")
+    assert f"| {int(only['n_test'])} ({int(only['n_test_pos'])}) | {pooled['auc']:.3f} [" in row
+    assert f"] | {only['auc']:.3f} [" in row and "| 0.500 [0.500, 0.500] |" in row  # is_harmful, harmful only
+    assert harmful_only_section(table[table["target"] == "tone_masked"], rule, ["sim0"]) == []

@@ -390,3 +390,62 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
         "`results/tables/answers.csv` and `results/figures/answers.png`.",
     ]
     return lines
+
+
+#: the harmful-only target of each pooled one (emobasis.labels.targets)
+HARMFUL_ONLY = {"tone_masked": "tone_masked_harmful", "unsafe": "unsafe_harmful"}
+#: what the harmful-only section quotes at zero-shot: (method, ranked), in order
+HARMFUL_ONLY_METHODS = (("is_harmful", False), ("surface_prompt", False), ("prompt_embedding", False))
+
+
+def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> list[str]:
+    """The verdict's cell among harmful prompts only, beside the pooled one: zero-shot AUCs of the rule's
+    aligner, the harm-recognition bound ``is_harmful`` and the prompt-only baselines, and the shared head
+    against the holdout's own probe at k = match_k. Empty when the study has no harmful-only target."""
+    pooled_t, a, r, pos, mk = rule["target"], rule["aligner"], rule["rank"], rule["position"], str(rule["match_k"])
+    target = HARMFUL_ONLY.get(pooled_t)
+    if target is None or not (summary["target"] == target).any():
+        return []
+
+    def quote(method, rank, h, t, k="0", diff=False):
+        rows = cell_rows(summary, method, rank, h, t, pos, k)
+        if not len(rows):
+            return "n/a"
+        row = rows.iloc[0]
+        if diff:
+            return fmt(row["diff_vs_specific"], row["diff_ci_low"], row["diff_ci_high"], signed=True)
+        return fmt(row["auc"], row["auc_ci_low"], row["auc_ci_high"])
+
+    present = [(m, ranked) for m, ranked in HARMFUL_ONLY_METHODS if (summary["aligner"] == m).any()]
+    head = (
+        f"| holdout | harmful test prompts (failures) | {a} zero-shot, pooled | {a} zero-shot, harmful only | "
+        + " | ".join(f"{m} zero-shot, {w}" for m, _ in present for w in ("pooled", "harmful only"))
+        + f" | {a} - specific at k={mk}, harmful only |"
+    )
+    lines = [
+        f"## Among harmful prompts only ({target})",
+        "",
+        f'Every benign prompt is a negative of {pooled_t}, so a score that only knows "this request is harmful" '
+        "does well on the pooled test rows (`is_harmful`: the prompt's label as the score). Among harmful prompts "
+        "the question is the early warning's own: which harmful requests will this model fail on? Pools, k draws, "
+        "test rows and shuffled-label nulls stay inside the harmful prompts. Zero-shot AUCs with 95% CIs over "
+        "prompts; the harmful-only columns are split seed 0, the pooled ones as in the headline (where the split "
+        "seeds ran the verdict's cell, its mean over them). The verdict above reads the pooled cell.",
+        "",
+        head,
+        "|---|" + "---|" * (4 + 2 * len(present)),
+    ]
+    for h in holdouts:
+        rows = cell_rows(summary, a, r, h, target, pos, "0")
+        if not len(rows):
+            lines.append(
+                f"| {h} | not scored (see results/tables/transfer_skipped.csv) |" + " |" * (3 + 2 * len(present))
+            )
+            continue
+        n = f"{int(rows.iloc[0]['n_test'])} ({int(rows.iloc[0]['n_test_pos'])})"
+        cells = [n, quote(a, r, h, pooled_t), quote(a, r, h, target)]
+        for m, ranked in present:
+            cells += [quote(m, r if ranked else 0, h, pooled_t), quote(m, r if ranked else 0, h, target)]
+        cells.append(quote(a, r, h, target, mk, diff=True))
+        lines.append(f"| {h} | " + " | ".join(cells) + " |")
+    return lines

@@ -136,7 +136,7 @@ def write_summary(
     space's rows; ``ks``: the study's k grid; ``stability``: results/tables/cross_suite_stability.csv, judged
     by ``rule["stability"]``; ``by_suite``: results/tables/transfer_by_suite.csv, the rule per suite;
     ``spaces``: every space's rows, for the feature-space section, with ``top_concepts``)."""
-    from emobasis.report.sections import space_section, stability_summary
+    from emobasis.report.sections import harmful_only_section, space_section, stability_summary
 
     stab_line, stab_section = stability_summary(stability, rule) if stability is not None else (None, [])
     cl = claims(summary, rule, holdouts)
@@ -181,6 +181,8 @@ def write_summary(
         *mismatch_line(summary, context.get("mismatch", {}), rule, holdouts),
         *split_seed_line(summary, rule, holdouts),
     ]
+    harmful = harmful_only_section(summary, rule, holdouts)
+    lines += ["", *harmful] if harmful else []
     section = space_section(spaces, rule, holdouts, top_concepts) if spaces is not None else []
     lines += ["", *section] if section else []
     lines += ["", *per_suite_section(by_suite, rule, holdouts, v["verdict"])] if by_suite is not None else []
