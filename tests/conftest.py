@@ -79,6 +79,28 @@ def shared_value(tmp_path_factory, name: str, compute: Callable[[], object]):
     return pickle.loads((folder / "value.pkl").read_bytes())
 
 
+def own_answer_grid(targets: list[str], **over) -> dict:
+    """A small LOMO grid config for the simulated own-answer studies (one position, rank 4, k 0/16/all)."""
+    from emobasis.transfer.protocol import ALL_K
+
+    cfg = {
+        "targets": targets,
+        "positions": ["prompt_last"],
+        "ranks": [4],
+        "aligners": ["gcca", "lowrank"],
+        "spaces": ["hidden", "concepts"],
+        "ks": [0, 16, ALL_K],
+        "seeds": 5,
+        "null_seeds": 20,
+        "l2_grid": [0.1, 1.0, 10.0],
+        "prior_l2": 1.0,
+        "specific_l2": 1.0,
+        "pca_dims": 16,
+        "n_boot": 50,
+    }
+    return {**cfg, **over}
+
+
 def own_answer_study(data, own: dict, **extra):
     """A simulated study in own-response mode: ``own`` model -> its rows (labels, texts); the shared rows keep
     only the prompt-slot columns."""

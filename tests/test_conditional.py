@@ -8,7 +8,7 @@ verdict's cell scored again without the holdout's echoes of the request."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import own_answer_study
+from conftest import own_answer_grid, own_answer_study
 from emobasis.labels.targets import MIN_CONDITIONAL_CLASS
 from emobasis.transfer.grid import check_transfer_table, evaluate_holdout
 from emobasis.transfer.protocol import ALL_K, study_protocol
@@ -16,21 +16,7 @@ from emobasis.transfer.simulate import simulate
 from emobasis.transfer.study import StudyData, TransferError
 
 TARGET = "masked_given_unsafe"
-CFG = {
-    "targets": ["tone_masked", TARGET],
-    "positions": ["prompt_last"],
-    "ranks": [4],
-    "aligners": ["gcca", "lowrank"],
-    "spaces": ["hidden", "concepts"],
-    "ks": [0, 16, ALL_K],
-    "seeds": 5,
-    "null_seeds": 20,
-    "l2_grid": [0.1, 1.0, 10.0],
-    "prior_l2": 1.0,
-    "specific_l2": 1.0,
-    "pca_dims": 16,
-    "n_boot": 50,
-}
+CFG = own_answer_grid(["tone_masked", TARGET])
 
 
 def own_study(n_unsafe_sim2: int = 30) -> StudyData:

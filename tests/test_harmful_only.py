@@ -7,26 +7,12 @@ negative) and at chance among harmful prompts; a read that carries the failure k
 
 import numpy as np
 import pytest
-from conftest import own_answer_study
+from conftest import own_answer_grid, own_answer_study
 from emobasis.transfer.grid import evaluate_holdout
 from emobasis.transfer.protocol import ALL_K, study_protocol
 from emobasis.transfer.simulate import simulate
 
-CFG = {
-    "targets": ["tone_masked", "tone_masked_harmful"],
-    "positions": ["prompt_last"],
-    "ranks": [4],
-    "aligners": ["gcca"],
-    "spaces": ["hidden"],
-    "ks": [0, 16, ALL_K],
-    "seeds": 5,
-    "null_seeds": 20,
-    "l2_grid": [0.1, 1.0, 10.0],
-    "prior_l2": 1.0,
-    "specific_l2": 1.0,
-    "pca_dims": 16,
-    "n_boot": 50,
-}
+CFG = own_answer_grid(["tone_masked", "tone_masked_harmful"], aligners=["gcca"], spaces=["hidden"])
 
 
 def world(reads_carry: str):
