@@ -77,6 +77,9 @@ def test_a_read_that_knows_only_harm_scores_at_chance_among_harmful_prompts(harm
     # the prompt's harmful label alone: as good as the read on the pooled rows, constant among harmful ones
     assert zero_shot(summary, "tone_masked", "is_harmful")["auc"] > 0.7
     assert zero_shot(summary, "tone_masked_harmful", "is_harmful")["auc"] == 0.5
+    # harm recognition learned from the reads (a gcca head trained on harmful vs benign): the same story
+    learned, learned_only = (zero_shot(summary, t, "harm_intent") for t in ("tone_masked", "tone_masked_harmful"))
+    assert learned["auc"] > 0.7 and abs(learned_only["auc"] - 0.5) < 0.1, (learned["auc"], learned_only["auc"])
 
 
 def test_a_read_that_carries_the_failure_keeps_its_auc_among_harmful_prompts():

@@ -96,7 +96,7 @@ def test_every_number_in_the_summary_is_the_table_cell_it_names(world):
     )
     assert f"**Verdict: {verdict['verdict']}.**" in text
     check_summary_against_table(text, summary)
-    assert len(parse_claims(text)) == len(cl) == 12 * len(HOLDOUTS)  # 7 of the rule + 5 quoted baselines
+    assert len(parse_claims(text)) == len(cl) == 13 * len(HOLDOUTS)  # 7 of the rule + 6 quoted baselines
     assert "<table>" in summary_html(text)
 
 

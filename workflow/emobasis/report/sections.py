@@ -395,7 +395,12 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
 #: the harmful-only target of each pooled one (emobasis.labels.targets)
 HARMFUL_ONLY = {"tone_masked": "tone_masked_harmful", "unsafe": "unsafe_harmful"}
 #: what the harmful-only section quotes at zero-shot: (method, ranked), in order
-HARMFUL_ONLY_METHODS = (("is_harmful", False), ("surface_prompt", False), ("prompt_embedding", False))
+HARMFUL_ONLY_METHODS = (
+    ("is_harmful", False),
+    ("harm_intent", False),
+    ("surface_prompt", False),
+    ("prompt_embedding", False),
+)
 
 
 def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> list[str]:

@@ -21,6 +21,8 @@ import numpy as np
 
 from emobasis.labels.targets import CONDITIONAL_TARGETS
 from emobasis.transfer.align import Whitener, lowrank_basis, make_aligner, orient_profiles
+from emobasis.transfer.heads import fit_logistic, predict
+from emobasis.transfer.metrics import auc
 from emobasis.transfer.protocol import HeadResult, Protocol, calibrated, standardize
 from emobasis.transfer.spaces import dimension, shared_space_reads, space_ranks, space_reads
 from emobasis.transfer.study import StudyData
@@ -286,6 +288,36 @@ def is_harmful_scores(ctx: Context, proto: Protocol) -> list[HeadResult]:
     harmful prompts only (``*_harmful`` targets) it is constant, AUC 0.5."""
     harmful = ~ctx.data.table(ctx.holdout)["benign"].to_numpy(bool)
     return _label_free(harmful.astype(np.float64), proto)
+
+
+@scores("harm_intent")
+def harm_intent_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Harm recognition learned from the reads: a logistic head on the training models' gcca coordinates (the
+    verdict's rank, or the largest the space holds) trained to tell harmful from benign prompts on their train
+    rows (every row, whatever the target; L2 chosen on their validation rows), scoring the holdout zero-shot.
+    Does the early warning say more than "this request looks harmful"? Among harmful prompts it asks whether
+    how harmful a request looks predicts the failure. None when the study has a single kind of prompt."""
+    harmful = ~ctx.data.rows["benign"].to_numpy(bool)
+    va = (ctx.data.rows["split"] == "val").to_numpy()
+    if harmful.all() or not harmful.any():
+        return None
+    swept = space_ranks(ctx.cfg["ranks"], dimension(ctx.data, ctx.space))
+    if swept:  # the grid's gcca basis (nested in the rank)
+        coords, top = ctx.gcca, max(swept)
+    else:  # a space smaller than every swept rank: a basis of its own dimension
+        top = dimension(ctx.data, ctx.space)
+        basis = ctx.fit_aligner("gcca", top)
+        coords = {m: basis.transform(m, X) for m, X in ctx.X.items()}
+    rank = min(int(ctx.cfg.get("ablation_rank", top)), top)
+    F = ctx.std({m: v[:, :rank] for m, v in coords.items()})
+
+    def pool(mask):
+        return np.concatenate([F[m][mask] for m in ctx.train_models]), np.tile(harmful[mask], len(ctx.train_models))
+
+    (X, y), (Xv, yv) = pool(ctx.tr), pool(va)
+    fits = [fit_logistic(X, y, l2=l2) for l2 in ctx.cfg["l2_grid"]]
+    best = max(fits, key=lambda b: auc(predict(Xv, b), yv))  # the first of equals: the grid's order
+    return _label_free(predict(F[ctx.holdout], best), proto)
 
 
 def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:

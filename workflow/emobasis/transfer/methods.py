@@ -119,6 +119,13 @@ REGISTRY: list[Method] = [
         ranked=False,
         claim="is_harmful zero-shot",
     ),
+    Method(
+        "harm_intent",
+        "harm_intent (gcca head trained to tell harmful from benign prompts: learned harm recognition)",
+        head="scores",
+        ranked=False,
+        claim="harm_intent zero-shot",
+    ),
     Method("mismatch_style", "label-free: warm, unworried, sure (transfer.mismatch)", head="scores", ranked=False),
     Method(
         "mismatch_caution", "label-free: calm without harm salience (transfer.mismatch)", head="scores", ranked=False
