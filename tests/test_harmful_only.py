@@ -105,3 +105,29 @@ def test_the_summary_quotes_the_harmful_only_cell_beside_the_pooled_one(harm_onl
     assert f"| {int(only['n_test'])} ({int(only['n_test_pos'])}) | {pooled['auc']:.3f} [" in row
     assert f"] | {only['auc']:.3f} [" in row and "| 0.500 [0.500, 0.500] |" in row  # is_harmful, harmful only
     assert harmful_only_section(table[table["target"] == "tone_masked"], rule, ["sim0"]) == []
+
+
+def test_the_bootstrap_resamples_twin_prompts_together(monkeypatch):
+    """An own-answer prompt set's ``group`` (an XSTest safe prompt and its unsafe contrast twin share one) is
+    the bootstrap's unit: twins are drawn together, so their correlation widens the CI instead of hiding."""
+    import emobasis.transfer.grid as grid
+    from emobasis.transfer.metrics import bootstrap_units
+
+    data = world("failure")
+    data.rows["group"] = [f"g{i // 2}" for i in range(len(data.rows))]  # rows 2i and 2i+1 are twins
+    for t in data.own.values():
+        t["group"] = data.rows["group"].to_numpy()
+    units = bootstrap_units(data.rows)
+    assert units[0] == units[1] == "sim|g0" and units[2] == "sim|g1"
+    assert (bootstrap_units(data.rows.drop(columns="group")) == data.rows["item_id"].to_numpy()).all()
+    seen = []
+    real = grid.group_bootstrap
+    monkeypatch.setattr(grid, "group_bootstrap", lambda groups, *a: seen.append(groups) or real(groups, *a))
+    evaluate_holdout(data, "sim0", {**CFG, "targets": ["tone_masked"]})
+    te = (data.rows["split"] == "test").to_numpy()
+    codes = seen[0]
+    assert codes.max() + 1 == len(set(units[te])) < te.sum()  # one unit per twin group, fewer than rows
+    pairs = [np.flatnonzero(te & (data.rows["group"] == g).to_numpy()) for g in set(data.rows["group"][te])]
+    test_pos = np.cumsum(te) - 1
+    for rows in (p for p in pairs if len(p) == 2):
+        assert codes[test_pos[rows[0]]] == codes[test_pos[rows[1]]]

@@ -151,7 +151,7 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
     groups, W)} that :func:`stability_rows` pairs."""
     from emobasis.data.splits import stable_seed
     from emobasis.transfer.grid import summarize
-    from emobasis.transfer.metrics import ALARM_COLUMNS, auc_kernel, group_bootstrap
+    from emobasis.transfer.metrics import ALARM_COLUMNS, auc_kernel, bootstrap_units, group_bootstrap
 
     present = list(dict.fromkeys(data.rows["suite"]))
     suites = [s for s in roles if s in present] + [s for s in present if s not in roles]  # config order first
@@ -183,7 +183,7 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
                     note = benign_note(sub, proto, scored)
                     blank = dict.fromkeys(ALARM_COLUMNS, np.nan) if note else {}
                     rows += [{**r, **cell, "note": note, **blank} for r in summ]
-                    yte, groups = proto.y[proto.te], sub.rows["item_id"].to_numpy()[proto.te]
+                    yte, groups = proto.y[proto.te], bootstrap_units(sub.rows)[proto.te]
                     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position))
                     for (name, rank), results in store.items():
                         K = auc_kernel(results[0].scores, yte, groups)  # results[0]: k = 0

@@ -25,6 +25,7 @@ from emobasis.transfer.metrics import (
     auc_kernel,
     auc_rows,
     bootstrap_auc,
+    bootstrap_units,
     group_bootstrap,
     permutation_p,
     recall_rows,
@@ -242,7 +243,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     keep = np.ones(proto.te.sum(), bool) if keep is None else keep
     yte = proto.y[proto.te][keep]
     benign_te = proto.benign[proto.te][keep] & ~yte.astype(bool)  # the rows a false alarm can happen on
-    groups = np.unique(rows["item_id"].to_numpy()[proto.te][keep], return_inverse=True)[1]  # codes: fast
+    groups = np.unique(bootstrap_units(rows)[proto.te][keep], return_inverse=True)[1]  # codes: fast
     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position, *([suite] if suite else [])))
     recs, summ, kernels, nulls = [], [], {}, {}
     for (space, name, rank), results in store.items():

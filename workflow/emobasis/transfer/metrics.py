@@ -124,6 +124,15 @@ def bootstrap_auc(kernel: np.ndarray, y: np.ndarray, groups: np.ndarray, W: np.n
         return np.where(den > 0, num / den, np.nan)
 
 
+def bootstrap_units(rows) -> np.ndarray:
+    """What the bootstrap resamples, per row: an own-answer prompt set's ``group`` (an XSTest safe prompt and
+    its unsafe contrast twin share one, so they are resampled together; prefixed by the suite), else the
+    prompt (``item_id``)."""
+    if "group" in rows and rows["group"].notna().all():
+        return (rows["suite"].astype(str) + "|" + rows["group"].astype(str)).to_numpy()
+    return rows["item_id"].to_numpy()
+
+
 def group_bootstrap(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """[n_boot, n_groups] multiplicities of prompts drawn with replacement (groups sorted as np.unique)."""
     n = len(np.unique(groups))
