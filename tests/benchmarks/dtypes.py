@@ -81,7 +81,7 @@ def main() -> None:
         gen_cfg["token_budget"] = args.token_budget
     prompts = suite_prompts(cfg, Path(args.mirror) if args.mirror else None, args.n)
 
-    models = {d: load_generator(folder, "cpu", d)[:2] for d in DTYPES}
+    models = {d: load_generator(folder, "cpu", getattr(torch, d))[:2] for d in DTYPES}
     for tok, model in models.values():  # warm-up
         generate_answers(model, tok, prompts[:2], {**gen_cfg, "max_new_tokens": 4})
     best = {d: float("inf") for d in DTYPES}

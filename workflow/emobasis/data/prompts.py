@@ -107,8 +107,7 @@ def read_prompt_table(root: Path, files: list[str], entry: dict, where: Where | 
     missing = [c for c in ("item_id", "prompt") if c not in entry["columns"]]
     if missing:
         raise PromptError(f"{where.subject} maps no {missing[0]} column. Fix: add {where.key}.columns.{missing[0]}.")
-    inside(root, entry["file"], f"{where.key}.file")
-    if not (root / entry["file"]).is_file():
+    if not inside(root, entry["file"], f"{where.key}.file").is_file():
         raise PromptError(
             f"{where.subject}: prompt file '{entry['file']}' does not exist in the source. "
             f"Fix: list it among the source's files or correct {where.key}.file."

@@ -73,7 +73,7 @@ def table_rows(table: pd.DataFrame, row_index: np.ndarray, manifest: dict) -> np
     if manifest.get("row_index") != RESPONDER_ROWS:
         return np.asarray(row_index)
     own = np.flatnonzero(table["responder"].astype(str).to_numpy() == manifest["responder"])
-    if len(own) <= (int(np.max(row_index)) if len(row_index) else -1):
+    if len(row_index) and np.max(row_index) >= len(own):
         raise ExtractionError(
             f"the suite table has {len(own)} answers by '{manifest['responder']}', fewer than its reads. "
             "Fix: rerun build_suite (snakemake --forcerun build_suite)."

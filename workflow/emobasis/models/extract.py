@@ -219,11 +219,10 @@ def run_extraction(
     return out, stats
 
 
-def load_reader(folder: str | Path, device: str = "cpu", dtype: str = "float32"):
-    """Tokenizer and base model (no LM head) in ``dtype`` (:func:`resolve_dtype`): ``(tok, model, dtype)``."""
+def load_reader(folder: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
+    """Tokenizer and base model (no LM head) in ``dtype`` (see :func:`resolve_dtype`): ``(tok, model, dtype)``."""
     from transformers import AutoModel, AutoTokenizer
 
-    dtype, _ = resolve_dtype(device, dtype)
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder, dtype=dtype).to(device).eval()
     return tok, model, dtype
@@ -321,8 +320,8 @@ def extract_dataset(
     from tqdm import tqdm
 
     device = resolve_device(device)
-    dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))[1]
-    tok, model, dtype = load_reader(model_dir, device, cfg.get("dtype", "float32"))
+    dtype, dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))
+    tok, model, dtype = load_reader(model_dir, device, dtype)
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     sub = table.iloc[rows]
     if kind == "suite":

@@ -255,13 +255,12 @@ def generate_answers(
     return table, acts, stats
 
 
-def load_generator(folder: str | Path, device: str = "auto", dtype: str = "float32"):
-    """Tokenizer and causal LM (with its head) in ``dtype`` (:func:`emobasis.models.extract.resolve_dtype`):
+def load_generator(folder: str | Path, device: str = "auto", dtype: torch.dtype = torch.float32):
+    """Tokenizer and causal LM (with its head) in ``dtype`` (see :func:`emobasis.models.extract.resolve_dtype`):
     ``(tok, model, dtype)``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
-    dtype, _ = resolve_dtype(device, dtype)
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
     return tok, model, dtype
@@ -285,8 +284,8 @@ def generate_dataset(
     from tqdm import tqdm
 
     device = resolve_device(cfg.get("device", "auto"))
-    dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))[1]
-    tok, model, dtype = load_generator(model_dir, device, cfg.get("dtype", "float32"))
+    dtype, dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))
+    tok, model, dtype = load_generator(model_dir, device, dtype)
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
     sub = table.iloc[rows]
     ids = sub["prompt_id"].tolist() if "prompt_id" in sub.columns else rows.tolist()

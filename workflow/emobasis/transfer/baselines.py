@@ -21,9 +21,8 @@ import numpy as np
 
 from emobasis.labels.targets import CONDITIONAL_TARGETS
 from emobasis.transfer.align import Whitener, lowrank_basis, make_aligner, orient_profiles
-from emobasis.transfer.heads import fit_logistic, predict
-from emobasis.transfer.metrics import auc
-from emobasis.transfer.protocol import HeadResult, Protocol, calibrated, standardize
+from emobasis.transfer.heads import predict
+from emobasis.transfer.protocol import HeadResult, Protocol, calibrated, fit_l2_on_validation, standardize
 from emobasis.transfer.spaces import dimension, shared_space_reads, space_ranks, space_reads
 from emobasis.transfer.study import StudyData
 
@@ -314,10 +313,8 @@ def harm_intent_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None
     def pool(mask):
         return np.concatenate([F[m][mask] for m in ctx.train_models]), np.tile(harmful[mask], len(ctx.train_models))
 
-    (X, y), (Xv, yv) = pool(ctx.tr), pool(va)
-    fits = [fit_logistic(X, y, l2=l2) for l2 in ctx.cfg["l2_grid"]]
-    best = max(fits, key=lambda b: auc(predict(Xv, b), yv))  # the first of equals: the grid's order
-    return _label_free(predict(F[ctx.holdout], best), proto)
+    head = fit_l2_on_validation(*pool(ctx.tr), *pool(va), ctx.cfg["l2_grid"])
+    return _label_free(predict(F[ctx.holdout], head), proto)
 
 
 def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:

@@ -104,6 +104,18 @@ def calibrated(k: int, scores: np.ndarray, benign_scores: np.ndarray) -> HeadRes
     return HeadResult(k, scores, thr, supported_fpr(n))
 
 
+def fit_l2_on_validation(Xtr, ytr, Xva, yva, l2_grid) -> np.ndarray:
+    """A logistic head fit on the train rows at each L2 of ``l2_grid``, the one with the best validation AUC
+    (the first of equals, in the grid's order)."""
+    best, best_auc = None, -1.0
+    for l2 in l2_grid:
+        b = fit_logistic(Xtr, ytr, l2=l2)
+        a = auc(predict(Xva, b), yva)
+        if a > best_auc:
+            best, best_auc = b, a
+    return best
+
+
 class Protocol:
     """Head training and scoring shared by every method, for one (holdout, target)."""
 
@@ -160,15 +172,7 @@ class Protocol:
 
     def fit_zero_shot(self, F: dict) -> np.ndarray:
         """The k = 0 head: trained on the training models' train rows, L2 chosen on their validation rows."""
-        Xtr, ytr = self._pool(F, self.tr)
-        Xva, yva = self._pool(F, self.va)
-        best, best_auc = None, -1.0
-        for l2 in self.cfg["l2_grid"]:  # chosen on the training models' validation rows only
-            b = fit_logistic(Xtr, ytr, l2=l2)
-            a = auc(predict(Xva, b), yva)
-            if a > best_auc:
-                best, best_auc = b, a
-        return best
+        return fit_l2_on_validation(*self._pool(F, self.tr), *self._pool(F, self.va), self.cfg["l2_grid"])
 
     def _k_shot(self, Xh, Y, prior, l2, benign, Xte) -> dict:
         out = {}

@@ -134,15 +134,9 @@ def _stimulus_reads(models, stimulus_activations: dict, concept_meta: dict):
     return layers, concepts, shared
 
 
-def _own_mode(models, suites, activations: dict) -> bool:
+def _own_mode(manifests: dict) -> bool:
     """True when every activation manifest names a responder (own-response mode); an error when some do."""
-    from emobasis.models.activations import activation_manifest_path
-
-    responders = [
-        json.loads(activation_manifest_path(activations[m][s]).read_text()).get("responder")
-        for m in models
-        for s in suites
-    ]
+    responders = [manifest.get("responder") for manifest in manifests.values()]
     if any(responders) and not all(responders):
         raise TransferError(
             "some models read their own responses and others every response. Fix: rerun the "
@@ -232,7 +226,10 @@ def load_study(
     from emobasis.models.activations import activation_manifest_path, load_activations, table_rows
 
     layers, concepts, shared = _stimulus_reads(models, stimulus_activations, concept_meta)
-    own_mode = _own_mode(models, suites, activations)
+    manifests = {
+        (m, s): json.loads(activation_manifest_path(activations[m][s]).read_text()) for m in models for s in suites
+    }
+    own_mode = _own_mode(manifests)
     X = {m: {p: [] for p in positions} for m in models}
     Z = {m: {p: [] for p in positions} for m in models}
     own, emb, pemb = {m: [] for m in models}, {m: [] for m in models}, {m: [] for m in models}
@@ -241,8 +238,7 @@ def load_study(
         reads = {}
         for m in models:  # each read's rows as positions in the suite table
             arrays, row_index = load_activations(activations[m][suite])
-            manifest = json.loads(activation_manifest_path(activations[m][suite]).read_text())
-            reads[m] = (arrays, table_rows(table, row_index, manifest))
+            reads[m] = (arrays, table_rows(table, row_index, manifests[(m, suite)]))
         pick, index_of = align_own_rows(table, reads, suite) if own_mode else align_reader_rows(reads, suite)
         for m in models:
             prof = pd.read_parquet(profiles[m][suite]) if profiles else None
