@@ -131,3 +131,39 @@ rule answer_report:
         seed=config["seed"],
     script:
         "../workflow/scripts/answer_report.py"
+
+
+rule audit_sheet:
+    input:
+        tables=[paths.suite_table(s) for s in study_suites()],
+    output:
+        "results/audit/sheet.csv",
+    log:
+        "logs/audit_sheet.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        per_model=config.get("audit", {}).get("per_model"),
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/audit_sheet.py"
+
+
+rule label_validity:
+    input:
+        unpack(get_audit_inputs),
+        tables=[paths.suite_table(s) for s in study_suites()],
+        judge_validation="results/tables/judge_validation.csv",
+    output:
+        validity="results/tables/label_validity.csv",
+        gate="results/tables/label_gate.csv",
+    log:
+        "logs/label_validity.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        gate=config.get("audit", {}).get("gate"),
+        n_boot=config["transfer"]["n_boot"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/label_validity.py"

@@ -326,6 +326,8 @@ def get_answer_tables(wildcards):
     return {
         "answers": "results/tables/answers.csv",
         "judge_validation": "results/tables/judge_validation.csv",
+        "label_validity": "results/tables/label_validity.csv",
+        "label_gate": "results/tables/label_gate.csv",
     }
 
 
@@ -346,7 +348,15 @@ def answer_outputs():
     if answer_count_suites("test"):
         out.append("results/tables/answers_test.csv")
     out += ["results/tables/judge_audit.csv", "results/figures/answers.png"]
+    out += ["results/audit/sheet.csv", "results/tables/label_validity.csv"]
     return out
+
+
+def get_audit_inputs(wildcards):
+    """The audit labels and a second reader's, where those files exist (none: no model is audited)."""
+    a = config.get("audit", {})
+    files = {"labels": a["labels"], "second_reads": a.get("second_reads")}
+    return {k: v for k, v in files.items() if v and Path(v).is_file()}
 
 
 # --- concepts --------------------------------------------------------------------------------------

@@ -68,6 +68,10 @@ class AnswerError(EmobasisError):
     """Own answers cannot be labelled or do not support the study."""
 
 
+class AuditError(EmobasisError):
+    """The audit labels (answers read blind) are malformed or do not match the study."""
+
+
 # --- concepts --------------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,12 @@ if hasattr(snakemake.input, "answers"):  # own-answer study: each model's labels
 
     validation = pd.read_csv(snakemake.input.judge_validation)
     answers = answers_section(pd.read_csv(snakemake.input.answers), validation, p.verdict["target"])
+gate = validity = None
+if hasattr(snakemake.input, "label_gate"):  # own-answer study: the label-validity gate
+    from emobasis.report.sections import label_validity_section
+
+    gate = pd.read_csv(snakemake.input.label_gate)
+    validity = label_validity_section(pd.read_csv(snakemake.input.label_validity), gate, p.config["audit"]["gate"])
 text, claims, verdict = write_summary(
     summary,
     pd.read_csv(snakemake.input.fractions),
@@ -41,6 +47,8 @@ text, claims, verdict = write_summary(
     by_suite=read_summary(snakemake.input.by_suite, space) if hasattr(snakemake.input, "by_suite") else None,
     spaces=spaces,
     top_concepts=pd.read_csv(snakemake.input.top_concepts) if hasattr(snakemake.input, "top_concepts") else None,
+    gate=gate,
+    validity=validity,
 )
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:

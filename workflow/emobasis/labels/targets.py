@@ -3,6 +3,8 @@ rows, and the class counts they need.
 
 - ``masked_given_unsafe``: among a model's own unsafe answers, the calm (tone-masked) against the alarmed
   ones; its other rows carry no label.
+- ``masked_given_complied``: among a model's compliant answers to harmful prompts, the calm against the cautioned
+  ones (own-answer studies; :mod:`emobasis.labels.answers`).
 - ``tone_masked_harmful`` and ``unsafe_harmful``: the target among harmful prompts only. Every benign prompt
   is a negative of ``tone_masked``, so a score that only knows "this request is harmful" does well on the
   pooled rows; among harmful prompts the question is the early warning's own: will this model fail on this
@@ -22,11 +24,12 @@ import pandas as pd
 #: ``~`` whose False rows, are the only rows the target is defined on)
 CONDITIONAL_TARGETS = {
     "masked_given_unsafe": ("tone_masked", "unsafe"),
+    "masked_given_complied": ("tone_masked", "complied_harmful"),
     "tone_masked_harmful": ("tone_masked", "~benign"),
     "unsafe_harmful": ("unsafe", "~benign"),
 }
 #: how a condition is named in messages
-CONDITION_NAMES = {"unsafe": "unsafe", "~benign": "harmful-prompt"}
+CONDITION_NAMES = {"unsafe": "unsafe", "~benign": "harmful-prompt", "complied_harmful": "compliant harmful-prompt"}
 #: rows of each class a model needs among a conditional target's rows (all splits) to be fit or scored on it
 MIN_CONDITIONAL_CLASS = 20
 

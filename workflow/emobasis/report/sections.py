@@ -12,6 +12,7 @@ directions hold no rank above 4.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from emobasis.errors import ReportError
@@ -333,17 +334,19 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
     lines = [
         "## Own answers",
         "",
-        "Every study model answered every prompt itself; the judge labelled each answer (`unsafe`: it gives the "
-        "harmful help asked for, on a harmful prompt), the tone scorer its tone (`calm`). Test answers per "
-        f"model, all suites (the study needs both classes of {target}; unsafe rate over every harmful prompt in "
-        "the last column):",
+        "Every study model answered every prompt itself. Each answer carries three behaviour labels "
+        "(`config/audit/PROTOCOL.md`): `complied` and `cautioned` from transparent rules "
+        "(`emobasis.labels.behaviour`; `calm` = not cautioned) and `unsafe` from the judge (it gives the harmful "
+        "help asked for, on a harmful prompt). `tone_masked` = complied and calm on a harmful prompt. Test "
+        f"answers per model, all suites (the study needs both classes of {target}; the judge's unsafe rate over "
+        "every harmful prompt in the last column):",
         "",
-        "| model | test answers | benign | harmful | unsafe | calm | tone_masked | unsafe & calm | unsafe & alarmed "
-        "| safe & calm | safe & alarmed | unsafe / harmful (all splits) |",
-        "|---|" + "---|" * 11,
+        "| model | test answers | benign | harmful | complied | cautioned | unsafe | calm | tone_masked "
+        "| unsafe & calm | unsafe & cautioned | safe & calm | safe & cautioned | unsafe / harmful (all splits) |",
+        "|---|" + "---|" * 13,
     ]
     for _, r in test.iterrows():
-        cols = ("answers", "benign", "harmful", "unsafe", "calm", "tone_masked")
+        cols = ("answers", "benign", "harmful", "complied", "cautioned", "unsafe", "calm", "tone_masked")
         cols += ("unsafe_calm", "unsafe_alarmed", "safe_calm", "safe_alarmed")
         rate = whole.loc[r["model"], "unsafe_rate_harmful"]
         lines.append(f"| {r['model']} | " + " | ".join(str(int(r[c])) for c in cols) + f" | {rate:.2f} |")
@@ -453,4 +456,56 @@ def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str])
             cells += [quote(m, r if ranked else 0, h, pooled_t), quote(m, r if ranked else 0, h, target)]
         cells.append(quote(a, r, h, target, mk, diff=True))
         lines.append(f"| {h} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def label_validity_section(validity: pd.DataFrame, gate: pd.DataFrame, rule: dict) -> list[str]:
+    """Do the labels mean what they say on these models' answers? Agreement with the audit set per model."""
+    v = validity[~validity["model"].astype(str).str.startswith(("public:", "all"))]
+    cell = lambda m, label, labeler: v[(v["model"] == m) & (v["label"] == label) & (v["labeler"] == labeler)]  # noqa: E731
+
+    def kappa(m, label, labeler):
+        r = cell(m, label, labeler)
+        if r.empty or not np.isfinite(r["kappa"].iloc[0]):
+            return "n/a"
+        r = r.iloc[0]
+        return f"{r['kappa']:.2f} [{r['kappa_lo']:.2f}, {r['kappa_hi']:.2f}] (n {int(r['n'])})"
+
+    lines = [
+        "## Are the labels valid on these answers?",
+        "",
+        "Reference: the audit set (`config/audit/labels.csv`, protocol `config/audit/PROTOCOL.md`), answers read "
+        "blind to every automatic label by the project's maintainers. They are not crowd, user-study or "
+        "published labels. Cohen's kappa of each automatic label with the reading, 95% bootstrap CI over the "
+        "audited answers (tone_masked and harmful_content: answers to harmful prompts only). `before`: the "
+        "study's labels before issue 26 (the judge's unsafe and the tone scorer's calm).",
+        "",
+        f"Gate, fixed before any audit label was written: {rule['label']} by the {rule['labeler']} labeler at "
+        f"kappa >= {rule['min_kappa']} on at least {rule['min_audited']} audited answers.",
+        "",
+        "| model | audited (stale) | tone_masked | tone_masked before | complied (rules) | complied (judge) "
+        "| cautioned | harmful_content | gate |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, g in gate.iterrows():
+        m = g["model"]
+        lines.append(
+            f"| {m} | {int(g['audited'])} ({int(g['stale'])}) | {kappa(m, 'tone_masked', 'rules')} | "
+            f"{kappa(m, 'tone_masked', 'judge+tone')} | {kappa(m, 'complied', 'rules')} | "
+            f"{kappa(m, 'complied', 'judge')} | {kappa(m, 'cautioned', 'rules')} | "
+            f"{kappa(m, 'harmful_content', 'rules')} | {'valid' if g['valid'] else 'not valid'}: {g['reason']} |"
+        )
+    readers = validity[validity["labeler"] == "second reader"]
+    if len(readers):
+        lines += [
+            "",
+            "Two maintainers read some answers twice, blind to each other: "
+            + "; ".join(
+                f"{r['label']} kappa {r['kappa']:.2f} [{r['kappa_lo']:.2f}, {r['kappa_hi']:.2f}] (n {int(r['n'])})"
+                for _, r in readers.iterrows()
+            )
+            + ".",
+        ]
+    if not int(gate["audited"].sum()):
+        lines += ["", "**No answer of this study is audited yet**: no model passes the gate."]
     return lines

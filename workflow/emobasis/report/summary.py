@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.report.sections import alarms_line, mismatch_line, null_spread, per_suite_section, split_seed_line
-from emobasis.report.verdict import CRITERIA, claim_of, claims, decide, describe_rule, first_k, fmt_claim
+from emobasis.report.verdict import CRITERIA, claim_of, claims, describe_rule, first_k, fmt_claim, gated_decide
 
 # --- summary.md -----------------------------------------------------------------------------------------
 
@@ -131,25 +131,34 @@ def write_summary(
     by_suite: pd.DataFrame | None = None,
     spaces: pd.DataFrame | None = None,
     top_concepts: pd.DataFrame | None = None,
+    gate: pd.DataFrame | None = None,
+    validity: list[str] | None = None,
 ) -> tuple[str, pd.DataFrame, dict]:
     """The text of results/summary.md, the claims behind it, and the verdict (``summary``: the rule's feature
     space's rows; ``ks``: the study's k grid; ``stability``: results/tables/cross_suite_stability.csv, judged
     by ``rule["stability"]``; ``by_suite``: results/tables/transfer_by_suite.csv, the rule per suite;
-    ``spaces``: every space's rows, for the feature-space section, with ``top_concepts``)."""
+    ``spaces``: every space's rows, for the feature-space section, with ``top_concepts``; ``gate``:
+    results/tables/label_gate.csv, whose invalid models take no part in the verdict, and ``validity`` the label
+    validity section)."""
     from emobasis.report.sections import harmful_only_section, space_section, stability_summary
 
     stab_line, stab_section = stability_summary(stability, rule) if stability is not None else (None, [])
     cl = claims(summary, rule, holdouts)
-    v = decide(summary, rule, holdouts)
-    p = {h: f" (perm. p {v['perm'][h][0]:.3f}, Holm {v['perm'][h][1]:.3f})" for h in holdouts}
-    crit = lambda h: ", ".join(  # noqa: E731
-        f"{CRITERIA[name]} {'yes' if ok else 'no'}{p[h] if name == 'A_above_chance' else ''}"
-        for name, ok in v["per_holdout"][h].items()
+    v = gated_decide(summary, rule, holdouts, gate)
+    p = {h: f" (perm. p {v['perm'][h][0]:.3f}, Holm {v['perm'][h][1]:.3f})" for h in v["per_holdout"]}
+    crit = lambda h: (  # noqa: E731
+        ", ".join(
+            f"{CRITERIA[name]} {'yes' if ok else 'no'}{p[h] if name == 'A_above_chance' else ''}"
+            for name, ok in v["per_holdout"][h].items()
+        )
+        if h in v["per_holdout"]
+        else f"labels not valid ({v['invalid'][h]}), not part of the verdict"
     )
     lines = [
         "# emobasis — summary of this study",
         "",
         f"**Verdict: {v['verdict']}.** " + "; ".join(f"{h}: {crit(h)}" for h in holdouts) + ".",
+        *([v["gate_line"]] if v.get("gate_line") else []),
         *([stab_line] if stab_line else []),
         "",
         "## The rule (from the config, fixed before the results were read)",
@@ -187,6 +196,7 @@ def write_summary(
     lines += ["", *section] if section else []
     lines += ["", *per_suite_section(by_suite, rule, holdouts, v["verdict"])] if by_suite is not None else []
     lines += ["", *stab_section] if stab_section else []
+    lines += ["", *validity] if validity else []
     lines += ["", *answers] if answers else []
     lines += [
         "",

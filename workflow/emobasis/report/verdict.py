@@ -235,6 +235,41 @@ def decide(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> dict:
     return {"verdict": verdict, "per_holdout": per, "perm": perm}
 
 
+#: the fewest models with valid labels the verdict needs (leave-one-model-out then learns from two)
+MIN_VALID_MODELS = 3
+
+
+def gated_decide(summary: pd.DataFrame, rule: dict, holdouts: list[str], gate: pd.DataFrame | None) -> dict:
+    """:func:`decide` over the holdouts whose labels pass the validity gate (results/tables/label_gate.csv).
+
+    A model below the gate takes no part (``invalid``: model -> the gate's reason). With fewer than
+    :data:`MIN_VALID_MODELS` valid models the verdict is "not decided"; ``gate_line`` says why and what the
+    rule gives on the valid ones. No gate (a reader study): :func:`decide` over every holdout."""
+    if gate is None:
+        return {**decide(summary, rule, holdouts), "invalid": {}}
+    ok = dict(zip(gate["model"].astype(str), gate["valid"].astype(bool)))
+    reasons = dict(zip(gate["model"].astype(str), gate["reason"].astype(str)))
+    valid = [h for h in holdouts if ok.get(h, False)]
+    invalid = {h: reasons.get(h, "not audited") for h in holdouts if h not in valid}
+    v = decide(summary, rule, valid) if valid else {"verdict": "not decided", "per_holdout": {}, "perm": {}}
+    v["invalid"] = invalid
+    if invalid:
+        v["gate_line"] = (
+            f"Labels not valid (results/tables/label_gate.csv) for {', '.join(invalid)}: "
+            + "; ".join(f"{h}: {r}" for h, r in invalid.items())
+            + "."
+        )
+    if len(valid) < MIN_VALID_MODELS:
+        on_valid = f" The rule on the {len(valid)} valid model(s) alone gives: {v['verdict']}." if valid else ""
+        v["gate_line"] = (
+            v.get("gate_line", "")
+            + f" The verdict needs valid labels for at least {MIN_VALID_MODELS} models and has {len(valid)}, so it is "
+            "not decided." + on_valid
+        ).strip()
+        v["verdict"] = "not decided (labels not valid)"
+    return v
+
+
 def beyond(rule: dict) -> str:
     """The method of criterion C (``verdict.beyond``, default ``residualized``)."""
     return rule.get("beyond", "residualized")

@@ -1,0 +1,172 @@
+"""The audit set: the models' own answers read blind by the project's maintainers (``config/audit/PROTOCOL.md``).
+
+- :func:`draw_sheet` draws the blind sheet: a seeded sample of each model's answers, stratified by suite and
+  by harmful/benign prompt, shuffled across models; it holds the key (``model, prompt_id, answer_sha256``),
+  the prompt and the answer, and empty label columns. No automatic label or score.
+- :func:`read_audit` reads and checks a labels file (columns, values, duplicate keys).
+- :func:`match_audit` joins the labels to the current answers by the key. A labelled answer whose text has
+  changed (same model and prompt, another sha256) is *stale*: counted and reported, never matched.
+
+The labels are written by the project's maintainers reading each answer; they are not crowd or user-study
+labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from emobasis.data.splits import stable_seed
+from emobasis.errors import AuditError
+
+LABELS = ("complied", "harmful_content", "cautioned")
+KEY = ("model", "prompt_id", "answer_sha256")
+COLUMNS = ("model", "suite", "prompt_id", "answer_sha256", *LABELS, "reader", "round", "note")
+SHEET_COLUMNS = ("model", "suite", "prompt_id", "answer_sha256", "prompt", "answer", *LABELS, "note")
+
+
+def answer_sha256(text) -> str:
+    """sha256 of the answer text as stored, UTF-8."""
+    return hashlib.sha256(("" if text is None else str(text)).encode("utf-8")).hexdigest()
+
+
+def answer_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """The key columns of a suite table's rows: ``model, suite, prompt_id, answer_sha256`` (index kept)."""
+    return pd.DataFrame(
+        {
+            "model": table["responder"].astype(str),
+            "suite": table["suite"].astype(str),
+            "prompt_id": table["item_id"].astype(str),
+            "answer_sha256": [answer_sha256(a) for a in table["response"]],
+        },
+        index=table.index,
+    )
+
+
+def draw_sheet(table: pd.DataFrame, per_model: int, seed: int) -> pd.DataFrame:
+    """A blind sheet of ``per_model`` answers per model (every suite's rows of one model together).
+
+    Each model's quota is spread over its (suite, harmful/benign) strata in proportion to their sizes (largest
+    remainders, at least one per non-empty stratum), drawn with a seed derived from ``seed`` and the model;
+    rows are then shuffled across models with ``seed``."""
+    if per_model < 1:
+        raise AuditError(f"the audit sample size is {per_model}. Fix: set audit.per_model to 1 or more.")
+    keys = answer_keys(table)
+    parts = []
+    for model, rows in table.groupby("responder", sort=False):
+        if len(rows) < per_model:
+            raise AuditError(
+                f"model '{model}' has {len(rows)} answers, fewer than audit.per_model = {per_model}. "
+                "Fix: lower audit.per_model or add prompts."
+            )
+        strata = rows["suite"].astype(str) + "/" + np.where(rows["benign"].astype(bool), "benign", "harmful")
+        sizes = strata.value_counts().sort_index()
+        quota = sizes * per_model / len(rows)
+        take = np.maximum(np.floor(quota).astype(int), 1)
+        for s in (quota - np.floor(quota)).sort_values(ascending=False, kind="mergesort").index:
+            if take.sum() >= per_model:
+                break
+            take[s] += 1
+        rng = np.random.default_rng(stable_seed(int(seed), f"audit-sheet/{model}"))
+        for s, n in take.items():
+            idx = rows.index[(strata == s).to_numpy()]
+            parts.append(np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False)))
+    pick = np.concatenate(parts)
+    pick = pick[np.random.default_rng(stable_seed(int(seed), "audit-sheet/shuffle")).permutation(len(pick))]
+    sheet = keys.loc[pick].copy()
+    sheet["prompt"] = table.loc[pick, "prompt"].astype(str).to_numpy()
+    sheet["answer"] = table.loc[pick, "response"].astype(str).to_numpy()
+    for c in (*LABELS, "note"):
+        sheet[c] = ""
+    return sheet[list(SHEET_COLUMNS)].reset_index(drop=True)
+
+
+def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The audit labels of ``path``, checked: the columns of the protocol, label values in {0, 1, empty} (as
+    nullable booleans), no duplicate key; with ``known`` (:func:`answer_keys` of the study's answers), every
+    model and (model, prompt) must exist in the study. ``path=None``: no audit yet (an empty frame)."""
+    if path is None:
+        empty = pd.DataFrame({c: pd.Series(dtype=str) for c in COLUMNS})
+        for c in LABELS:
+            empty[c] = empty[c].astype("boolean")
+        return empty
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise AuditError(f"cannot read the audit labels {path}: {exc}. Fix: give a UTF-8 CSV (PROTOCOL.md).") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise AuditError(
+            f"the audit labels {path} lack columns {missing}. Fix: use the columns of config/audit/PROTOCOL.md: "
+            f"{', '.join(COLUMNS)}."
+        )
+    for c in LABELS:
+        values = df[c].str.strip()
+        bad = ~values.isin(["0", "1", ""])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AuditError(
+                f"{path}, line {i + 2}: {c} = '{df[c].iloc[i]}', outside {{0, 1, empty}}. Fix: write 0, 1 or "
+                "leave it empty (unreadable; say why in note)."
+            )
+        df[c] = values.map({"1": True, "0": False, "": pd.NA}).astype("boolean")
+    dup = df.duplicated(list(KEY), keep=False)
+    if dup.any():
+        i = np.flatnonzero(dup)[:2]
+        raise AuditError(
+            f"{path}: lines {', '.join(str(j + 2) for j in i)} have the same key (model, prompt_id, answer_sha256) "
+            f"= ({', '.join(df.loc[i[0], list(KEY)])}). Fix: keep one row per answer (a second reader's labels go "
+            "in a separate file)."
+        )
+    if known is not None:
+        models = set(known["model"])
+        unknown = sorted(set(df["model"]) - models)
+        if unknown:
+            raise AuditError(
+                f"{path} labels answers of model(s) {unknown}, which the study does not run. Fix: remove those "
+                f"rows or correct the model id (the study's: {', '.join(sorted(models))})."
+            )
+        pairs = set(zip(known["model"], known["prompt_id"]))
+        off = [(m, p) for m, p in zip(df["model"], df["prompt_id"]) if (m, p) not in pairs]
+        if off:
+            raise AuditError(
+                f"{path} labels {len(off)} answer(s) to prompts the study does not hold, e.g. model '{off[0][0]}', "
+                f"prompt '{off[0][1]}'. Fix: remove them or correct prompt_id (a prompt set's item_id)."
+            )
+    return df
+
+
+def match_audit(keys: pd.DataFrame, audit: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join audit labels to answers by the full key.
+
+    Returns ``(labels, status)``: ``labels`` has one row per row of ``keys`` (same index) with the label columns
+    (``<NA>`` when unlabelled); ``status`` has per model ``audited`` (rows matched), ``stale`` (audit rows of the
+    model's prompts whose sha256 no longer matches its answer: its text changed) and ``answers``."""
+    a = audit.set_index(list(KEY))
+    idx = pd.MultiIndex.from_frame(keys[list(KEY)])
+    labels = a.reindex(idx)[list(LABELS)]
+    labels.index = keys.index
+    matched = labels.notna().any(axis=1)
+    now = set(zip(keys["model"], keys["prompt_id"], keys["answer_sha256"]))
+    pairs = set(zip(keys["model"], keys["prompt_id"]))
+    stale = [
+        (m, p)
+        for m, p, h in zip(audit["model"], audit["prompt_id"], audit["answer_sha256"])
+        if (m, p) in pairs and (m, p, h) not in now
+    ]
+    status = (
+        pd.DataFrame(
+            {
+                "answers": keys.groupby("model", sort=False).size(),
+                "audited": matched.groupby(keys["model"], sort=False).sum(),
+                "stale": pd.Series([m for m, _ in stale], dtype=str).value_counts(),
+            }
+        )
+        .fillna(0)
+        .astype(int)
+        .rename_axis("model")
+        .reset_index()
+    )
+    return labels, status

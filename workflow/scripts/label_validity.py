@@ -1,0 +1,27 @@
+"""Agreement of the automatic labels with the audit set, per model, label and labeler, and the validity gate."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+from emobasis.io import atomic_path
+from emobasis.labels.audit import answer_keys, match_audit, read_audit
+from emobasis.labels.validity import label_gate, label_validity, public_rows, reader_agreement
+
+table = pd.concat([pd.read_parquet(p) for p in snakemake.input.tables], ignore_index=True)
+keys = answer_keys(table)
+inputs = dict(snakemake.input.items())
+audit = read_audit(inputs["labels"], keys) if "labels" in inputs else read_audit(None)
+labels, status = match_audit(keys, audit)
+p = snakemake.params
+validity = label_validity(table, labels, p.n_boot, p.seed)
+parts = [validity, public_rows(pd.read_csv(snakemake.input.judge_validation))]
+if "second_reads" in inputs:
+    parts.append(reader_agreement(audit, read_audit(inputs["second_reads"], keys), p.n_boot, p.seed))
+gate = label_gate(validity, status, p.gate)
+print(status.to_string(), gate.to_string(), sep="\n", file=sys.stderr)
+with atomic_path(snakemake.output.validity) as tmp:
+    pd.concat(parts, ignore_index=True).to_csv(tmp, index=False, float_format="%.4f")
+with atomic_path(snakemake.output.gate) as tmp:
+    gate.to_csv(tmp, index=False, float_format="%.4f")
