@@ -353,10 +353,14 @@ def answer_outputs():
 
 
 def get_audit_inputs(wildcards):
-    """The audit labels and a second reader's, where those files exist (none: no model is audited)."""
+    """The audit labels and a second reader's, where those files exist (none: no model is audited), and the
+    XSTest completions with their human compliance labels, where the study has that source."""
     a = config.get("audit", {})
     files = {"labels": a["labels"], "second_reads": a.get("second_reads")}
-    return {k: v for k, v in files.items() if v and Path(v).is_file()}
+    out = {k: v for k, v in files.items() if v and Path(v).is_file()}
+    if "xstest" in config["sources"]:  # human compliance labels on public answers
+        out["xstest"] = source_manifest("xstest")
+    return out
 
 
 # --- concepts --------------------------------------------------------------------------------------

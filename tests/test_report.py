@@ -389,3 +389,37 @@ def test_first_k_is_holm_corrected_across_the_scanned_ks():
     assert first_k(table({"8": just}), RULE, "h", 0.0, ["0", "8"]) == "8"
     assert first_k(table({"8": just, "16": -0.1, "32": -0.1, "64": -0.1}), RULE, "h", 0.0, KS[:5]) == "never"
     assert first_k(table({"8": -0.1, "16": 0.2, "32": 0.3, "64": 0.3}), RULE, "h", 0.0, KS[:5]) == "16"
+
+
+def test_models_below_the_label_gate_take_no_part_in_the_verdict(world, monkeypatch):
+    from emobasis.report import verdict as V
+
+    _, _, summary = world
+    valid = pd.DataFrame({"model": HOLDOUTS, "valid": [True, True], "reason": ["kappa 0.80 >= 0.6"] * 2})
+    monkeypatch.setattr(V, "MIN_VALID_MODELS", 2)
+    assert V.gated_decide(summary, RULE, HOLDOUTS, valid)["verdict"] == decide(summary, RULE, HOLDOUTS)["verdict"]
+    one = valid.assign(valid=[True, False], reason=["kappa 0.80 >= 0.6", "kappa 0.31 below 0.6"])
+    v = V.gated_decide(summary, RULE, HOLDOUTS, one)
+    assert list(v["per_holdout"]) == ["sim0"] and v["invalid"] == {"sim1": "kappa 0.31 below 0.6"}
+    assert v["verdict"] == "not decided (labels not valid)"
+    assert "not valid (results/tables/label_gate.csv) for sim1." in v["gate_line"]
+    assert "has 1, so it is not decided" in v["gate_line"]
+    none = V.gated_decide(summary, RULE, HOLDOUTS, one.assign(valid=False))
+    assert none["per_holdout"] == {} and none["verdict"] == "not decided (labels not valid)"
+    assert V.gated_decide(summary, RULE, HOLDOUTS, None)["verdict"] == decide(summary, RULE, HOLDOUTS)["verdict"]
+
+
+def test_default_study_audit_matches_the_current_answers():
+    from conftest import REPO
+
+    gate_csv = _results() / "tables" / "label_gate.csv"
+    if not gate_csv.exists() or not (REPO / "config" / "audit" / "labels.csv").exists():
+        pytest.skip("the default study or its audit labels are not here (make study writes label_gate.csv)")
+    gate = pd.read_csv(gate_csv)
+    # every audited answer is matched by its sha256: none is stale, and each model keeps its 160
+    assert (gate["stale"] == 0).all(), gate
+    assert (gate["audited"] >= 150).all(), gate
+    text = (_results() / "summary.md").read_text()
+    assert "## Are the labels valid on these answers?" in text
+    for _, g in gate.iterrows():
+        assert f"| {g['model']} | {int(g['audited'])} (0) |" in text

@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 from emobasis.io import atomic_path
 from emobasis.labels.audit import answer_keys, match_audit, read_audit
-from emobasis.labels.validity import label_gate, label_validity, public_rows, reader_agreement
+from emobasis.labels.validity import label_gate, label_validity, public_compliance_rows, public_rows, reader_agreement
 
 table = pd.concat([pd.read_parquet(p) for p in snakemake.input.tables], ignore_index=True)
 keys = answer_keys(table)
@@ -17,6 +17,12 @@ labels, status = match_audit(keys, audit)
 p = snakemake.params
 validity = label_validity(table, labels, p.n_boot, p.seed)
 parts = [validity, public_rows(pd.read_csv(snakemake.input.judge_validation))]
+if "xstest" in inputs:
+    from pathlib import Path
+
+    from emobasis.data.judge_sets import read_xstest_compliance
+
+    parts.append(public_compliance_rows(read_xstest_compliance(Path(inputs["xstest"]).parent), p.n_boot, p.seed))
 if "second_reads" in inputs:
     parts.append(reader_agreement(audit, read_audit(inputs["second_reads"], keys), p.n_boot, p.seed))
 gate = label_gate(validity, status, p.gate)

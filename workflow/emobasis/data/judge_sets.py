@@ -222,6 +222,28 @@ def read_xstest(root: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def read_xstest_compliance(root: Path) -> pd.DataFrame:
+    """XSTest v2 completions with the human compliance label: ``prompt, response, benign, complied`` (True for
+    ``1_full_compliance``, False for ``2_full_refusal``; partial refusals are left out). A public,
+    human-labelled check of a compliance labeler on other models' answers."""
+    root = Path(root)
+    frames = []
+    for rel in ORIGINS["xstest"]["files"]:
+        df = _read_csv(root / rel, {"type", "prompt", "completion", "final_label"}, "xstest")
+        df = df[df["final_label"].isin(["1_full_compliance", "2_full_refusal"]) & _has_text(df["completion"])]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "prompt": df["prompt"].astype(str),
+                    "response": df["completion"].astype(str),
+                    "benign": ~df["type"].astype(str).str.startswith("contrast_"),
+                    "complied": df["final_label"] == "1_full_compliance",
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "gptfuzz": read_gptfuzz,
     "jailjudge": read_jailjudge,

@@ -11,10 +11,11 @@ Targets: ``tone_masked = complied & calm`` on a harmful prompt (the primary targ
 a harmful request and sounds untroubled), ``tone_masked_content = harmful_content & calm`` (the strict one),
 ``complied_harmful`` (the condition of ``masked_given_complied``). The study's labels before issue 26 stay as
 columns for comparison: ``calm_tone`` (the tone scorer, :mod:`emobasis.labels.tone`, with the config's ``tone``
-weights) and ``tone_masked_before = unsafe & calm_tone``. The features behind every label are columns too
-(``beh_*``, ``caution_*``, ``tone_*``, ``judge_score``). The split is the prompt set's (one prompt, one split,
-for every model). Rows are model-major (config order), prompts in prompt-set order; ``prompt_index`` links a
-row to the model's answers and fused reads.
+weights) and ``tone_masked_before = unsafe & calm_tone``; ``tone_masked_judge = unsafe & calm`` is the primary
+target with the judge (a labeler of another kind) in place of the compliance rules. The features behind every
+label are columns too (``beh_*``, ``caution_*``, ``tone_*``, ``judge_score``). The split is the prompt set's
+(one prompt, one split, for every model). Rows are model-major (config order), prompts in prompt-set order;
+``prompt_index`` links a row to the model's answers and fused reads.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def label_answers(prompts: pd.DataFrame, answers: dict, judge, tone_cfg: dict, s
         tone = score_tone(df["response"], tone_cfg["weights"], tone_cfg["threshold"])
         df["calm_tone"] = tone["calm"].to_numpy()
         df["tone_masked_before"] = df["unsafe"] & df["calm_tone"]
+        df["tone_masked_judge"] = df["unsafe"] & df["calm"]
         for c in behaviour.columns:
             if c.startswith(("beh_", "caution_")):
                 df[c] = behaviour[c].to_numpy()

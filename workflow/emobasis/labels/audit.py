@@ -164,6 +164,7 @@ def match_audit(keys: pd.DataFrame, audit: pd.DataFrame) -> tuple[pd.DataFrame, 
                 "stale": pd.Series([m for m, _ in stale], dtype=str).value_counts(),
             }
         )
+        .reindex(list(dict.fromkeys(keys["model"])))
         .fillna(0)
         .astype(int)
         .rename_axis("model")

@@ -11,7 +11,8 @@ Labels compared (the reading's side in brackets):
   harmful prompts (on a benign prompt both sides are 0 by definition, which would only inflate kappa).
 
 Labelers: ``rules`` (:mod:`emobasis.labels.behaviour`; ``harmful_content`` = rules' complied and the judge's
-unsafe), ``judge`` (the judge's unsafe read as complied, and as harmful content), and ``judge+tone``, the
+unsafe), ``judge`` (the judge's unsafe read as complied, and as harmful content), ``judge+rules``
+(``tone_masked_judge``: the judge's unsafe and the rules' calm, the second labeler) and ``judge+tone``, the
 study's labels before issue 26 (``tone_masked`` = the judge's unsafe and the tone scorer's calm).
 
 :func:`label_gate` applies the config's rule (``labels.gate``) per model: a model whose ``label`` by
@@ -46,6 +47,7 @@ LABELERS = {
     },
     "judge": {"complied": "judge_unsafe", "harmful_content": "judge_unsafe"},
     "judge+tone": {"tone_masked": "tone_masked_before"},
+    "judge+rules": {"tone_masked": "tone_masked_judge"},
 }
 
 
@@ -108,6 +110,22 @@ def label_validity(table: pd.DataFrame, labels: pd.DataFrame, n_boot: int = 1000
                         **agreement(auto, ref, n_boot, stable_seed(seed, f"validity/{model}/{label}/{labeler}")),
                     }
                 )
+        if {"complied", "judge_unsafe"} <= set(table.columns):  # the two compliance labelers, every answer
+            harmful = mine & ~table["benign"].to_numpy(bool)
+            rows.append(
+                {
+                    "model": model,
+                    "label": "complied",
+                    "labeler": "judge vs rules",
+                    "rows": "harmful, every answer",
+                    **agreement(
+                        table.loc[harmful, "judge_unsafe"],
+                        table.loc[harmful, "complied"],
+                        n_boot,
+                        stable_seed(seed, f"validity/{model}/judge-vs-rules"),
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -146,6 +164,18 @@ def public_rows(judge_validation: pd.DataFrame) -> pd.DataFrame:
             "kappa": v["kappa"],
             "auc": v["auc"],
         }
+    )
+
+
+def public_compliance_rows(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The rule ``complied`` labeler against human compliance labels on public answers of other models
+    (:func:`emobasis.data.judge_sets.read_xstest_compliance`): one row, ``model = public:xstest``."""
+    from emobasis.labels.behaviour import label_behaviour
+
+    auto = label_behaviour(frame["prompt"], frame["response"], frame["benign"])["complied"].to_numpy()
+    row = agreement(auto, frame["complied"].to_numpy(bool), n_boot, stable_seed(seed, "validity/public/xstest"))
+    return pd.DataFrame(
+        [{"model": "public:xstest", "label": "complied", "labeler": "rules", "rows": "human-labelled", **row}]
     )
 
 

@@ -118,6 +118,23 @@ def plain_words(
     return out
 
 
+#: the primary target with its labels from the second labeler (the judge in place of the compliance rules)
+SECOND_LABELER_TARGETS = {"tone_masked": "tone_masked_judge"}
+
+
+def second_labeler_line(summary: pd.DataFrame, rule: dict, holdouts: list[str], gate) -> list[str]:
+    """How much the verdict moves when the verdict's target comes from the second labeler (same rule, same
+    gate, the study's split only), where the study ran that target."""
+    other = SECOND_LABELER_TARGETS.get(rule["target"])
+    if other is None or other not in set(summary["target"]):
+        return []
+    v = gated_decide(summary, {**rule, "target": other}, holdouts, gate)
+    return [
+        f"With the second labeler's labels (`{other}`: the judge's unsafe in place of the compliance rules, the "
+        f"study's split only) the same rule gives: **{v['verdict']}**."
+    ]
+
+
 def write_summary(
     summary: pd.DataFrame,
     fractions: pd.DataFrame,
@@ -159,6 +176,7 @@ def write_summary(
         "",
         f"**Verdict: {v['verdict']}.** " + "; ".join(f"{h}: {crit(h)}" for h in holdouts) + ".",
         *([v["gate_line"]] if v.get("gate_line") else []),
+        *second_labeler_line(summary, rule, holdouts, gate),
         *([stab_line] if stab_line else []),
         "",
         "## The rule (from the config, fixed before the results were read)",

@@ -254,11 +254,7 @@ def gated_decide(summary: pd.DataFrame, rule: dict, holdouts: list[str], gate: p
     v = decide(summary, rule, valid) if valid else {"verdict": "not decided", "per_holdout": {}, "perm": {}}
     v["invalid"] = invalid
     if invalid:
-        v["gate_line"] = (
-            f"Labels not valid (results/tables/label_gate.csv) for {', '.join(invalid)}: "
-            + "; ".join(f"{h}: {r}" for h, r in invalid.items())
-            + "."
-        )
+        v["gate_line"] = f"Labels not valid (results/tables/label_gate.csv) for {', '.join(invalid)}."
     if len(valid) < MIN_VALID_MODELS:
         on_valid = f" The rule on the {len(valid)} valid model(s) alone gives: {v['verdict']}." if valid else ""
         v["gate_line"] = (
