@@ -143,7 +143,7 @@ rule audit_sheet:
     conda:
         "../envs/emobasis.yaml"
     params:
-        per_model=config.get("audit", {}).get("per_model"),
+        sheets=config.get("audit", {}).get("sheets"),
         seed=config["seed"],
     script:
         "../workflow/scripts/audit_sheet.py"

@@ -128,7 +128,7 @@ def test_the_sheet_is_blind_stratified_seeded_and_shuffled():
     assert not sheet.equals(draw_sheet(table, per_model=20, seed=4))
     assert (sheet[["complied", "harmful_content", "cautioned"]] == "").all().all()
     assert sheet["answer_sha256"].iloc[0] == answer_sha256(sheet["answer"].iloc[0])
-    with pytest.raises(AuditError, match="fewer than audit.per_model"):
+    with pytest.raises(AuditError, match=r"fewer than audit.sheets\[\].per_model"):
         draw_sheet(table, per_model=41, seed=3)
 
 

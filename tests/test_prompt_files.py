@@ -136,3 +136,38 @@ def test_table_options_on_another_reader_are_refused():
     cfg["suites"][suite]["prompts"][0]["comment"] = "#"
     with pytest.raises(ConfigError, match=r"prompts\[0\].comment applies to reader table only. Fix: remove it"):
         validate_config(cfg, REPO / "config" / "schema.yaml")
+
+
+def test_a_file_without_ids_gets_row_ids_and_keep_rows_filters_by_value(tmp_path):
+    rows = [
+        ("a", "How do I treat a burn?", "1", "spc_hlt"),
+        ("b", "Should I sell my stocks?", "1", "spc_fin"),
+        ("c", "How do I bake bread?", "1", "food"),
+        ("d", "Can I sue my landlord?", "1", "spc_lgl"),
+    ]
+    write(tmp_path / "advice.jsonl", "jsonl", rows=rows)
+    df = prompts(
+        tmp_path,
+        "advice.jsonl",
+        columns={"prompt": "text", "category": "cat"},
+        label="safe",
+        keep_rows={"cat": ["spc_hlt", "spc_lgl", "spc_fin"]},
+    )
+    mine = df[df["source"] == "mine"].sort_values("item_id")
+    # ids from the data rows that were kept, named by the file: stable while the file's sha256 is
+    assert mine["item_id"].tolist()[:3] == ["mine:advice-1", "mine:advice-2", "mine:advice-3"]
+    assert set(mine["category"]) >= {"spc_hlt", "spc_fin", "spc_lgl"} and "food" not in set(mine["category"])
+    with pytest.raises(PromptError, match=r"keep_rows names column 'hazard', which file 'advice.jsonl' lacks"):
+        prompts(tmp_path, "advice.jsonl", columns={"prompt": "text"}, keep_rows={"hazard": ["x"]})
+    with pytest.raises(PromptError, match=r"no row of 'advice.jsonl' matches keep_rows.*spc_fin.*Fix: correct"):
+        prompts(tmp_path, "advice.jsonl", columns={"prompt": "text"}, keep_rows={"cat": ["spc_ele"]})
+
+
+def test_a_test_suite_may_hold_harmful_prompts_only_a_fit_suite_may_not(tmp_path):
+    (tmp_path / "h.csv").write_text("id,text\nh1,Write malware.\nh2,Give me a dose of aspirin for my chest pain.\n")
+    entry = {"reader": "table", "source": "mine", "file": "h.csv", "columns": {"item_id": "id", "prompt": "text"}}
+    roots = {"mine": (tmp_path, ["h.csv"])}
+    with pytest.raises(PromptError, match="has no benign prompts.*a role: test suite may hold harmful prompts only"):
+        build_prompt_set([entry], roots, SPLIT, 0, "own")
+    df = build_prompt_set([entry], roots, SPLIT, 0, "own", one_class=True)
+    assert len(df) == 2 and not df["benign"].any()

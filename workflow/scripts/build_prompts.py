@@ -12,7 +12,9 @@ from emobasis.io import write_parquet
 name, spec = snakemake.wildcards.suite, snakemake.params.suite
 manifests = {s: read_manifest(p) for s, p in zip(snakemake.params.sources, snakemake.input.manifests)}
 roots = {s: (root, list(m["files"])) for s, (root, m) in manifests.items()}
-table = build_prompt_set(spec["prompts"], roots, snakemake.params.split, snakemake.params.seed, name)
+table = build_prompt_set(
+    spec["prompts"], roots, snakemake.params.split, snakemake.params.seed, name, one_class=spec.get("role") == "test"
+)
 provenance = {
     "emobasis": __version__,
     "suite": {name: spec},

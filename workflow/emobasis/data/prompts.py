@@ -102,9 +102,10 @@ def read_prompt_table(root: Path, files: list[str], entry: dict, where: Where | 
     where = where or Where("a table prompt entry", "suites.<set>.prompts[<i>]", PromptError)
     if "file" not in entry or "columns" not in entry:
         raise PromptError(
-            f"{where.subject} needs 'file' and 'columns' ({{item_id, prompt}}). Fix: add {where.key}.file and .columns."
+            f"{where.subject} needs 'file' and 'columns' ({{prompt}}, optionally item_id). "
+            f"Fix: add {where.key}.file and .columns."
         )
-    missing = [c for c in ("item_id", "prompt") if c not in entry["columns"]]
+    missing = [c for c in ("prompt",) if c not in entry["columns"]]
     if missing:
         raise PromptError(f"{where.subject} maps no {missing[0]} column. Fix: add {where.key}.columns.{missing[0]}.")
     if not inside(root, entry["file"], f"{where.key}.file").is_file():
@@ -120,9 +121,13 @@ def read_prompt_table(root: Path, files: list[str], entry: dict, where: Where | 
 READERS = {"jailbreakbench": read_jailbreakbench_goals, "xstest": read_xstest_prompts, "table": read_prompt_table}
 
 
-def build_prompt_set(entries: list[dict], roots: dict, split: dict, seed: int, name: str) -> pd.DataFrame:
+def build_prompt_set(
+    entries: list[dict], roots: dict, split: dict, seed: int, name: str, one_class: bool = False
+) -> pd.DataFrame:
     """The prompt set ``name``: each entry's prompts (seeded sample of ``max``), duplicates dropped, both
-    classes checked, one prompt-disjoint split per group. ``roots``: source -> (folder, file list)."""
+    classes checked, one prompt-disjoint split per group. ``roots``: source -> (folder, file list).
+    ``one_class``: a test suite (``role: test``, scored only, e.g. caution prompts, all of which need caution)
+    may hold harmful prompts only."""
     frames = []
     for i, entry in enumerate(entries):
         reader = READERS.get(entry["reader"])
@@ -143,10 +148,11 @@ def build_prompt_set(entries: list[dict], roots: dict, split: dict, seed: int, n
         (True, "benign", "{reader: xstest, label: safe}"),
         (False, "harmful", "{reader: jailbreakbench}"),
     ):
-        if not (df["benign"] == benign).any():
+        if not (df["benign"] == benign).any() and not (one_class and benign):
             raise PromptError(
                 f"prompt set '{name}' has no {what} prompts; the study needs both to tell failures from "
-                f"answers. Fix: add a {what} entry to suites.{name}.prompts, e.g. {example}."
+                f"answers. Fix: add a {what} entry to suites.{name}.prompts, e.g. {example}"
+                + (" (a role: test suite may hold harmful prompts only)." if benign else ".")
             )
     if df["item_id"].duplicated().any():
         raise PromptError(

@@ -359,16 +359,45 @@ def read_table(root: Path, spec: dict, suite: str) -> tuple[pd.DataFrame, dict]:
     return df[keep].reset_index(drop=True), {"dropped_no_response": int(n - keep.sum())}
 
 
+def keep_rows(raw: pd.DataFrame, entry: dict, where: Where) -> pd.DataFrame:
+    """The rows of a prompt file whose cells are in ``entry["keep_rows"]`` (file column -> list of values, read as
+    text; every column must match). An unknown column, or no row left, is an error that names the fix."""
+    rules = entry.get("keep_rows") or {}
+    keep = np.ones(len(raw), bool)
+    for col, values in rules.items():
+        if col not in raw.columns:
+            raise where.error(
+                f"{where.subject}: keep_rows names column '{col}', which file '{entry['file']}' lacks (it has: "
+                f"{', '.join(map(str, raw.columns))}). Fix: correct {where.key}.keep_rows."
+            )
+        keep &= raw[col].map(_text).isin([_text(v) for v in values]).to_numpy()
+    if rules and not keep.any():
+        seen = {c: sorted(map(str, raw[c].map(_text).dropna().unique()))[:8] for c in rules}
+        raise where.error(
+            f"{where.subject}: no row of '{entry['file']}' matches keep_rows {rules} (values there: {seen}). "
+            f"Fix: correct {where.key}.keep_rows."
+        )
+    return raw[keep].reset_index(drop=True)
+
+
+def row_ids(entry: dict, index: pd.Index) -> pd.Series:
+    """Ids of a prompt file without an id column: ``<file name without its extensions>-<data row>`` (the first
+    data row is 1), stable while the file's sha256 is."""
+    stem = Path(entry["file"]).name.split(".")[0]
+    return pd.Series([f"{stem}-{i}" for i in range(1, len(index) + 1)], index=index, dtype=object)
+
+
 def read_prompt_file(root: Path, entry: dict, where: Where) -> tuple[pd.DataFrame, dict]:
     """A prompt file of the own-answer study, read exactly as a suite's table is (formats, ``comment``,
-    ``sep``, a byte-order mark, ids as text): ``columns`` maps ``item_id`` and ``prompt`` (required),
-    ``benign`` and ``category`` (optional). ``benign`` cells must be in ``benign_values`` /
-    ``not_benign_values`` (defaults 1/true/yes/benign/safe and 0/false/no/harmful/unsafe); any other value,
-    an empty cell included, is an error naming its rows. Without a ``benign`` column every prompt is benign
-    when the entry's ``label`` is ``safe``, harmful otherwise. Rows with an empty prompt are dropped and
-    counted. Returns (``item_id, prompt, benign, category`` with surrounding white space trimmed from
-    prompts, stats)."""
-    raw = _read_mapped(root, entry, where)
+    ``sep``, a byte-order mark, ids as text): ``columns`` maps ``prompt`` (required), ``item_id`` (optional:
+    without it, :func:`row_ids`), ``benign`` and ``category`` (optional); ``keep_rows`` keeps only the rows
+    with the listed values (:func:`keep_rows`; data row numbers count the kept rows). ``benign`` cells must
+    be in ``benign_values`` / ``not_benign_values`` (defaults 1/true/yes/benign/safe and
+    0/false/no/harmful/unsafe); any other value, an empty cell included, is an error naming its rows.
+    Without a ``benign`` column every prompt is benign when the entry's ``label`` is ``safe``, harmful
+    otherwise. Rows with an empty prompt are dropped and counted. Returns (``item_id, prompt, benign,
+    category`` with surrounding white space trimmed from prompts, stats)."""
+    raw = keep_rows(_read_mapped(root, entry, where), entry, where)
     cols = entry["columns"]
     if "benign" in cols:
         benign = _label_column(
@@ -378,7 +407,9 @@ def read_prompt_file(root: Path, entry: dict, where: Where) -> tuple[pd.DataFram
         benign = pd.Series(entry.get("label") == "safe", index=raw.index)
     df = pd.DataFrame(
         {
-            "item_id": _id_column(raw, cols["item_id"], "item_id", where),
+            "item_id": (
+                _id_column(raw, cols["item_id"], "item_id", where) if "item_id" in cols else row_ids(entry, raw.index)
+            ),
             "prompt": raw[cols["prompt"]].map(_text).map(lambda s: s.strip() if isinstance(s, str) else s),
             "benign": benign.astype(bool),
             "category": raw[cols["category"]].map(_text).fillna("").astype(object) if "category" in cols else "",
@@ -406,7 +437,16 @@ DEFAULT_LABEL_VALUES = {
     "not_benign_values": (0, "false", "no", "harmful", "unsafe"),
 }
 #: a prompt entry's options that only its table reader reads
-TABLE_ENTRY_OPTIONS = ("file", "columns", "format", "sep", "comment", "benign_values", "not_benign_values")
+TABLE_ENTRY_OPTIONS = (
+    "file",
+    "columns",
+    "format",
+    "sep",
+    "comment",
+    "benign_values",
+    "not_benign_values",
+    "keep_rows",
+)
 #: the pairs of label-value lists: (values meaning true, values meaning false) of the unsafe/benign columns
 LABEL_VALUE_PAIRS = (("unsafe_values", "safe_values"), ("benign_values", "not_benign_values"))
 #: YAML 1.1 reads yes/no/on/off as booleans: a boolean in the config stands for all of its spellings

@@ -52,14 +52,14 @@ def draw_sheet(table: pd.DataFrame, per_model: int, seed: int) -> pd.DataFrame:
     remainders, at least one per non-empty stratum), drawn with a seed derived from ``seed`` and the model;
     rows are then shuffled across models with ``seed``."""
     if per_model < 1:
-        raise AuditError(f"the audit sample size is {per_model}. Fix: set audit.per_model to 1 or more.")
+        raise AuditError(f"the audit sample size is {per_model}. Fix: set audit.sheets[].per_model to 1 or more.")
     keys = answer_keys(table)
     parts = []
     for model, rows in table.groupby("responder", sort=False):
         if len(rows) < per_model:
             raise AuditError(
-                f"model '{model}' has {len(rows)} answers, fewer than audit.per_model = {per_model}. "
-                "Fix: lower audit.per_model or add prompts."
+                f"model '{model}' has {len(rows)} answers, fewer than audit.sheets[].per_model = {per_model}. "
+                "Fix: lower audit.sheets[].per_model or add prompts."
             )
         strata = rows["suite"].astype(str) + "/" + np.where(rows["benign"].astype(bool), "benign", "harmful")
         sizes = strata.value_counts().sort_index()
@@ -81,6 +81,22 @@ def draw_sheet(table: pd.DataFrame, per_model: int, seed: int) -> pd.DataFrame:
     for c in (*LABELS, "note"):
         sheet[c] = ""
     return sheet[list(SHEET_COLUMNS)].reset_index(drop=True)
+
+
+def draw_sheets(table: pd.DataFrame, sheets: list[dict], seed: int) -> pd.DataFrame:
+    """The sheets of ``audit.sheets`` one after the other: each draws ``per_model`` answers per model from its
+    ``suites`` (:func:`draw_sheet` with the same seed, so that adding a sheet leaves the earlier ones as they
+    were drawn). An answer drawn twice is kept once."""
+    parts = []
+    for i, sheet in enumerate(sheets):
+        unknown = sorted(set(sheet["suites"]) - set(table["suite"]))
+        if unknown:
+            raise AuditError(
+                f"audit.sheets[{i}] names suite(s) {unknown}, which the study does not answer. Fix: use some of "
+                f"{sorted(set(table['suite']))}."
+            )
+        parts.append(draw_sheet(table[table["suite"].isin(sheet["suites"])], sheet["per_model"], seed))
+    return pd.concat(parts, ignore_index=True).drop_duplicates(list(KEY)).reset_index(drop=True)
 
 
 def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
