@@ -354,7 +354,8 @@ def answer_outputs():
 
 def get_audit_inputs(wildcards):
     """The audit labels and a second reader's, where those files exist (none: no model is audited), and the
-    XSTest completions with their human compliance labels, where the study has that source."""
+    XSTest completions with their human compliance labels, where the study has that source.
+    """
     a = config.get("audit", {})
     files = {"labels": a["labels"], "second_reads": a.get("second_reads")}
     out = {k: v for k, v in files.items() if v and Path(v).is_file()}

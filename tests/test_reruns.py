@@ -101,7 +101,7 @@ def test_adding_a_model_reruns_only_its_own_jobs_and_the_cross_model_ones(finish
     for rule, wc in jobs:
         if rule in per_model:
             assert wc.get("model") == "smollm2-second", (rule, wc)  # nothing of the other models is recomputed
-    assert counts["extract"] == 4 and counts["profiles"] == 2 and counts["generate"] == 2
+    assert counts["extract"] == 5 and counts["profiles"] == 3 and counts["generate"] == 3  # 3 suites
     assert counts["transfer"] == 4 and counts["split_seeds"] == 4  # every holdout's LOMO sees the new model
     for untouched in ("fetch_source", "build_prompts", "fit_judge", "build_stimuli"):
         assert untouched not in counts, untouched

@@ -24,11 +24,12 @@ def test_dry_run_of_the_own_answer_default(tmp_path):
     res = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"))
     assert res.returncode == 0, res.stderr + res.stdout
     counts = job_counts(res.stdout)
-    assert counts["fetch_source"] == 7  # + the judge's gptfuzz and jailbreakeval sets
-    assert counts["build_prompts"] == 2 and counts["fit_judge"] == 1 and counts["answer_report"] == 1
-    assert counts["generate"] == 3 * 2  # every model answers every prompt set itself
-    assert counts["extract"] == 3 * 4  # fused reads re-indexed (2 suites) + 2 stimulus sets
-    assert counts["build_suite"] == 2 and counts["transfer"] == 3 and "check_tone_scorer" not in counts
+    assert counts["fetch_source"] == 8  # + the judge's gptfuzz and jailbreakeval sets, AILuminate (caution)
+    assert counts["build_prompts"] == 3 and counts["fit_judge"] == 1 and counts["answer_report"] == 1
+    assert counts["generate"] == 3 * 3  # every model answers every prompt set itself
+    assert counts["extract"] == 3 * 5  # fused reads re-indexed (3 suites) + 2 stimulus sets
+    assert counts["build_suite"] == 3 and counts["transfer"] == 3 and "check_tone_scorer" not in counts
+    assert counts["label_answers"] == 3 * 3 and counts["audit_sheet"] == 1 and counts["label_validity"] == 1
 
 
 def test_dry_run_lists_data_and_model_jobs(tmp_path):
