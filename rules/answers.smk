@@ -154,6 +154,7 @@ rule label_validity:
         unpack(get_audit_inputs),
         tables=[paths.suite_table(s) for s in study_suites()],
         judge_validation="results/tables/judge_validation.csv",
+        embedder=get_embedder_manifest,
     output:
         validity="results/tables/label_validity.csv",
         gate="results/tables/label_gate.csv",

@@ -236,3 +236,21 @@ def test_the_gate_names_the_model_whose_labels_disagree():
     assert "below 0.6" in gate.loc["bad", "reason"]
     few = label_gate(validity, status, {**GATE, "min_audited": 100}).set_index("model")
     assert not few["valid"].any() and "fewer than 100" in few.loc["good", "reason"]
+
+
+def test_the_embedding_labeler_never_scores_an_answer_with_a_head_that_saw_its_label():
+    from emobasis.labels.validity import crossfit_embedding_labeler
+
+    rng = np.random.default_rng(0)
+    n, d = 90, 8
+    table = pd.DataFrame({"responder": np.repeat(["a", "b", "c"], n // 3), "benign": np.arange(n) % 5 == 0})
+    answer, prompt = rng.normal(size=(n, d)), np.ones((n, d))
+    labels = pd.DataFrame({"complied": answer[:, 0] > 0, "cautioned": answer[:, 1] > 0.5}).astype("boolean")
+    out = crossfit_embedding_labeler(table, labels, answer, prompt)
+    assert (out["complied"] == labels["complied"]).mean() > 0.85  # the planted direction is learned across models
+    flipped = labels.copy()
+    flipped.loc[table["responder"] == "a", ["complied", "cautioned"]] ^= True  # model a's own labels
+    again = crossfit_embedding_labeler(table, flipped, answer, prompt)
+    mine = (table["responder"] == "a").to_numpy()
+    pd.testing.assert_frame_equal(out[mine], again[mine])  # its predictions never saw them
+    assert not out.loc[table["benign"], "tone_masked"].any()

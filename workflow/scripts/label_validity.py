@@ -15,6 +15,21 @@ inputs = dict(snakemake.input.items())
 audit = read_audit(inputs["labels"], keys) if "labels" in inputs else read_audit(None)
 labels, status = match_audit(keys, audit)
 p = snakemake.params
+audited = labels.notna().any(axis=1).to_numpy()
+if "embedder" in inputs and audited.any() and table.loc[audited, "responder"].nunique() > 1:
+    from pathlib import Path
+
+    from emobasis.labels.validity import crossfit_embedding_labeler
+    from emobasis.models.embed import embed_texts
+
+    rows = table[audited]
+    folder = Path(inputs["embedder"]).parent
+    emb = crossfit_embedding_labeler(
+        rows, labels[audited], embed_texts(folder, rows["response"]), embed_texts(folder, rows["prompt"])
+    )
+    for c in emb.columns:
+        table[f"emb_{c}"] = False
+        table.loc[audited, f"emb_{c}"] = emb[c].to_numpy()
 validity = label_validity(table, labels, p.n_boot, p.seed)
 parts = [validity, public_rows(pd.read_csv(snakemake.input.judge_validation))]
 if "xstest" in inputs:

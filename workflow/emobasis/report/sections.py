@@ -478,20 +478,23 @@ def label_validity_section(validity: pd.DataFrame, gate: pd.DataFrame, rule: dic
         "blind to every automatic label by the project's maintainers. They are not crowd, user-study or "
         "published labels. Cohen's kappa of each automatic label with the reading, 95% bootstrap CI over the "
         "audited answers (tone_masked and harmful_content: answers to harmful prompts only). `before`: the "
-        "study's labels before issue 26 (the judge's unsafe and the tone scorer's calm).",
+        "study's labels before issue 26 (the judge's unsafe and the tone scorer's calm); `second labeler`: the "
+        "judge's unsafe and the rules' calm (`tone_masked_judge`); `embedding head`: a logistic head on sentence "
+        "embeddings trained on the OTHER models' audit labels (leave one model out; reported, not used).",
         "",
         f"Gate, fixed before any audit label was written: {rule['label']} by the {rule['labeler']} labeler at "
         f"kappa >= {rule['min_kappa']} on at least {rule['min_audited']} audited answers.",
         "",
-        "| model | audited (stale) | tone_masked | tone_masked before | complied (rules) | complied (judge) "
-        "| cautioned | harmful_content | gate |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | audited (stale) | tone_masked | tone_masked before | tone_masked, second labeler "
+        "| tone_masked, embedding head | complied (rules) | complied (judge) | cautioned | harmful_content | gate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, g in gate.iterrows():
         m = g["model"]
         lines.append(
             f"| {m} | {int(g['audited'])} ({int(g['stale'])}) | {kappa(m, 'tone_masked', 'rules')} | "
-            f"{kappa(m, 'tone_masked', 'judge+tone')} | {kappa(m, 'complied', 'rules')} | "
+            f"{kappa(m, 'tone_masked', 'judge+tone')} | {kappa(m, 'tone_masked', 'judge+rules')} | "
+            f"{kappa(m, 'tone_masked', 'embedding head')} | {kappa(m, 'complied', 'rules')} | "
             f"{kappa(m, 'complied', 'judge')} | {kappa(m, 'cautioned', 'rules')} | "
             f"{kappa(m, 'harmful_content', 'rules')} | {'valid' if g['valid'] else 'not valid'}: {g['reason']} |"
         )
@@ -505,6 +508,15 @@ def label_validity_section(validity: pd.DataFrame, gate: pd.DataFrame, rule: dic
                 for _, r in readers.iterrows()
             )
             + ".",
+        ]
+    public = validity[(validity["model"] == "public:xstest") & (validity["label"] == "complied")]
+    if len(public):
+        r = public.iloc[0]
+        lines += [
+            "",
+            f"On public answers of other models (XSTest's completions, human compliance labels, n {int(r['n'])}) "
+            f"the rule compliance labeler reaches kappa {r['kappa']:.2f} [{r['kappa_lo']:.2f}, {r['kappa_hi']:.2f}]: "
+            "the rules read fluent answers well; the study's small models write answers they were not built for.",
         ]
     if not int(gate["audited"].sum()):
         lines += ["", "**No answer of this study is audited yet**: no model passes the gate."]
