@@ -309,12 +309,12 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
         ),
         (
             f"Own answers: each model answered each prompt itself, greedy, at most "
-            f"{config.get('generation', {}).get('max_new_tokens')} new tokens (a short answer: the judge and the "
-            "tone scorer read only its start); labels come from an offline TF-IDF judge, not from people. The "
-            "judge is validated leave-one-source-out on public human-labelled responses of other models "
-            "(results/tables/judge_validation.csv), not on these models' own answers: until an audit set read "
-            "blind exists (config/audit/PROTOCOL.md), every number here rests on labels not shown to be valid on "
-            "these answers."
+            f"{config.get('generation', {}).get('max_new_tokens')} new tokens (most answers are cut by that cap). "
+            "The labels come from transparent phrase rules and an offline TF-IDF judge, not from people; they are "
+            "checked against an audit set of the models' own answers read blind by the project's maintainers (AI "
+            "agent sessions, config/audit/), and a model whose primary labels fail the gate takes no part in the "
+            "verdict (results/tables/label_gate.csv). Every transfer number of a model that fails the gate rests on "
+            "labels shown not to be valid on its answers; the tables keep them as descriptions."
             if own
             else "Reader mode: the models read responses written by other models (the suites' responders), not "
             "their own generations; an own-response study needs the GPU config."
