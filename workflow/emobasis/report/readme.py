@@ -14,8 +14,11 @@ README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 
 def readme_block(summary_md: str, figure: str) -> str:
-    """The README's generated block: verdict line, headline table and figure, from results/summary.md."""
-    verdict = next(line for line in summary_md.splitlines() if line.startswith("**Verdict:"))
+    """The README's generated block: the verdict paragraph, headline table and figure, from results/summary.md."""
+    lines = summary_md.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("**Verdict:"))
+    end = next((i for i in range(first, len(lines)) if not lines[i].strip()), len(lines))
+    verdict = "\n\n".join(lines[first:end])  # the verdict and the lines under it (the label gate, stability)
     table = summary_md.split("## Headline\n\n", 1)[1].split("\n## ", 1)[0].strip()
     return "\n".join(
         [
