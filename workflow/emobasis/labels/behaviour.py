@@ -28,7 +28,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from emobasis.labels.tone import new_content_words
+from emobasis.labels.tone import ECHO_NEW_WORDS, new_content_words
 
 #: characters of the answer's start in which a refusal, deflection or lecture means "did not comply"
 OPENING_CHARS = 160
@@ -117,8 +117,6 @@ def label_behaviour(prompts, answers, benign=None) -> pd.DataFrame:
     """:func:`behaviour_features` plus ``complied`` and ``cautioned`` (see the module doc). ``benign``: the
     prompts' benign flags; a lecture stops compliance on harmful prompts only (an answer to "What is murder?"
     may well open with "Murder is a crime")."""
-    from emobasis.labels.tone import ECHO_NEW_WORDS
-
     f = behaviour_features(prompts, answers)
     echo = f["beh_new_words"].to_numpy() < ECHO_NEW_WORDS
     f["beh_echo"] = echo

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from emobasis.data.splits import stable_seed
 from emobasis.errors import AuditError
@@ -54,15 +53,20 @@ LABELERS = {
 }
 
 
-def _stats(auto: np.ndarray, ref: np.ndarray) -> tuple[float, float, float]:
-    if len(auto) == 0:
-        return np.nan, np.nan, np.nan
-    both = np.unique(np.concatenate([auto, ref]))
-    kappa = float(cohen_kappa_score(ref, auto)) if len(both) > 1 else np.nan
-    tp = float((auto & ref).sum())
-    precision = tp / auto.sum() if auto.any() else np.nan
-    recall = tp / ref.sum() if ref.any() else np.nan
-    return kappa, precision, recall
+def _stats(auto: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Cohen's kappa, precision and recall of each row of ``auto`` against the same row of ``ref`` ([..., n]
+    booleans; one row per bootstrap resample), from the 2 x 2 counts; NaN where a statistic is undefined
+    (kappa when both sides hold one and the same class)."""
+    n = auto.shape[-1]
+    tp, fp, fn = (auto & ref).sum(-1), (auto & ~ref).sum(-1), (~auto & ref).sum(-1)
+    tn = n - tp - fp - fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        po = (tp + tn) / n
+        pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n**2
+        kappa = np.where(pe < 1, (po - pe) / (1 - pe), np.nan)
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+    return np.stack([kappa, precision, recall], axis=-1)
 
 
 def agreement(auto, ref, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -71,18 +75,17 @@ def agreement(auto, ref, n_boot: int = 1000, seed: int = 0) -> dict:
     auto, ref = np.asarray(auto, bool), np.asarray(ref, bool)
     if auto.shape != ref.shape:
         raise AuditError(f"agreement: {len(auto)} automatic labels against {len(ref)} reference labels.")
-    point = _stats(auto, ref)
-    rng = np.random.default_rng(seed)
-    boots = (
-        np.array([_stats(auto[i], ref[i]) for i in rng.integers(0, len(auto), (n_boot, len(auto)))])
-        if len(auto)
-        else np.full((1, 3), np.nan)
-    )
+    if not len(auto):
+        point, boots = np.full(3, np.nan), np.full((1, 3), np.nan)
+    else:
+        point = _stats(auto, ref)
+        draws = np.random.default_rng(seed).integers(0, len(auto), (n_boot, len(auto)))
+        boots = _stats(auto[draws], ref[draws])
     out = {"n": int(len(auto)), "n_reading_1": int(ref.sum()), "n_auto_1": int(auto.sum())}
     for j, name in enumerate(("kappa", "precision", "recall")):
         col = boots[:, j][np.isfinite(boots[:, j])]
         lo, hi = np.percentile(col, [2.5, 97.5]) if len(col) else (np.nan, np.nan)
-        out.update({name: point[j], f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
+        out.update({name: float(point[j]), f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
     return out
 
 
