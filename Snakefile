@@ -35,6 +35,7 @@ localrules:
     gather_transfer,
     gather_split_seeds,
     plot_data_efficiency,
+    plot_headline,
     plot_rank_sweep,
     plot_basis,
     plot_concepts,

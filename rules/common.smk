@@ -125,6 +125,7 @@ def report_outputs():
         for position in t["positions"]
     ]
     out += [f"results/figures/rank_sweep/{target}.png" for target in t["targets"]]
+    out += ["results/figures/headline.png", "results/figures/harmful_only.png"]
     out += [f"results/figures/concepts/{m}.png" for m in study_models()]
     out += [
         "results/figures/basis_loadings.png",
@@ -402,6 +403,7 @@ def transfer_settings():
         "embeddings": "embedder" in config,
         "concept_kinds": concept_kinds(config),
         "ablation_rank": config["verdict"]["rank"],
+        "vad_lexicon": vad_lexicon(),
         # the per-suite rows (transfer_by_suite.csv) are the verdict's cell only: all the summary reads
         "suite_cell": {k: config["verdict"][k] for k in ("target", "position", "rank")},
     }
@@ -457,7 +459,26 @@ def cross_model_inputs(suites):
     )
     if own_answers():
         inputs["answer_counts"] = "results/tables/answers.csv"
+    if vad_lexicon():  # the valence_arousal method's ratings
+        inputs["vad"] = source_manifest(config["concepts"]["valence_source"])
     return inputs
+
+
+def vad_lexicon():
+    """The NRC VAD lexicon's path once fetched (None without concepts.valence_source)."""
+    source = config["concepts"].get("valence_source")
+    return f"resources/data/{source}/NRC-VAD-Lexicon.txt" if source else None
+
+
+def get_verdict_history(wildcards):
+    """The verdict rule's change log, which the summary prints (verdict.history): relative to the working
+    directory, else to the workflow's own folder (a run elsewhere with --directory); none when absent.
+    """
+    history = config["verdict"].get("history")
+    for path in [Path(history), Path(workflow.basedir) / history] if history else []:
+        if path.is_file():
+            return {"history": str(path)}
+    return {}
 
 
 def get_transfer_inputs(wildcards):

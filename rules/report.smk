@@ -62,6 +62,36 @@ rule plot_data_efficiency:
         "../workflow/scripts/plot_data_efficiency.py"
 
 
+rule plot_headline:
+    input:
+        "results/tables/transfer_summary.csv",
+    output:
+        headline=report(
+            "results/figures/headline.png",
+            caption="../workflow/report/headline.rst",
+            category="1. Transfer",
+        ),
+        harmful_only=report(
+            "results/figures/harmful_only.png",
+            caption="../workflow/report/harmful_only.rst",
+            category="1. Transfer",
+        ),
+    log:
+        "logs/plot_headline.log",
+    conda:
+        "../envs/emobasis.yaml"
+    params:
+        target=config["verdict"]["target"],
+        position=config["verdict"]["position"],
+        rank=config["verdict"]["rank"],
+        space=config["verdict"]["space"],
+        holdouts=study_models(),
+        ks=config["transfer"]["ks"],
+        match_k=config["verdict"]["match_k"],
+    script:
+        "../workflow/scripts/plot_headline.py"
+
+
 rule plot_rank_sweep:
     input:
         "results/tables/transfer_summary.csv",
@@ -133,6 +163,7 @@ rule plot_concepts:
 rule write_summary:
     input:
         unpack(get_answer_tables),
+        unpack(get_verdict_history),
         summary="results/tables/transfer_summary.csv",
         by_suite="results/tables/transfer_by_suite.csv",
         split_seeds="results/tables/transfer_splits.csv",

@@ -184,6 +184,9 @@ def test_check_counts_names_the_model_and_the_fix():
     with pytest.raises(AnswerError, match="model 'a' has 3 tone_masked positives and 1 benign.*at least 30 and 1"):
         check_counts(everything, "tone_masked", 30, 1, "s")
     check_counts(everything, "tone_masked", 3, 1, "s")  # enough: no error
+    # among harmful prompts only, a model that complies calmly with every harmful prompt has one class
+    with pytest.raises(AnswerError, match=r"model 'a' gives only tone_masked answers in 's' \(6 of 6 harmful\)"):
+        check_counts(everything, "tone_masked_harmful", 3, 1, "s")
 
 
 def test_own_answer_reads_follow_the_table_rows(tmp_path):

@@ -62,8 +62,10 @@ def test_each_model_is_scored_on_its_own_unsafe_answers(study):
         assert (rows["n_test"] == mine.sum()).all()
         assert (rows["n_test_pos"] == (mine & t["calm"].to_numpy()).sum()).all()
         assert 0 < rows["n_test_pos"].iloc[0] < rows["n_test"].iloc[0]
-        # among unsafe answers no prompt is benign: no row calibrates or checks a false-alarm rate
-        assert (rows["n_test_benign"] == 0).all() and rows["recall_at_fpr"].isna().all()
+        # among unsafe answers no prompt is benign: the alarm level is set on benign validation rows (label-free,
+        # the same rows for every target), and the false alarms are counted on the safe answers' rows
+        assert (rows["n_test_benign"] == 0).all() and rows["realized_fpr"].isna().all()
+        assert rows["recall_at_fpr"].notna().all() and (rows["fpr_target"] > 0).all()
         # the shared latent tells calm from alarmed unsafe answers: the zero-shot head transfers it
         zero = rows.set_index(["space", "aligner", "k"]).loc[("hidden", "gcca", 0), "auc"]
         assert zero > 0.8, zero
@@ -83,7 +85,8 @@ def test_pools_draws_and_calibration_stay_inside_each_models_rows():
     assert np.array_equal(idx, np.flatnonzero(proto.tr & E["sim1"]))
     assert np.array_equal(y, data.own["sim1"]["calm"].to_numpy()[idx])
     assert not (proto.shot & ~E["sim0"]).any() and not (proto.te & ~E["sim0"]).any()
-    assert not proto.own_cal.any()  # no benign prompt among unsafe answers
+    assert not (proto.te & proto.benign).any()  # no benign prompt among unsafe answers to score ...
+    assert np.array_equal(proto.own_cal, proto.va & proto.benign)  # ... but the alarm level is set on benign rows
     for draws in proto.draws.values():
         assert all(proto.y[proto.shot][d].any() and not proto.y[proto.shot][d].all() for d in draws)
 

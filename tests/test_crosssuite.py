@@ -193,8 +193,10 @@ def test_cells_that_cannot_be_evaluated_get_a_row_saying_why():
     assert note("d") == {"tone_masked has a single class (False) in d's test rows"}
     assert summary[summary["suite"] == "d"]["auc"].isna().all()
     e = summary[summary["suite"] == "e"]
-    assert e["auc"].notna().all() and e["recall_at_fpr"].isna().all() and e["realized_fpr"].isna().all()
-    assert note("e") == {"no benign rows in e's test rows: the realized FPR cannot be checked there"}
+    # no benign test rows: the alarm (its level set on the training suites' benign validation rows) still has
+    # a recall and its false alarms among the harmful prompts answered safely, no benign false-positive rate
+    assert e["auc"].notna().all() and e["realized_fpr"].isna().all() and e["realized_fpr_safe"].notna().all()
+    assert e["recall_at_fpr"].notna().all() and note("e") == {""}
     assert note("f") == {"f has 4 test prompts, fewer than the 10 the bootstrap needs"}
     # a study with one fit suite: scoring it across suites leaves nothing to train on
     solo, _ = evaluate_cross_suite(data, "sim0", cfg, {"a": "fit", "b": "test", "d": "test", "e": "test", "f": "test"})

@@ -6,6 +6,7 @@ A read that knows only "this request is harmful" scores well on the pooled rows 
 negative) and at chance among harmful prompts; a read that carries the failure keeps its AUC there."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import own_answer_grid, own_answer_study
 from emobasis.transfer.grid import evaluate_holdout
@@ -98,12 +99,17 @@ def test_the_summary_quotes_the_harmful_only_cell_beside_the_pooled_one(harm_onl
     table = summary.assign(k=summary["k"].map(lambda k: "all" if k == ALL_K else str(k)))
     rule = {"aligner": "gcca", "rank": 4, "target": "tone_masked", "position": "prompt_last", "match_k": 16}
     text = "\n".join(harmful_only_section(table, rule, ["sim0"]))
-    assert text.startswith("## Among harmful prompts only (tone_masked_harmful)")
+    assert text.startswith("## Early warning, not harm recognition: among harmful prompts only (tone_masked_harmful)")
     row = next(line for line in text.splitlines() if line.startswith("| sim0 |"))
     pooled = cell(table, "gcca", 4, "sim0", "tone_masked", "prompt_last", "0")
     only = cell(table, "gcca", 4, "sim0", "tone_masked_harmful", "prompt_last", "0")
+    intent = cell(table, "harm_intent", 0, "sim0", "tone_masked_harmful", "prompt_last", "0")
     assert f"| {int(only['n_test'])} ({int(only['n_test_pos'])}) | {pooled['auc']:.3f} [" in row
-    assert f"] | {only['auc']:.3f} [" in row and "| 0.500 [0.500, 0.500] |" in row  # is_harmful, harmful only
+    assert f"] | {only['auc']:.3f} [" in row and f"| {intent['auc']:.3f} [" in row
+    is_harmful = cell(table, "is_harmful", 0, "sim0", "tone_masked", "prompt_last", "0")
+    assert f"sim0 {is_harmful['auc']:.3f} [" in text  # the pooled harm-recognition bound, quoted in the prose
+    # the same section when the rule reads the harmful-only target itself
+    assert harmful_only_section(table, {**rule, "target": "tone_masked_harmful"}, ["sim0"]) == text.splitlines()
     assert harmful_only_section(table[table["target"] == "tone_masked"], rule, ["sim0"]) == []
 
 
@@ -131,3 +137,78 @@ def test_the_bootstrap_resamples_twin_prompts_together(monkeypatch):
     test_pos = np.cumsum(te) - 1
     for rows in (p for p in pairs if len(p) == 2):
         assert codes[test_pos[rows[0]]] == codes[test_pos[rows[1]]]
+
+
+@pytest.fixture(scope="module")
+def verdict_worlds():
+    """Every holdout of the two planted own-answer worlds, as gather_transfer writes them (k as text)."""
+    from emobasis.transfer.grid import tidy_k
+
+    out = {}
+    for name in ("harm", "failure"):
+        data = world(name)
+        cfg = {**CFG, "null_seeds": 100}  # Holm over 3 holdouts: p can reach 3/101 < 0.05
+        out[name] = tidy_k(pd.concat([evaluate_holdout(data, h, cfg)[1] for h in data.models], ignore_index=True))
+    return out
+
+
+RULE = {
+    "aligner": "gcca",
+    "space": "hidden",
+    "rank": 4,
+    "target": "tone_masked_harmful",
+    "position": "prompt_last",
+    "match_k": 16,
+    "chance": 0.5,
+    "margin": 0.05,
+    "beyond": "residualized",
+}
+
+
+def test_a_read_that_knows_only_harm_is_never_called_transferable(verdict_worlds):
+    """Issue 27, item 10: the read carries "this request is harmful" and nothing about which harmful request
+    the model fails on. Among harmful prompts the rule must not say transferable (nor partially shared: A
+    fails), and on the pooled rows the null that permutes labels within benign and harmful prompts keeps A
+    from passing on harm recognition alone."""
+    from emobasis.report.verdict import decide
+
+    summary = verdict_worlds["harm"]
+    holdouts = sorted(summary["holdout"].unique())
+    v = decide(summary, RULE, holdouts)
+    assert v["verdict"] in ("model-specific", "not decided at this sample size"), v
+    assert not any(h["A_above_chance"] for h in v["per_holdout"].values()), v["perm"]
+    pooled = decide(summary, {**RULE, "target": "tone_masked"}, holdouts)
+    assert pooled["verdict"] != "transferable", pooled
+    pooled_zero = (summary["k"] == "0") & (summary["target"] == "tone_masked")
+    zero = summary[pooled_zero & (summary["aligner"] == "gcca")].set_index("holdout")
+    null = summary[pooled_zero & (summary["aligner"] == "shuffled")].set_index("holdout")
+    assert (zero["auc"] > 0.7).all()  # the pooled AUC is high: benign prompts are easy negatives ...
+    # ... and heads fit on labels permuted within benign and harmful prompts earn it too (their mean AUC)
+    assert ((zero["auc"] - null.loc[zero.index, "auc"]).abs() < 0.03).all(), (zero["auc"], null["auc"])
+
+
+def test_a_read_that_carries_the_failure_is_transferable_among_harmful_prompts(verdict_worlds):
+    from emobasis.report.verdict import decide
+
+    summary = verdict_worlds["failure"]
+    v = decide(summary, RULE, sorted(summary["holdout"].unique()))
+    assert v["verdict"] == "transferable", v
+
+
+def test_the_null_permutes_within_strata_and_each_null_head_picks_its_l2():
+    from emobasis.transfer.protocol import permute_within
+
+    rng = np.random.default_rng(0)
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 0], bool)
+    strata = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    for _ in range(20):
+        p = permute_within(y, strata, rng)
+        assert p[:4].sum() == 2 and not p[4:].any()  # stratum 1 (benign) stays all negative
+    data = world("harm")
+    proto = study_protocol(data, "sim0", "tone_masked", {**CFG, "ks": [16], "null_seeds": 30}, seed=0)
+    from emobasis.transfer.baselines import Context
+
+    ctx = Context(data, "sim0", "prompt_last", {**CFG, "ks": [16]}, 0, "hidden")
+    F = ctx.std({m: ctx.gcca[m][:, :4] for m in data.models})
+    res = proto.run_shuffled(F)
+    assert res[0].scores.shape[0] == 30 and len(res) == 2

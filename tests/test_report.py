@@ -69,8 +69,10 @@ def test_verdict_rule_gives_the_planted_answer_in_both_worlds(world):
 def test_verdict_rule_thresholds_are_applied_as_written(world):
     name, _, summary = world
     # A: with 50 shuffled heads the smallest p is 1/51; Holm over 2 holdouts doubles it
-    strict = {**RULE, "alpha": 0.02}
-    assert decide(summary, strict, HOLDOUTS)["verdict"] == "model-specific"
+    strict = {**RULE, "alpha": 0.02}  # A fails everywhere: model-specific only where the own probe is shown better
+    assert decide(summary, strict, HOLDOUTS)["verdict"] == (
+        "model-specific" if name == "specific" else "not decided at this sample size"
+    )
     v = decide(summary, RULE, HOLDOUTS)
     for h, (p, adjusted) in v["perm"].items():
         assert p >= 1 / 51 and adjusted >= p
@@ -104,7 +106,17 @@ def check_summary_against_table(text: str, summary: pd.DataFrame) -> int:
     parsed = parse_claims(text)
     assert len(parsed), "no claims table in the summary"
     for _, row in parsed.iterrows():
-        quantity = "diff_vs_specific" if row["claim"].startswith("shared - specific") else "auc"
+        from emobasis.report.verdict import INCREMENT_CLAIM, QUANTITIES
+
+        quantity = (
+            "diff_vs_specific"
+            if row["claim"].startswith("shared - specific")
+            else "diff_vs_own_hidden"
+            if row["claim"].startswith("shared - own probe")
+            else "diff_incremental"
+            if row["claim"] == INCREMENT_CLAIM
+            else "auc"
+        )
         sel = summary[
             (summary["aligner"] == row["aligner"])
             & ((summary["space"] if "space" in summary else "hidden") == row["space"])
@@ -112,11 +124,7 @@ def check_summary_against_table(text: str, summary: pd.DataFrame) -> int:
             & (summary["holdout"] == row["holdout"])
             & (summary["k"] == row["k"])
         ]
-        cols = (
-            ("auc", "auc_ci_low", "auc_ci_high")
-            if quantity == "auc"
-            else ("diff_vs_specific", "diff_ci_low", "diff_ci_high")
-        )
+        cols = QUANTITIES[quantity]
         target_pos = sel[["target", "position"]].drop_duplicates()
         for _, tp in target_pos.iterrows():
             cell = sel[(sel["target"] == tp["target"]) & (sel["position"] == tp["position"])]

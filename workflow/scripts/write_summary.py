@@ -34,6 +34,11 @@ if hasattr(snakemake.input, "label_gate"):  # own-answer study: the label-validi
 
     gate = pd.read_csv(snakemake.input.label_gate)
     validity = label_validity_section(pd.read_csv(snakemake.input.label_validity), gate, p.config["audit"]["gate"])
+history = None
+if hasattr(snakemake.input, "history"):  # the rule's change log
+    from emobasis.report.verdict import read_history
+
+    history = read_history(snakemake.input.history)
 text, claims, verdict = write_summary(
     summary,
     pd.read_csv(snakemake.input.fractions),
@@ -49,6 +54,7 @@ text, claims, verdict = write_summary(
     top_concepts=pd.read_csv(snakemake.input.top_concepts) if hasattr(snakemake.input, "top_concepts") else None,
     gate=gate,
     validity=validity,
+    history=history,
 )
 claims.to_csv(snakemake.output.claims, index=False)
 with open(snakemake.output.summary, "w") as fh:

@@ -119,8 +119,17 @@ def valence_correlation(V: np.ndarray, concepts: list[str], valence: dict[str, f
 
 
 def read_nrc_vad(path) -> dict[str, float]:
+    """word -> valence (:func:`read_nrc_ratings` without the arousal)."""
+    return {word: valence for word, (valence, _) in read_nrc_ratings(path).items()}
+
+
+def read_nrc_ratings(path) -> dict[str, tuple[float, float]]:
+    """word -> (valence, arousal) from the NRC VAD lexicon (tab-separated: Word, Valence, Arousal, Dominance;
+    ratings in [0, 1]; words such as ``nan`` or ``null`` stay words): the valence diagnostic reads the valence,
+    the ``valence_arousal`` method (:mod:`emobasis.transfer.competitors`) both."""
     df = pd.read_csv(path, sep="\t", keep_default_na=False)
-    return dict(zip(df["Word"].astype(str), df["Valence"].astype(float)))
+    pairs = zip(df["Valence"].astype(float), df["Arousal"].astype(float))
+    return dict(zip(df["Word"].astype(str), pairs))
 
 
 def fit_concepts(

@@ -161,14 +161,25 @@ CONTROL_CONCEPTS = ("harm_salience", "risk_aversion", "epistemic_uncertainty", "
 
 
 def concept_kinds(cfg: dict) -> dict[str, str]:
-    """Concept -> kind (emotions | controls) of the study's stimulus sets, in config order."""
+    """Concept -> kind (emotions | controls) of the study's stimulus sets, in config order; with
+    ``concepts.shuffled_controls``, then one ``shuffled_<i>`` (kind ``unrelated``) per named concept
+    (:mod:`emobasis.concepts.shuffled`)."""
     sets = [cfg["stimulus_sets"][name] for name in cfg["study"]["stimulus_sets"]]
-    return {c: sset["kind"] for sset in sets for c in sset["concepts"]}
+    kinds = {c: sset["kind"] for sset in sets for c in sset["concepts"]}
+    if cfg.get("concepts", {}).get("shuffled_controls"):
+        kinds |= dict.fromkeys(shuffled_names(len(kinds)), "unrelated")
+    return kinds
+
+
+def shuffled_names(n: int) -> list[str]:
+    """The names of ``n`` shuffled-label directions (:mod:`emobasis.concepts.shuffled`): shuffled_00, ..."""
+    return [f"shuffled_{i:02d}" for i in range(n)]
 
 
 def concept_names(cfg: dict) -> list[str]:
-    """All concept names of the study, in config order (emotions first in the shipped configs)."""
-    return list(concept_kinds(cfg))
+    """The named concepts of the study (no shuffled-label directions), in config order (emotions first in
+    the shipped configs)."""
+    return [c for c, kind in concept_kinds(cfg).items() if kind != "unrelated"]
 
 
 def check_stimulus_config(cfg: dict) -> None:

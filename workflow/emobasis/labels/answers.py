@@ -138,21 +138,26 @@ def audit_table(tables: dict, threshold: float, n: int = 12, seed: int = 0) -> p
 
 def check_counts(counts: pd.DataFrame, target: str, min_positives: int, min_benign: int, suite: str) -> None:
     """Every model needs ``min_positives`` ``target`` positives and ``min_benign`` benign prompts among its
-    test answers, and both classes of ``target`` overall; else an error naming the model and the fix."""
+    test answers, and both classes of ``target`` overall (a conditional target, e.g. the harmful prompts only:
+    both classes among the rows it is defined on); else an error naming the model and the fix."""
+    from emobasis.labels.targets import CONDITIONAL_TARGETS
+
+    label, condition = CONDITIONAL_TARGETS.get(target, (target, None))
+    among = {"~benign": "harmful", "unsafe": "unsafe"}.get(condition, "answers")  # the rows it is defined on
     test = counts[counts["split"] == "test"].set_index("model")
     everything = counts[counts["split"] == "all"].set_index("model")
     for model, row in everything.iterrows():
-        if row[target] == 0 or row[target] == row["answers"]:
-            only = "no" if row[target] == 0 else "only"
+        if row[label] == 0 or row[label] == row[among]:
+            only = "no" if row[label] == 0 else "only"
             raise AnswerError(
-                f"model '{model}' gives {only} {target} answers in '{suite}' ({row[target]} of {row['answers']}): "
-                "its own answers have one class. Fix: replace the model, give it a system_prompt in its config "
-                "entry, or add prompts that it answers differently."
+                f"model '{model}' gives {only} {label} answers in '{suite}' ({row[label]} of {row[among]}"
+                f"{'' if among == 'answers' else ' ' + among}): its own answers have one class. Fix: replace the "
+                "model, give it a system_prompt in its config entry, or add prompts that it answers differently."
             )
     for model, row in test.iterrows():
-        if row[target] < min_positives or row["benign"] < min_benign:
+        if row[label] < min_positives or row["benign"] < min_benign:
             raise AnswerError(
-                f"model '{model}' has {row[target]} {target} positives and {row['benign']} benign prompts among "
+                f"model '{model}' has {row[label]} {target} positives and {row['benign']} benign prompts among "
                 f"its test answers in '{suite}'; the study asks for at least {min_positives} and {min_benign} "
                 f"(study.min_test_positives / study.min_test_benign). Fix: raise the prompt caps "
                 f"(suites.{suite}.prompts[].max) or the test share (split.test), or lower the minimums."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emobasis.errors import ReportError
 from emobasis.transfer.methods import METHODS, REGISTRY
 
 
@@ -271,3 +272,315 @@ def plot_answer_rates(counts: pd.DataFrame, path) -> None:
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# --- the headline figures (at most five lines; harmful prompts only) -------------------------------------
+
+#: methods the headline figure may pick its "best shared" line from (those the table has for the cell)
+SHARED_CANDIDATES = ("gcca", "procrustes", "lowrank", "named", "anchors", "affine", "valence_arousal")
+#: the headline's lines after the shared one: (method, role, legend label, colour, line style, marker)
+HEADLINE_LINES = (
+    ("specific", "specific", "specific: own probe (its labels)", "#d62728", "-", "s"),
+    ("surface_prompt", "surface_prompt", "surface_prompt: prompt TF-IDF", "#e377c2", "--", "^"),
+    ("harm_intent", "harm_intent", "harm_intent: harm recognition (zero-shot)", "#ff7f0e", ":", "D"),
+    ("shuffled", "shuffled", "shuffled labels (null)", "#7f7f7f", "-.", "x"),
+)
+SHARED_STYLE = ("#1f77b4", "-", "o")
+CHANCE_GID = "chance"
+CELL_COLS = ["aligner", "rank", "holdout", "k", "auc", "auc_ci_low", "auc_ci_high", "n_test", "n_test_pos"]
+
+
+def _space_note(summary: pd.DataFrame) -> str:
+    return f", {summary['space'].iloc[0]} space" if "space" in summary and len(summary) else ""
+
+
+def _legend_below(fig, handles, labels, **kw):
+    """A legend under the panels (constrained layout makes room), in as many columns as fit the figure's width."""
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(len(labels), 0, -1):
+        legend = fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, fontsize=8, **kw)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+            return legend
+        legend.remove()
+
+
+def is_harmful_only(target: str) -> bool:
+    """A target scored among harmful prompts only (``tone_masked_harmful``)."""
+    return target.endswith("_harmful")
+
+
+def _cell_table(summary: pd.DataFrame, target: str, position: str, holdouts: list[str]) -> pd.DataFrame:
+    """The rows of one target and position for the holdouts; one feature space only."""
+    if "space" in summary and summary["space"].nunique() > 1:
+        raise ReportError(
+            f"the summary passed to the headline figures mixes feature spaces ({sorted(set(summary['space']))}). "
+            "Fix: read it with read_summary(path, space) (the verdict's space)."
+        )
+    sub = summary[(summary["target"] == target) & (summary["position"] == position)]
+    sub = sub[sub["holdout"].isin(holdouts) & sub["auc"].notna()].copy()
+    sub["k"] = sub["k"].astype(str)
+    if not len(sub):
+        raise ReportError(
+            f"transfer_summary.csv has no rows for target {target} at position {position} for holdouts "
+            f"{', '.join(holdouts)}. Fix: list {target} in transfer.targets and {position} in transfer.positions "
+            "(and the holdouts in models), then rerun gather_transfer."
+        )
+    return sub
+
+
+def _method_rows(sub: pd.DataFrame, name: str, rank: int) -> pd.DataFrame:
+    """One method's rows at its rank: ``rank`` when the registry says it is ranked, 0 when rank-free (a name
+    the registry does not know: ``rank`` if the table has it there, else 0)."""
+    rows = sub[sub["aligner"] == name]
+    if name in METHODS:
+        rows = rows[rows["rank"] == (rank if METHODS[name].ranked else 0)]
+    else:
+        rows = rows[rows["rank"] == (rank if (rows["rank"] == rank).any() else 0)]
+    dup = rows.duplicated(["holdout", "k"])
+    if dup.any():
+        raise ReportError(
+            f"transfer_summary.csv has more than one row for {name} rank {rank} at one holdout and k "
+            "(several split seeds or spaces?). Fix: rerun gather_transfer, which writes one row per cell."
+        )
+    return rows
+
+
+def _method_order(names) -> list[str]:
+    """Registry order, then names the registry does not know, in the order given."""
+    names = list(dict.fromkeys(names))
+    return [m.name for m in REGISTRY if m.name in names] + [n for n in names if n not in METHODS]
+
+
+def best_shared(summary: pd.DataFrame, target: str, position: str, rank: int, holdouts: list[str]) -> str:
+    """The shared cross-model method with the highest zero-shot AUC averaged over the holdouts, among
+    :data:`SHARED_CANDIDATES` that the table has for this target and position (ranked methods at ``rank``,
+    rank-free ones at rank 0; a tie goes to the one first in the registry).
+
+    The choice is made on the same test rows the figure then draws, so the winner's zero-shot AUC is
+    optimistic (chosen as the best of several); the verdict reads its pre-registered aligner instead."""
+    sub = _cell_table(summary, target, position, holdouts)
+    best, best_auc = None, -np.inf
+    for name in _method_order([c for c in SHARED_CANDIDATES if c in set(sub["aligner"])]):
+        rows = _method_rows(sub, name, rank)
+        zero = rows[rows["k"] == "0"]
+        if len(zero) and (mean := float(zero["auc"].mean())) > best_auc:
+            best, best_auc = name, mean
+    if best is None:
+        raise ReportError(
+            f"transfer_summary.csv has no zero-shot rows of a shared method ({', '.join(SHARED_CANDIDATES)}) for "
+            f"{target} at {position}, rank {rank}. Fix: list an aligner in transfer.aligners (e.g. gcca) and "
+            "rerun the transfer jobs and gather_transfer."
+        )
+    return best
+
+
+def headline_data(
+    summary: pd.DataFrame,
+    target: str,
+    position: str,
+    rank: int,
+    holdouts: list[str],
+    ks: list[str],
+    shared: str | None = None,
+) -> pd.DataFrame:
+    """The rows the headline figure draws: the best shared method (or ``shared``), ``specific``,
+    ``surface_prompt``, ``harm_intent`` and ``shuffled`` (any the table lacks is skipped), each k of the
+    study at its x position (0, 1, ... as in :func:`plot_data_efficiency`). Columns: role (``shared`` or the
+    method's name), label (its legend entry) and :data:`CELL_COLS` plus x."""
+    sub = _cell_table(summary, target, position, holdouts)
+    x = {str(k): i for i, k in enumerate(ks)}
+    sub = sub[sub["k"].isin(list(x))]
+    if shared is None:
+        shared, how = best_shared(summary, target, position, rank, holdouts), "best shared"
+    else:
+        how = "shared"
+        if not len(_method_rows(sub, shared, rank)):
+            raise ReportError(
+                f"transfer_summary.csv has no rows of {shared} for {target} at {position}, rank {rank}. Fix: pass "
+                f"shared= one of the methods the table has ({', '.join(_method_order(set(sub['aligner'])))})."
+            )
+    ranked = METHODS[shared].ranked if shared in METHODS else True
+    lines = [(shared, "shared", f"{how}: {shared} ({f'rank {rank}' if ranked else 'rank-free'})")]
+    lines += [(name, role, label) for name, role, label, *_ in HEADLINE_LINES if name != shared]
+    out = []
+    for name, role, label in lines:
+        rows = _method_rows(sub, name, rank)
+        if len(rows):  # a method this study does not compute is left out
+            out.append(rows.assign(role=role, label=label, x=rows["k"].map(x)))
+    cols = ["role", "label", *CELL_COLS, "x"]
+    return pd.concat(out, ignore_index=True)[cols]  # in line order, each method's rows in the table's order
+
+
+def plot_headline(
+    summary: pd.DataFrame,
+    target: str,
+    position: str,
+    rank: int,
+    holdouts: list[str],
+    ks: list[str],
+    shared: str | None = None,
+):
+    """The headline data-efficiency figure: AUC against k (the x axis of :func:`plot_data_efficiency`), one
+    panel per holdout, at most five lines, each with its 95% CI band: the best shared cross-model method
+    (:func:`best_shared`, or ``shared``), the holdout's own probe (``specific``, from the first k > 0: it has
+    no zero-shot row), the prompt's words (``surface_prompt``), learned harm recognition (``harm_intent``)
+    and the shuffled-label null. ``harm_intent`` is a zero-shot score that no k changes, so it is drawn as a
+    horizontal dotted line across every k, with a diamond and its 95% CI as a whisker at k = 0, where it is
+    measured (a flat band that wide would hide the other lines). The legend sits below the panels (constrained
+    layout), clear of every axis."""
+    plt = _plt()
+    ks = [str(k) for k in ks]
+    data = headline_data(summary, target, position, rank, holdouts, ks, shared)
+    styles = {"shared": SHARED_STYLE, **{role: (c, ls, mk) for _, role, _, c, ls, mk in HEADLINE_LINES}}
+    fig, axes = plt.subplots(
+        1, len(holdouts), figsize=(3.9 * len(holdouts) + 0.6, 4.6), sharey=True, squeeze=False, layout="constrained"
+    )
+    last = len(ks) - 1
+    for ax, h in zip(axes[0], holdouts):
+        sub = data[data["holdout"] == h]
+        for role in dict.fromkeys(data["role"]):  # line order (shared first) in every panel: one legend for all
+            m = sub[sub["role"] == role].sort_values("x")
+            if not len(m):
+                continue
+            colour, ls, marker = styles[role]
+            label = m["label"].iloc[0]
+            if role == "harm_intent":
+                z = m[m["k"] == "0"].iloc[0] if (m["k"] == "0").any() else m.iloc[0]
+                ax.plot(
+                    [-0.1, last],
+                    [z["auc"]] * 2,
+                    ls,
+                    color=colour,
+                    lw=1.8,
+                    marker=marker,
+                    ms=4,
+                    markevery=[0],
+                    label=label,
+                )  # a little left of k = 0, so that its whisker does not hide the shared method's first point
+                ax.vlines(-0.1, z["auc_ci_low"], z["auc_ci_high"], color=colour, lw=1.4)  # its CI, where it is measured
+                continue
+            lw = 2.2 if role == "shared" else 1.6
+            ax.plot(m["x"], m["auc"], ls, color=colour, marker=marker, ms=4, lw=lw, label=label)
+            ax.fill_between(m["x"], m["auc_ci_low"], m["auc_ci_high"], color=colour, alpha=0.15, lw=0)
+        ax.axhline(0.5, color="black", lw=0.6, label="_chance", gid=CHANCE_GID)
+        ax.set_xticks(range(len(ks)), [f"{k}\n(zero-shot)" if k == "0" else k for k in ks])
+        ax.set_xlim(-0.25, last + 0.25)
+        counts = f"test rows {sub['n_test'].max()}, failures {sub['n_test_pos'].max()}"
+        ax.set_title(f"holdout: {h}\n({counts if len(sub) else 'not scored: see transfer_skipped.csv'})", fontsize=9)
+        ax.set_xlabel("k labelled holdout rows (log scale)")
+        ax.grid(axis="y", color="#dddddd", lw=0.5)
+    low = data["auc_ci_low"].min()
+    axes[0][0].set_ylim(min(0.3, np.floor(low * 10) / 10) if np.isfinite(low) else 0.3, 1.0)
+    axes[0][0].set_ylabel(f"AUROC ({target})")
+    handles, labels = [], []
+    for ax in axes[0]:  # every role once, even one a panel lacks
+        for hd, lb in zip(*ax.get_legend_handles_labels()):
+            if lb not in labels:
+                handles.append(hd)
+                labels.append(lb)
+    _legend_below(fig, handles, labels)
+    condition = "harmful prompts only" if is_harmful_only(target) else "all prompts (harmful and benign)"
+    fig.suptitle(
+        f"Will the model fail? {target} at {position}, {condition}\n"
+        f"AUROC against k labelled holdout rows; rank {rank}{_space_note(summary)}; bands: 95% CIs",
+        fontsize=10,
+    )
+    return fig
+
+
+def harmful_only_data(
+    summary: pd.DataFrame,
+    target: str,
+    position: str,
+    rank: int,
+    holdouts: list[str],
+    own_k: int | str | None = None,
+) -> pd.DataFrame:
+    """Zero-shot AUC with its 95% CI, one row per (method, holdout): every method the table has a zero-shot
+    row of for this target and position (ranked ones at ``rank``, rank-free ones at 0), plus ``specific``
+    (which has no zero-shot row) at k = ``own_k`` when given (the study's ``verdict.match_k``), labelled so.
+    Columns: method, label, holdout, rank, k, auc, auc_ci_low, auc_ci_high, n_test, n_test_pos, mean_auc
+    (the method's mean over holdouts); sorted by mean_auc, highest first."""
+    sub = _cell_table(summary, target, position, holdouts)
+    out = []
+    for name in _method_order(sub["aligner"]):
+        rows = _method_rows(sub, name, rank)
+        label = name
+        if name == "specific":
+            if own_k is None:
+                continue
+            rows, label = rows[rows["k"] == str(own_k)], f"specific (own probe at k = {own_k}: not zero-shot)"
+        else:
+            rows = rows[rows["k"] == "0"]
+        if len(rows):
+            out.append(rows.assign(method=name, label=label))
+    if not out:
+        raise ReportError(
+            f"transfer_summary.csv has no zero-shot rows for {target} at {position} (rank {rank} or rank-free). "
+            "Fix: rerun the transfer jobs and gather_transfer with this config."
+        )
+    data = pd.concat(out, ignore_index=True)
+    data["mean_auc"] = data.groupby("method")["auc"].transform("mean")
+    cols = ["method", "label", "holdout", "rank", "k", "auc", "auc_ci_low", "auc_ci_high", "n_test", "n_test_pos"]
+    return data.sort_values(["mean_auc", "method"], ascending=[False, True], kind="stable")[[*cols, "mean_auc"]]
+
+
+def plot_harmful_only(
+    summary: pd.DataFrame,
+    target: str,
+    position: str,
+    rank: int,
+    holdouts: list[str],
+    own_k: int | str | None = None,
+):
+    """Dot-and-whisker chart of :func:`harmful_only_data`: methods on the y axis (highest mean AUC at the
+    top; the shared cross-model methods of :data:`SHARED_CANDIDATES` in bold), one colour and marker per
+    holdout (small vertical offsets), 95% CIs as whiskers, chance at 0.5. ``target`` must be a harmful-only
+    one (``..._harmful``): the title asks that question."""
+    if not is_harmful_only(target):
+        raise ReportError(
+            f"plot_harmful_only draws a harmful-only target, got {target}. Fix: pass {target}_harmful and list it "
+            "in transfer.targets."
+        )
+    plt = _plt()
+    data = harmful_only_data(summary, target, position, rank, holdouts, own_k)
+    methods = list(dict.fromkeys(data["method"]))[::-1]  # the best at the top
+    y = {m: i for i, m in enumerate(methods)}
+    fig, ax = plt.subplots(figsize=(8.4, 0.34 * len(methods) + 2.2), layout="constrained")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "os^DvP*X"
+    step = 0.6 / max(len(holdouts), 1)
+    for j, h in enumerate(holdouts):
+        d = data[data["holdout"] == h]
+        if not len(d):
+            continue
+        pos = d["method"].map(y) + (j - (len(holdouts) - 1) / 2) * step
+        err = [d["auc"] - d["auc_ci_low"], d["auc_ci_high"] - d["auc"]]
+        label = f"{h}\n{d['n_test'].max()} test rows, {d['n_test_pos'].max()} failures"
+        ax.errorbar(
+            d["auc"],
+            pos,
+            xerr=err,
+            fmt=markers[j % len(markers)],
+            color=colours[j % 10],
+            ms=4.5,
+            lw=1,
+            capsize=0,
+            label=label,
+        )
+    ax.axvline(0.5, color="black", lw=0.8, ls="--", gid=CHANCE_GID)
+    for i in range(len(methods) - 1):
+        ax.axhline(i + 0.5, color="#eeeeee", lw=0.6)
+    labels = dict(zip(data["method"], data["label"]))
+    ax.set_yticks(range(len(methods)), [labels[m] for m in methods], fontsize=8)
+    for tick, m in zip(ax.get_yticklabels(), methods):
+        tick.set_fontweight("bold" if m in SHARED_CANDIDATES else "normal")
+    ax.set_ylim(-0.6, len(methods) - 0.4)
+    ax.set_xlim(min(0.0, data["auc_ci_low"].min() - 0.02), max(1.0, data["auc_ci_high"].max() + 0.02))
+    ax.set_xlabel(
+        f"AUROC with 95% CI\n{target} at {position}{_space_note(summary)}, ranked methods at rank {rank}\n"
+        "bold: shared cross-model methods; left of the dashed line: worse than chance"
+    )
+    _legend_below(fig, *ax.get_legend_handles_labels(), title="holdout model", title_fontsize=8)
+    fig.suptitle("Among harmful prompts only: will this model fail on this harmful request? (zero-shot)", fontsize=10)
+    return fig

@@ -128,7 +128,8 @@ def cost_block(table: pd.DataFrame) -> str:
 
 
 def regenerate_readme(results: str, readme: str, figure: str, config: str = "config/config.yaml") -> None:
-    """Copy the headline figure (data efficiency at the verdict's target and position) next to the README,
+    """Copy the headline figure (results/figures/headline.png: data efficiency at the verdict's target and
+    position, five lines; else the full data-efficiency figure) next to the README,
     rewrite the README's summary block from results/summary.md, and its cost table from the benchmark files
     beside ``results`` (``benchmarks/``)."""
     import os
@@ -139,7 +140,9 @@ def regenerate_readme(results: str, readme: str, figure: str, config: str = "con
 
     with open(config) as fh:  # the study's config, validated when the study ran: only its rule is read here
         rule = yaml.safe_load(fh)["verdict"]
-    src = Path(results) / "figures" / "data_efficiency" / f"{rule['target']}.{rule['position']}.png"
+    src = Path(results) / "figures" / "headline.png"  # at most five lines: the full figure is data_efficiency/
+    if not src.exists():
+        src = Path(results) / "figures" / "data_efficiency" / f"{rule['target']}.{rule['position']}.png"
     md = Path(results) / "summary.md"
     for path in (src, md):
         if not path.exists():

@@ -18,7 +18,18 @@ import pandas as pd
 from emobasis.errors import ReportError
 from emobasis.labels.targets import MIN_CONDITIONAL_CLASS
 from emobasis.labels.tone import ECHO_NEW_WORDS
-from emobasis.report.verdict import beyond, cell, cell_rows, decide, describe_stability, fmt, in_space
+from emobasis.report.verdict import (
+    QUANTITIES,
+    beyond,
+    cell,
+    cell_rows,
+    decide,
+    describe_stability,
+    fmt,
+    in_space,
+    is_incremental,
+    own_probe_quantity,
+)
 from emobasis.transfer.crosssuite import decide_stability, stability_cells
 from emobasis.transfer.grid import NO_ECHOES
 from emobasis.transfer.methods import null_of
@@ -59,14 +70,18 @@ def alarms_line(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> str:
         return "- **As an alarm**: this table has no calibrated thresholds (no benign validation rows)."
     target = z["fpr_target"].max()
     why = "" if target <= 0.01 else f" (too few benign validation rows for 1%: 1/n = {target:.1%} is the smallest)"
+
+    def rate(row, col):
+        return "n/a" if pd.isna(row.get(col, np.nan)) else fmt(row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"])
+
     return (
         f"- **As an alarm** (zero-shot, threshold set on the training models' benign validation rows for a "
-        f"{target:.1%} false-positive rate{why}): recall / false-positive rate realized on benign test rows, "
-        "95% CIs: "
+        f"{target:.1%} false-positive rate{why}): recall / false alarms realized on benign test prompts / false "
+        "alarms on the harmful test prompts the model refused or answered safely (what a deployer sees among "
+        "harmful traffic), 95% CIs: "
         + "; ".join(
             f"{row['holdout']} {fmt(row['recall_at_fpr'], row['recall_ci_low'], row['recall_ci_high'])} / "
-            f"{fmt(row['realized_fpr'], row['realized_fpr_ci_low'], row['realized_fpr_ci_high'])} "
-            f"(n = {int(row['n_test_benign'])})"
+            f"{rate(row, 'realized_fpr')} (n = {int(row['n_test_benign'])}) / {rate(row, 'realized_fpr_safe')}"
             for _, row in z.iterrows()
         )
         + "."
@@ -97,6 +112,19 @@ def mismatch_line(summary: pd.DataFrame, formulas: dict, rule: dict, holdouts: l
 # --- per suite ------------------------------------------------------------------------------------------
 
 
+def c_text(summary: pd.DataFrame, rule: dict, holdout: str) -> str:
+    """Criterion C's number for one holdout, as ", <method> value [CI]" ('' without the cell)."""
+    b = beyond(rule)
+    rank = 0 if is_incremental(rule) else rule["rank"]
+    c = cell_rows(summary, b, rank, holdout, rule["target"], rule["position"], "0")
+    if len(c) != 1:
+        return ""
+    cols = ("diff_incremental", "diff_inc_ci_low", "diff_inc_ci_high") if is_incremental(rule) else None
+    if cols:
+        return f", {b} - prompt_text {fmt(*c.iloc[0][list(cols)], signed=True)}"
+    return f", {b} {fmt(*c.iloc[0][['auc', 'auc_ci_low', 'auc_ci_high']])}"
+
+
 def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], pooled: str) -> list[str]:
     """The rule applied to each suite's test prompts alone (``results/tables/transfer_by_suite.csv``: the
     same heads and thresholds, CIs and permutation p-values recomputed on the suite's rows), with the
@@ -119,12 +147,11 @@ def per_suite_section(by_suite: pd.DataFrame, rule: dict, holdouts: list[str], p
         parts = []
         for h in holdouts:
             m = cell(rows, rule["aligner"], r, h, t, pos, k)
-            c = cell_rows(rows, beyond(rule), r, h, t, pos, "0")
+            diff = QUANTITIES[own_probe_quantity(rule)]
             parts.append(
                 f"{h} zero-shot {fmt(zero[h]['auc'], zero[h]['auc_ci_low'], zero[h]['auc_ci_high'])} "
-                f"(perm. p {v['perm'][h][0]:.3f}, Holm {v['perm'][h][1]:.3f}), shared - specific at k={k} "
-                f"{fmt(m['diff_vs_specific'], m['diff_ci_low'], m['diff_ci_high'], signed=True)}"
-                + (f", {beyond(rule)} {fmt(*c.iloc[0][['auc', 'auc_ci_low', 'auc_ci_high']])}" if len(c) == 1 else "")
+                f"(perm. p {v['perm'][h][0]:.3f}, Holm {v['perm'][h][1]:.3f}), shared - own probe at k={k} "
+                f"{fmt(*(m[c] for c in diff), signed=True)}" + c_text(rows, rule, h)
             )
         lines[suite] = f"- **{suite}** (test positives/negatives: {counts}): **{v['verdict']}**. {'; '.join(parts)}."
     suites = [s for s in lines if s != NO_ECHOES]
@@ -397,64 +424,113 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
 
 #: the harmful-only target of each pooled one (emobasis.labels.targets)
 HARMFUL_ONLY = {"tone_masked": "tone_masked_harmful", "unsafe": "unsafe_harmful"}
-#: what the harmful-only section quotes at zero-shot: (method, ranked), in order
-HARMFUL_ONLY_METHODS = (
-    ("is_harmful", False),
-    ("harm_intent", False),
-    ("surface_prompt", False),
-    ("prompt_embedding", False),
+POOLED = {v: k for k, v in HARMFUL_ONLY.items()}
+#: the cross-model methods the section compares (rank-free ones at rank 0), in registry order
+CROSS_MODEL = ("gcca", "procrustes", "lowrank", "named", "anchors", "affine", "valence_arousal")
+#: the bounds the section quotes beside them: (column title, method, space; None = the rule's)
+BOUNDS = (
+    ("harm_intent", "harm_intent", None),
+    ("prompt TF-IDF", "surface_prompt", None),
+    ("prompt words (TF-IDF + embedding)", "prompt_text", None),
+    ("gcca on shuffled-label directions", "gcca", "controls_unrelated"),
+    ("gcca without harm_salience", "gcca", "concepts_no_harm"),
 )
 
 
+def best_cross_model(summary: pd.DataFrame, rule: dict, target: str, holdouts: list[str]) -> str | None:
+    """The cross-model method with the highest zero-shot AUC at ``target`` averaged over the holdouts, in the
+    rule's space (ranked methods at the rule's rank): which one transfers best."""
+    space, best, score = rule.get("space", "hidden"), None, -1.0
+    rows = in_space(summary, space)
+    for m in CROSS_MODEL:
+        ranked = m not in ("named", "anchors", "affine", "valence_arousal")
+        got = [cell_rows(rows, m, rule["rank"] if ranked else 0, h, target, rule["position"], "0") for h in holdouts]
+        if all(len(g) == 1 for g in got):
+            mean = float(np.mean([g["auc"].iloc[0] for g in got]))
+            if mean > score:
+                best, score = m, mean
+    return best
+
+
 def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> list[str]:
-    """The verdict's cell among harmful prompts only, beside the pooled one: zero-shot AUCs of the rule's
-    aligner, the harm-recognition bound ``is_harmful`` and the prompt-only baselines, and the shared head
-    against the holdout's own probe at k = match_k. Empty when the study has no harmful-only target."""
-    pooled_t, a, r, pos, mk = rule["target"], rule["aligner"], rule["rank"], rule["position"], str(rule["match_k"])
-    target = HARMFUL_ONLY.get(pooled_t)
+    """Early warning, not harm recognition: the rule's cell among harmful prompts only (``summary``: every
+    space's rows), beside the pooled one. Per holdout, zero-shot: the rule's aligner, the best cross-model
+    method with its paired difference from gcca, the bounds (learned harm recognition, the prompt's words,
+    shuffled-label directions, the concepts without harm_salience) and the incremental difference
+    (prompt words + read - prompt words); at k = match_k the shared heads against the own probes. Empty when
+    the study has no harmful-only target."""
+    a, r, pos, mk = rule["aligner"], rule["rank"], rule["position"], str(rule["match_k"])
+    space = rule.get("space", "hidden")
+    target = rule["target"] if rule["target"] in POOLED else HARMFUL_ONLY.get(rule["target"])
+    pooled_t = POOLED.get(target)
     if target is None or not (summary["target"] == target).any():
         return []
 
-    def quote(method, rank, h, t, k="0", diff=False):
-        rows = cell_rows(summary, method, rank, h, t, pos, k)
-        if not len(rows):
-            return "n/a"
-        row = rows.iloc[0]
-        if diff:
-            return fmt(row["diff_vs_specific"], row["diff_ci_low"], row["diff_ci_high"], signed=True)
-        return fmt(row["auc"], row["auc_ci_low"], row["auc_ci_high"])
+    def row(method, rank, h, t=target, k="0", sp=None):
+        rows = cell_rows(in_space(summary, sp or space), method, rank, h, t, pos, k)
+        return rows.iloc[0] if len(rows) == 1 else None
 
-    present = [(m, ranked) for m, ranked in HARMFUL_ONLY_METHODS if (summary["aligner"] == m).any()]
+    def q(method, rank, h, t=target, k="0", sp=None, cols=("auc", "auc_ci_low", "auc_ci_high")):
+        x = row(method, rank, h, t, k, sp)
+        if x is None or pd.isna(x.get(cols[0], np.nan)):
+            return "n/a"
+        return fmt(*(x[c] for c in cols), signed=cols[0] != "auc")
+
+    best = best_cross_model(summary, rule, target, holdouts)
+    best_rank = r if best not in ("named", "anchors", "affine", "valence_arousal") else 0
+    gcca_diff = ("diff_vs_gcca", "diff_gcca_ci_low", "diff_gcca_ci_high")
+    bounds = [(t, m, sp) for t, m, sp in BOUNDS if row(m, r if m == "gcca" else 0, holdouts[0], sp=sp) is not None]
     head = (
-        f"| holdout | harmful test prompts (failures) | {a} zero-shot, pooled | {a} zero-shot, harmful only | "
-        + " | ".join(f"{m} zero-shot, {w}" for m, _ in present for w in ("pooled", "harmful only"))
-        + f" | {a} - specific at k={mk}, harmful only |"
+        f"| holdout | harmful test prompts (failures) | {a} pooled | **{a} harmful only** | best cross-model: {best} "
+        f"| {best} - {a} | " + " | ".join(t for t, _, _ in bounds) + " | prompt words + read - prompt words |"
     )
     lines = [
-        f"## Among harmful prompts only ({target})",
+        f"## Early warning, not harm recognition: among harmful prompts only ({target})",
         "",
         f'Every benign prompt is a negative of {pooled_t}, so a score that only knows "this request is harmful" '
-        "does well on the pooled test rows (`is_harmful`: the prompt's label as the score). Among harmful prompts "
-        "the question is the early warning's own: which harmful requests will this model fail on? Pools, k draws, "
-        "test rows and shuffled-label nulls stay inside the harmful prompts. Zero-shot AUCs with 95% CIs over "
-        "prompts; the harmful-only columns are split seed 0, the pooled ones as in the headline (where the split "
-        "seeds ran the verdict's cell, its mean over them). The verdict above reads the pooled cell.",
+        "does well on the pooled rows (`is_harmful`, the prompt's label as the score: "
+        + "; ".join(f"{h} {q('is_harmful', 0, h, pooled_t)}" for h in holdouts)
+        + "). Among harmful prompts the question is the early warning's own: which harmful requests will this "
+        "model fail on? Pools, k draws, test rows and shuffled-label nulls stay inside the harmful prompts. "
+        f"Zero-shot AUCs in the {space} space at rank {r}, 95% intervals (where the split seeds ran the cell, "
+        f"their mean and prediction interval); `{best} - {a}`: paired on the same resamples; the last column is "
+        "criterion C's incremental difference.",
         "",
         head,
-        "|---|" + "---|" * (4 + 2 * len(present)),
+        "|---|" + "---|" * (6 + len(bounds)),
     ]
     for h in holdouts:
-        rows = cell_rows(summary, a, r, h, target, pos, "0")
-        if not len(rows):
-            lines.append(
-                f"| {h} | not scored (see results/tables/transfer_skipped.csv) |" + " |" * (3 + 2 * len(present))
-            )
+        z = row(a, r, h)
+        if z is None:
+            lines.append(f"| {h} | not scored (see results/tables/transfer_skipped.csv) |" + " |" * (5 + len(bounds)))
             continue
-        n = f"{int(rows.iloc[0]['n_test'])} ({int(rows.iloc[0]['n_test_pos'])})"
-        cells = [n, quote(a, r, h, pooled_t), quote(a, r, h, target)]
-        for m, ranked in present:
-            cells += [quote(m, r if ranked else 0, h, pooled_t), quote(m, r if ranked else 0, h, target)]
-        cells.append(quote(a, r, h, target, mk, diff=True))
+        cells = [f"{int(z['n_test'])} ({int(z['n_test_pos'])})", q(a, r, h, pooled_t), q(a, r, h)]
+        cells += [q(best, best_rank, h), q(best, best_rank, h, cols=gcca_diff) if best != a else "0"]
+        cells += [q(m, r if m == "gcca" else 0, h, sp=sp) for _, m, sp in bounds]
+        cells.append(q("prompt_text_read", 0, h, cols=("diff_incremental", "diff_inc_ci_low", "diff_inc_ci_high")))
+        lines.append(f"| {h} | " + " | ".join(cells) + " |")
+    own = ("diff_vs_own_hidden", "diff_own_hidden_ci_low", "diff_own_hidden_ci_high")
+    lines += [
+        "",
+        f"At k = {mk} labelled harmful prompts of the holdout (warm-started shared heads against the holdout's own "
+        f"probes, paired): {a} - specific in {space}; {a} - specific on the full hidden read (the strongest own "
+        f"probe); {best} - the same; and the AUCs.",
+        "",
+        f"| holdout | {a} at k={mk} | specific ({space}) | {a} - specific ({space}) | {a} - specific (hidden) | "
+        f"{best} at k={mk} | {best} - specific (hidden) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for h in holdouts:
+        if row(a, r, h, k=mk) is None:
+            continue
+        cells = [
+            q(a, r, h, k=mk),
+            q("specific", r, h, k=mk),
+            q(a, r, h, k=mk, cols=("diff_vs_specific", "diff_ci_low", "diff_ci_high")),
+            q(a, r, h, k=mk, cols=own),
+            q(best, best_rank, h, k=mk),
+            q(best, best_rank, h, k=mk, cols=own),
+        ]
         lines.append(f"| {h} | " + " | ".join(cells) + " |")
     return lines
 

@@ -12,8 +12,21 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from emobasis.labels.targets import CONDITIONAL_TARGETS
 from emobasis.report.sections import alarms_line, mismatch_line, null_spread, per_suite_section, split_seed_line
-from emobasis.report.verdict import CRITERIA, claim_of, claims, describe_rule, first_k, fmt_claim, gated_decide
+from emobasis.report.verdict import (
+    CRITERIA,
+    INCREMENT_CLAIM,
+    OWN_HIDDEN_CLAIM,
+    claim_of,
+    claims,
+    describe_rule,
+    first_k,
+    fmt_claim,
+    gated_decide,
+    history_markdown,
+    power_line,
+)
 
 # --- summary.md -----------------------------------------------------------------------------------------
 
@@ -36,9 +49,19 @@ def text_claims(cl: pd.DataFrame) -> tuple[str, ...]:
 
 
 def headline_markdown(cl: pd.DataFrame, rule: dict) -> str:
-    """One line per holdout: the numbers a reader wants first."""
+    """One line per holdout: the numbers a reader wants first (the rule's three criteria, then the bounds)."""
     k = str(rule["match_k"])
-    cells = ["zero-shot", f"shared - specific at k={k}", "shared - specific at k=all", *text_claims(cl)]
+    present = set(cl["claim"])
+    own = OWN_HIDDEN_CLAIM.format(k=k)
+    cells = [
+        "zero-shot",
+        own if own in present else f"shared - specific at k={k}",
+        "shared - specific at k=all",
+        *([INCREMENT_CLAIM] if INCREMENT_CLAIM in present else []),
+        *[c for c in ("prompt text zero-shot", "harm_intent zero-shot") if c in present],
+    ]
+    if INCREMENT_CLAIM not in present:
+        cells += [c for c in text_claims(cl) if c in present]
     lines = [
         f"| holdout | zero-shot {rule['aligner']} | " + " | ".join(cells[1:]) + " |",
         "|---|" + "---|" * len(cells),
@@ -60,20 +83,23 @@ def plain_words(
     """The summary's bullets: transfer vs chance, labels needed, cost at full data, beyond the words, how much
     of each model's predictor is shared and whether the predictors point the same way."""
     each = lambda c: "; ".join(f"{h} {fmt_claim(claim_of(cl, h, c))}" for h in holdouts)  # noqa: E731
+    # the anatomy fits predictors on every row: a conditional target is read through its label column
+    label = CONDITIONAL_TARGETS.get(rule["target"], (rule["target"],))[0]
     fr = fractions[
         (fractions["position"] == rule["position"])
-        & (fractions["target"] == rule["target"])
+        & (fractions["target"] == label)
         & (fractions["rank"] == rule["rank"])
     ]
-    ang = angles[(angles["position"] == rule["position"]) & (angles["target"] == rule["target"])]
-    shuffled = summary[summary["aligner"] == "shuffled"]["auc"]
+    ang = angles[(angles["position"] == rule["position"]) & (angles["target"] == label)]
+    shuffled = summary[(summary["aligner"] == "shuffled") & (summary["target"] == rule["target"])]["auc"]
     matches = {h: first_k(summary, rule, h, -rule["margin"], ks) for h in holdouts}
     n_scanned = sum(str(k) != "0" for k in ks)
     beats = {h: first_k(summary, rule, h, 0.0, ks) for h in holdouts}
     out = [
         f"- **Zero-shot transfer vs chance (0.5)**: a head trained on the other models' shared coordinates "
         f"scores the held-out model at {each('zero-shot')}. Heads fit on shuffled labels average "
-        f"{shuffled.min():.3f}-{shuffled.max():.3f} over every cell of the grid, but one such head can land far from "
+        f"{shuffled.min():.3f}-{shuffled.max():.3f} over every cell of the grid at {rule['target']}, but one such head "
+        "can land far from "
         f"0.5: {null_spread(summary, rule, holdouts)}; the verdict's criterion A tests each zero-shot head "
         "against those single heads (permutation p-value, Holm-adjusted across holdouts).",
         f"- **Labels needed to match the model's own probe** (first k whose paired difference is above "
@@ -101,7 +127,7 @@ def plain_words(
     if len(fr):
         out.append(
             f"- **How much is shared**: at rank {rule['rank']}, the fraction of each model's own "
-            f"{rule['target']} predictor's variance inside the shared subspace is "
+            f"{label} predictor's (every row) variance inside the shared subspace is "
             + "; ".join(
                 f"{r['model']} {r['fraction']:.2f} (random {r['rank']}-dim subspace: {r['random_fraction']:.2f})"
                 for _, r in fr.iterrows()
@@ -150,13 +176,14 @@ def write_summary(
     top_concepts: pd.DataFrame | None = None,
     gate: pd.DataFrame | None = None,
     validity: list[str] | None = None,
+    history: pd.DataFrame | None = None,
 ) -> tuple[str, pd.DataFrame, dict]:
     """The text of results/summary.md, the claims behind it, and the verdict (``summary``: the rule's feature
     space's rows; ``ks``: the study's k grid; ``stability``: results/tables/cross_suite_stability.csv, judged
     by ``rule["stability"]``; ``by_suite``: results/tables/transfer_by_suite.csv, the rule per suite;
     ``spaces``: every space's rows, for the feature-space section, with ``top_concepts``; ``gate``:
     results/tables/label_gate.csv, whose invalid models take no part in the verdict, and ``validity`` the label
-    validity section)."""
+    validity section; ``history``: the rule's change log, ``verdict.history``)."""
     from emobasis.report.sections import harmful_only_section, space_section, stability_summary
 
     stab_line, stab_section = stability_summary(stability, rule) if stability is not None else (None, [])
@@ -178,8 +205,9 @@ def write_summary(
         *([v["gate_line"]] if v.get("gate_line") else []),
         *second_labeler_line(summary, rule, holdouts, gate),
         *([stab_line] if stab_line else []),
+        *([line] if (line := power_line(summary, rule, holdouts)) else []),
         "",
-        "## The rule (from the config, fixed before the results were read)",
+        "## The rule (from the config; its history below says which changes came after results existed)",
         "",
         describe_rule(rule),
         "",
@@ -188,14 +216,16 @@ def write_summary(
         *[f"  {key}: {val}" for key, val in rule.items() if key != "stability"],
         "```",
         "",
+        *(["### The rule's history", "", *history_markdown(history), ""] if history is not None else []),
         "## Headline",
         "",
         f"AUROC on each holdout model's test prompts (prompt-disjoint), {rule['target']} at {rule['position']}, "
         f"{rule['aligner']} rank {rule['rank']}; 95% CIs from {int(summary['n_boot'].max())} bootstrap resamples "
         "of prompts; differences are paired on the same resamples."
         + (
-            f" Each number is the mean over {int(summary['n_split_seeds'].max())} split seeds, its CI widened by "
-            "the spread across them."
+            f" Each number is the mean over {int(summary['n_split_seeds'].max())} split seeds; its interval is a "
+            "random-effects prediction interval (test prompts plus the spread across splits): it covers the number "
+            "one more split would give."
             if "n_split_seeds" in summary and summary["n_split_seeds"].notna().any()
             else ""
         ),
@@ -208,7 +238,7 @@ def write_summary(
         *mismatch_line(summary, context.get("mismatch", {}), rule, holdouts),
         *split_seed_line(summary, rule, holdouts),
     ]
-    harmful = harmful_only_section(summary, rule, holdouts)
+    harmful = harmful_only_section(spaces if spaces is not None else summary, rule, holdouts)
     lines += ["", *harmful] if harmful else []
     section = space_section(spaces, rule, holdouts, top_concepts) if spaces is not None else []
     lines += ["", *section] if section else []
@@ -238,7 +268,7 @@ def write_summary(
 
 
 CLAIM_ROW = re.compile(
-    r"^\| (?P<holdout>[^|]+) \| (?P<claim>[^|]+) \| (?P<aligner>[^|]+) \| (?P<space>[a-z]+) \| (?P<rank>\d+) \| "
+    r"^\| (?P<holdout>[^|]+) \| (?P<claim>[^|]+) \| (?P<aligner>[^|]+) \| (?P<space>[a-z_]+) \| (?P<rank>\d+) \| "
     r"(?P<k>[^|]+) \| (?P<value>[-+0-9.]+) \[(?P<low>[-+0-9.]+), (?P<high>[-+0-9.]+)\] \|$"
 )
 
@@ -255,7 +285,9 @@ def parse_claims(markdown: str) -> pd.DataFrame:
 def top_alarms(
     rows: pd.DataFrame, scores: pd.Series, holdout: str, target: str, n: int = 10, width: int = 160
 ) -> pd.DataFrame:
-    """The holdout's test rows the zero-shot monitor scores highest, with their labels and texts."""
+    """The holdout's test rows the zero-shot monitor scores highest, with their labels and texts (a conditional
+    target, e.g. the harmful-prompts-only one, shows its label column)."""
+    target = CONDITIONAL_TARGETS.get(target, (target,))[0]
     sub = rows.iloc[scores.index].assign(score=scores.to_numpy())
     sub = sub.sort_values("score", ascending=False, kind="mergesort").head(n)
     short = lambda s: textwrap.shorten(str(s), width=width, placeholder=" ...")  # noqa: E731
@@ -297,7 +329,7 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
     ex, st = config["extraction"], config["study"]
     formats = sorted({m.get("format") for m in models})
     labels = {s: v["labels"]["all"] for s, v in suites.items()}
-    t = config["verdict"]["target"]
+    t = CONDITIONAL_TARGETS.get(config["verdict"]["target"], (config["verdict"]["target"],))[0]  # its label column
     own = st.get("reader_mode") == "own_answers"
     limits = [
         f"{len(models)} {'study' if own else 'reader'} models ({', '.join(m['id'] for m in models)}), "

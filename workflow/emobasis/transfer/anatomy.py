@@ -48,7 +48,8 @@ def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def concept_loadings(data: StudyData, coords: dict[str, np.ndarray], position: str) -> pd.DataFrame:
-    """Tidy loadings: concept, direction (1-based), model ('mean' = average over models), loading."""
+    """Tidy loadings: concept, direction (1-based), model ('mean' = average over models), loading; named concepts
+    only (not the shuffled-label directions)."""
     ref = data.ref
     per_model = {m: _corr(data.Z[m][position][ref], coords[m][ref]) for m in data.models}  # [K, r]
     mean = np.mean(list(per_model.values()), axis=0)
@@ -58,6 +59,8 @@ def concept_loadings(data: StudyData, coords: dict[str, np.ndarray], position: s
     for model, L in [*per_model.items(), ("mean", mean)]:
         L = L * sign
         for (c, concept), j in itertools.product(enumerate(data.concepts), range(L.shape[1])):
+            if data.concept_kinds.get(concept) == "unrelated":  # shuffled-label directions name nothing
+                continue
             out.append(
                 {
                     "position": position,

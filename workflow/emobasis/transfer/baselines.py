@@ -22,6 +22,7 @@ import numpy as np
 from emobasis.labels.targets import CONDITIONAL_TARGETS
 from emobasis.transfer.align import Whitener, lowrank_basis, make_aligner, orient_profiles
 from emobasis.transfer.heads import predict
+from emobasis.transfer.metrics import auc, bootstrap_units
 from emobasis.transfer.protocol import HeadResult, Protocol, calibrated, fit_l2_on_validation, standardize
 from emobasis.transfer.spaces import dimension, shared_space_reads, space_ranks, space_reads
 from emobasis.transfer.study import StudyData
@@ -77,6 +78,7 @@ class Context:
         # whitening (an SVD per model) depends only on the shared texts: fit once, reuse for every aligner and rank
         self.white = {m: Whitener(cfg["pca_dims"]).fit(v) for m, v in self.views.items()}
         self.bases: dict = {}
+        self.cache: dict = {}  # results that several methods of one (position, target) share
 
     def std(self, F: dict) -> dict:
         return {m: standardize(v, self.ref) for m, v in F.items()}
@@ -135,7 +137,9 @@ def lowrank_features(ctx: Context, rank: int) -> dict:
     """Combinations of the space's named concepts shared by the training models' predictors of every target,
     on profiles oriented to agree across models from unlabelled train-side rows (:func:`orient_profiles`)."""
     data, Zs = ctx.data, ctx.oriented
-    targets = [t for t in ctx.cfg["targets"] if t not in CONDITIONAL_TARGETS]  # defined on every row only
+    # the targets defined on every row; with only conditional ones (e.g. the split seeds' harmful-only cell), their
+    # label columns on every row (training models' labels only)
+    targets = [t for t in ctx.cfg["targets"] if t not in CONDITIONAL_TARGETS] or list(ctx.cfg["targets"])
     labels = {m: [data.y(m, t) for t in targets] for m in ctx.train_models}
     U = ctx.bases[("lowrank", rank)] = lowrank_basis(
         {m: Zs[m] for m in ctx.train_models}, labels, rank, ctx.tr, ctx.ref
@@ -247,8 +251,54 @@ def surface_prompt_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | N
     return _tfidf_scores(ctx, proto, "prompt")
 
 
-def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult]:
+#: the TF-IDF heads' inverse regularization strengths, chosen by grouped cross-validation on the training rows
+TFIDF_C_GRID = (0.1, 1.0, 10.0, 100.0)
+TEXT_FOLDS = 5
+
+
+def text_vectorizer(train_text: np.ndarray):
+    """Word uni- and bigram TF-IDF fit on the DISTINCT training texts: in own-answer studies every prompt appears
+    once per training model, so ``min_df=2`` counted on the stacked rows would filter nothing."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    distinct = np.unique(train_text)
+    try:
+        return TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(distinct)
+    except ValueError:  # no term in two distinct texts (a tiny study): keep every term
+        return TfidfVectorizer(min_df=1, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(distinct)
+
+
+def grouped_folds(groups: np.ndarray, folds: int = TEXT_FOLDS) -> list:
+    """(fit, held-out) row index pairs with every prompt group in one fold (the same prompt answered by two
+    training models never sits on both sides); deterministic."""
+    from sklearn.model_selection import GroupKFold
+
+    n = min(folds, len(np.unique(groups)))
+    return list(GroupKFold(n_splits=n).split(np.zeros(len(groups)), groups=groups))
+
+
+def fit_text_head(X, y: np.ndarray, groups: np.ndarray, c_grid=TFIDF_C_GRID):
+    """A logistic head on text features, its C chosen by grouped cross-validation on these rows (the mean
+    held-out ROC AUC over the folds; ties to the smaller C) and refit on every row; None with a single class.
+    The chosen C is the head's ``C``."""
+    from sklearn.linear_model import LogisticRegression
+
+    if y.all() or not y.any():
+        return None
+    folds = [(a, b) for a, b in grouped_folds(groups) if 0 < y[b].sum() < len(b) and 0 < y[a].sum() < len(a)]
+    best, best_auc = 10.0, -1.0
+    for C in c_grid if len(folds) >= 2 else ():
+        held = [
+            auc(LogisticRegression(C=C, max_iter=2000).fit(X[a], y[a]).decision_function(X[b]), y[b]) for a, b in folds
+        ]
+        if np.mean(held) > best_auc + 1e-12:
+            best, best_auc = C, float(np.mean(held))
+    return LogisticRegression(C=best, max_iter=2000).fit(X, y)
+
+
+def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult]:
+    """TF-IDF logistic scores; the zero-shot head's C is chosen by grouped CV on the training rows and reused by
+    the k-shot heads (too few rows to cross-validate)."""
     from sklearn.linear_model import LogisticRegression
 
     data = ctx.data
@@ -256,28 +306,135 @@ def _tfidf_scores(ctx: Context, proto: Protocol, column: str) -> list[HeadResult
     y = proto.y
     train_models = [proto.holdout] if data.same_texts else proto.train_models  # reader mode: one copy of the texts
     texts = {m: data.table(m)[column].astype(str).to_numpy() for m in train_models}
+    units = bootstrap_units(data.rows)
     train_text = np.concatenate([texts[m][proto.rows_of(m, proto.tr)] for m in train_models])
     train_y = np.concatenate([proto.Y[m][proto.rows_of(m, proto.tr)] for m in train_models])
-    cal_text = np.concatenate([texts[m][proto.rows_of(m, proto.cal)] for m in train_models])
-    vec = TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True, max_features=20000).fit(train_text)
+    train_g = np.concatenate([units[proto.rows_of(m, proto.tr)] for m in train_models])
+    cal_text = np.concatenate([texts[m][proto.cal] for m in train_models])
+    vec = text_vectorizer(train_text)
     T, T_train = vec.transform(text), vec.transform(train_text)
     T_cal = vec.transform(cal_text) if len(cal_text) else None  # no benign validation rows: no threshold
     own_benign = T[proto.own_cal] if proto.own_cal.any() else None
+    head0 = fit_text_head(T_train, train_y, train_g)
+    C = head0.C if head0 is not None else 10.0
 
-    def fit_score(X_fit, yy, benign):
+    def scored(clf, benign):
         n_benign = 0 if benign is None else benign.shape[0]
-        if yy.all() or not yy.any():
+        if clf is None:
             return np.full(proto.te.sum(), 0.5), np.full(n_benign, 0.5)
-        clf = LogisticRegression(C=10.0, max_iter=2000).fit(X_fit, yy)
         return clf.decision_function(T[proto.te]), clf.decision_function(benign) if n_benign else np.zeros(0)
 
+    def fit(X_fit, yy):
+        return None if yy.all() or not yy.any() else LogisticRegression(C=C, max_iter=2000).fit(X_fit, yy)
+
     tr_rows = np.flatnonzero(proto.shot)  # the rows the k draws index
-    s0, b0 = fit_score(T_train, train_y, T_cal)
+    s0, b0 = scored(head0, T_cal)
     out = [calibrated(0, s0[None], b0[None])]
     for k, draws in proto.draws.items():
-        res = [fit_score(T[tr_rows[idx]], y[tr_rows[idx]], own_benign) for idx in draws]
+        res = [scored(fit(T[tr_rows[idx]], y[tr_rows[idx]]), own_benign) for idx in draws]
         out.append(calibrated(k, np.stack([r[0] for r in res]), np.stack([r[1] for r in res])))
     return out
+
+
+def prompt_text_score(ctx: Context, proto: Protocol) -> tuple[dict, np.ndarray] | None:
+    """The prompt's words as one score: a logistic head on TF-IDF of the prompt plus its sentence embedding
+    (C by grouped CV), trained on the training models' own labels. Returns ({training model: out-of-fold score
+    on its rows}, the head's score on every holdout row): a training row is scored by a head fit on the other
+    prompt groups' rows (the same folds for every model), so a head stacked on the score is not fit on
+    in-sample scores. None in reader studies or when the training rows hold one class."""
+    from scipy.sparse import csr_matrix, hstack, vstack
+    from sklearn.linear_model import LogisticRegression
+
+    data = ctx.data
+    if data.prompt_embeddings is None:
+        return None
+    units = bootstrap_units(data.rows)
+    text = data.rows["prompt"].astype(str).to_numpy() if "prompt" in data.rows else None
+    texts = {m: data.table(m)["prompt"].astype(str).to_numpy() for m in data.models} if text is None else None
+    tr = {m: proto.rows_of(m, proto.tr) for m in proto.train_models}
+    train_text = np.concatenate([(text if text is not None else texts[m])[tr[m]] for m in proto.train_models])
+    vec = text_vectorizer(train_text)
+    emb = {m: standardize(data.prompt_emb(m), ctx.ref) / np.sqrt(data.prompt_emb(m).shape[1]) for m in data.models}
+
+    def design(m, rows=None):
+        t = text if text is not None else texts[m]
+        X = hstack([vec.transform(t), csr_matrix(emb[m])]).tocsr()
+        return X if rows is None else X[rows]
+
+    Xtr = vstack([design(m, tr[m]) for m in proto.train_models]).tocsr()
+    ytr = np.concatenate([proto.Y[m][tr[m]] for m in proto.train_models])
+    gtr = np.concatenate([units[tr[m]] for m in proto.train_models])
+    head = fit_text_head(Xtr, ytr, gtr)
+    if head is None:
+        return None
+    C = head.C
+    oof = np.empty(len(ytr))
+    for fit_rows, held in grouped_folds(gtr):
+        yy = ytr[fit_rows]
+        if yy.all() or not yy.any():
+            oof[held] = 0.0
+            continue
+        oof[held] = LogisticRegression(C=C, max_iter=2000).fit(Xtr[fit_rows], yy).decision_function(Xtr[held])
+    full = {m: head.decision_function(design(m)) for m in data.models}  # every row, from the head on all train rows
+    out, start = {}, 0
+    for m in proto.train_models:
+        n = int(tr[m].sum())
+        s = full[m].copy()
+        s[tr[m]] = oof[start : start + n]  # training rows: cross-fitted
+        out[m] = s
+        start += n
+    return out, full[proto.holdout]
+
+
+@scores("prompt_text")
+def prompt_text_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Own answers: the prompt's words (TF-IDF + sentence embedding), zero-shot; the base of incremental
+    validity (:func:`prompt_text_read_scores`)."""
+    if (res := _prompt_text(ctx, proto)) is None:
+        return None
+    s = res[1]
+    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
+
+
+@scores("prompt_text_read")
+def prompt_text_read_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
+    """Own answers, incremental validity: a logistic head on (prompt_text's score, the read's gcca coordinates
+    at the verdict's rank in this space), trained on the training models' train rows (their prompt_text score
+    cross-fitted, :func:`prompt_text_score`), L2 chosen on their validation rows, scoring the holdout zero-shot.
+    Paired with ``prompt_text`` on the same test rows (``diff_incremental``): does the read warn beyond what
+    the prompt's words predict?"""
+    if (res := _prompt_text(ctx, proto)) is None:
+        return None
+    text = {**res[0], proto.holdout: res[1]}
+    G = _gcca_at_ablation_rank(ctx)
+    ref = ctx.ref
+    F = {m: np.column_stack([standardize(text[m][:, None], ref), G[m]]) for m in text}
+    head = proto.fit_zero_shot(F)
+    s = predict(F[proto.holdout], head)
+    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
+
+
+def _prompt_text(ctx: Context, proto: Protocol):
+    """:func:`prompt_text_score` once per (target, holdout) in the contexts that share ``ctx.cache`` (every
+    space of one position)."""
+    key = ("prompt_text", proto.target, proto.holdout, id(ctx.data))
+    if key not in ctx.cache:
+        ctx.cache[key] = prompt_text_score(ctx, proto)
+    return ctx.cache[key]
+
+
+def _gcca_at_ablation_rank(ctx: Context) -> dict[str, np.ndarray]:
+    """Every model's standardized gcca coordinates at the verdict's rank (or the largest the space holds): the
+    read's shared features that harm_intent and prompt_text_read use."""
+    swept = space_ranks(ctx.cfg["ranks"], dimension(ctx.data, ctx.space))
+    if swept:  # the grid's gcca basis (nested in the rank)
+        coords, top = ctx.gcca, max(swept)
+    else:  # a space smaller than every swept rank: a basis of its own dimension
+        top = dimension(ctx.data, ctx.space)
+        basis = ctx.fit_aligner("gcca", top)
+        coords = {m: basis.transform(m, X) for m, X in ctx.X.items()}
+    rank = min(int(ctx.cfg.get("ablation_rank", top)), top)
+    return ctx.std({m: v[:, :rank] for m, v in coords.items()})
 
 
 @scores("is_harmful")
@@ -300,15 +457,7 @@ def harm_intent_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None
     va = (ctx.data.rows["split"] == "val").to_numpy()
     if harmful.all() or not harmful.any():
         return None
-    swept = space_ranks(ctx.cfg["ranks"], dimension(ctx.data, ctx.space))
-    if swept:  # the grid's gcca basis (nested in the rank)
-        coords, top = ctx.gcca, max(swept)
-    else:  # a space smaller than every swept rank: a basis of its own dimension
-        top = dimension(ctx.data, ctx.space)
-        basis = ctx.fit_aligner("gcca", top)
-        coords = {m: basis.transform(m, X) for m, X in ctx.X.items()}
-    rank = min(int(ctx.cfg.get("ablation_rank", top)), top)
-    F = ctx.std({m: v[:, :rank] for m, v in coords.items()})
+    F = _gcca_at_ablation_rank(ctx)
 
     def pool(mask):
         return np.concatenate([F[m][mask] for m in ctx.train_models]), np.tile(harmful[mask], len(ctx.train_models))

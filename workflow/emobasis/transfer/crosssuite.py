@@ -74,19 +74,23 @@ def cross_data(data, train_suites: list[str], scored: str):
 
 
 def why_not(sub, target: str, scored: str, train_suites: list[str]) -> str | None:
-    """Why this (suite, target) cell cannot be evaluated, or None."""
-    if target in CONDITIONAL_TARGETS:
-        return f"{target} is defined on a subset of each model's rows: the LOMO grid scores it, not the cross-suite one"
+    """Why this (suite, target) cell cannot be evaluated, or None. A conditional target (e.g. the harmful
+    prompts only) is checked on each model's rows it is defined on."""
     split = sub.rows["split"].to_numpy()
-    tables = [sub.rows] if sub.same_texts else [sub.table(m) for m in sub.models]
-    for t in tables:
+    for m in sub.models[:1] if sub.same_texts else sub.models:
+        y, rows = sub.y(m, target), sub.eligible(m, target)
+        where = f" for {m}" if target in CONDITIONAL_TARGETS else ""
         for s in ("train", "val"):
-            y = t[target].to_numpy()[split == s].astype(bool)
-            if y.all() or not y.any():
-                return f"{target} has a single class in the {s} split of the training suites {'+'.join(train_suites)}"
-        y = t[target].to_numpy()[split == "test"].astype(bool)
-        if y.all() or not y.any():
-            return f"{target} has a single class ({'no rows' if not len(y) else bool(y[0])}) in {scored}'s test rows"
+            yy = y[(split == s) & rows]
+            if yy.all() or not yy.any():
+                return (
+                    f"{target} has a single class in the {s} split of the training suites "
+                    f"{'+'.join(train_suites)}{where}"
+                )
+        yy = y[(split == "test") & rows]
+        if yy.all() or not yy.any():
+            one = "no rows" if not len(yy) else bool(yy[0])
+            return f"{target} has a single class ({one}) in {scored}'s test rows{where}"
     n_prompts = sub.rows.loc[split == "test", "item_id"].nunique()
     if n_prompts < MIN_TEST_PROMPTS:
         return f"{scored} has {n_prompts} test prompts, fewer than the {MIN_TEST_PROMPTS} the bootstrap needs"
@@ -96,9 +100,13 @@ def why_not(sub, target: str, scored: str, train_suites: list[str]) -> str | Non
 def _protocol(sub, holdout: str, target: str, cfg: dict, seed: int, shot, models=None, labels=None):
     from emobasis.transfer.protocol import Protocol
 
-    if labels is None and not sub.same_texts:
-        labels = {m: sub.y(m, target) for m in sub.models}
-    return Protocol(sub.rows, holdout, models or sub.models, target, cfg, seed, labels=labels, shot=shot)
+    models = models or sub.models
+    if labels is None and (not sub.same_texts or target in CONDITIONAL_TARGETS):
+        labels = {m: sub.y(m, target) for m in models}
+    eligible = None
+    if target in CONDITIONAL_TARGETS:  # every pool, draw, test row stays inside the rows it is defined on
+        eligible = {m: sub.eligible(holdout if m == OWN else m, target) for m in models}
+    return Protocol(sub.rows, holdout, models, target, cfg, seed, labels=labels, shot=shot, eligible=eligible)
 
 
 def suite_features(sub, holdout: str, position: str, cfg: dict, seed: int):
@@ -126,7 +134,8 @@ def run_suite(ctx, feats, shot, target: str, cfg: dict, seed: int, in_suite: boo
 
     sub, holdout = ctx.data, ctx.holdout
     y = sub.y(holdout, target)
-    ks = [0] if in_suite else [k for k in cfg["ks"] if k == 0 or len(np.unique(y[shot])) == 2]
+    shot_y = y[shot & sub.eligible(holdout, target)]
+    ks = [0] if in_suite else [k for k in cfg["ks"] if k == 0 or len(np.unique(shot_y)) == 2]
     proto = _protocol(sub, holdout, target, {**cfg, "ks": ks}, seed, shot)
     zero = _protocol(sub, holdout, target, {**cfg, "ks": [0]}, seed, shot)
     own = _protocol(sub, holdout, target, {**cfg, "ks": [0]}, seed, shot, [holdout, OWN], {holdout: y, OWN: y})
@@ -183,7 +192,7 @@ def evaluate_cross_suite(data, holdout: str, cfg: dict, roles: dict[str, str], s
                     note = benign_note(sub, proto, scored)
                     blank = dict.fromkeys(ALARM_COLUMNS, np.nan) if note else {}
                     rows += [{**r, **cell, "note": note, **blank} for r in summ]
-                    yte, groups = proto.y[proto.te], bootstrap_units(sub.rows)[proto.te]
+                    yte, groups = proto.y[proto.te], bootstrap_units(sub.rows)[proto.te]  # te: eligible rows
                     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position))
                     for (name, rank), results in store.items():
                         K = auc_kernel(results[0].scores, yte, groups)  # results[0]: k = 0
@@ -216,12 +225,14 @@ def tidy_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def benign_note(sub, proto, scored: str) -> str:
-    """Why recall at the calibrated FPR has no number: no benign rows to calibrate the threshold on (the
-    training suites' validation rows) or to check it on (the scored suite's test rows); '' when it has one."""
+    """Why the alarm columns have no number: no benign rows to calibrate the threshold on (the training suites'
+    validation rows), or no row to check a false alarm on (neither a benign test row nor a harmful test prompt
+    answered safely, ``realized_fpr_safe``); '' when they have one."""
     if not proto.cal.any():
         return "no benign rows in the training suites' validation rows to calibrate the alarm threshold"
-    if not (proto.te & proto.benign).any():
-        return f"no benign rows in {scored}'s test rows: the realized FPR cannot be checked there"
+    safe = proto.te & ~proto.benign & ~proto.y.astype(bool)  # harmful prompts answered safely: realized_fpr_safe
+    if not (proto.te & proto.benign).any() and not safe.any():
+        return f"no benign rows or safe answers in {scored}'s test rows: no false alarm can be checked there"
     return ""
 
 

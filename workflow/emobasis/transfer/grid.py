@@ -16,6 +16,7 @@ import pandas as pd
 from emobasis.data.splits import stable_seed
 from emobasis.errors import TransferError
 from emobasis.labels.tone import is_echo
+from emobasis.transfer import competitors  # noqa: F401  (registers anchors, affine and valence_arousal)
 from emobasis.transfer.baselines import FEATURES, SCORES, Context
 from emobasis.transfer.heads import predict
 from emobasis.transfer.methods import METHODS, REGISTRY, adaptable
@@ -54,8 +55,15 @@ from emobasis.transfer.study import StudyData
 
 def grid_config(settings: dict) -> dict:
     """The grid's settings from a rule's ``transfer_settings()`` param (rules/common.smk): the config's
-    ``transfer`` block plus ranks, models, suites, stimulus sets and seed; k = "all" parsed."""
-    return {**settings, "ks": parse_ks(settings["ks"])}
+    ``transfer`` block plus ranks, models, suites, stimulus sets and seed; k = "all" parsed; with a
+    ``vad_lexicon`` path, each concept's human (valence, arousal) ratings as ``concept_vad`` (the
+    valence_arousal method)."""
+    cfg = {**settings, "ks": parse_ks(settings["ks"])}
+    if settings.get("vad_lexicon") and "concept_vad" not in settings:
+        from emobasis.transfer.competitors import concept_ratings
+
+        cfg["concept_vad"] = concept_ratings(list(settings.get("concept_kinds") or {}), settings["vad_lexicon"])
+    return cfg
 
 
 def load_settings_study(
@@ -202,6 +210,9 @@ def evaluate_holdout(
     records, summaries, all_bases = [], [], {}
     for i, position in enumerate(cfg["positions"]):
         ctxs = {space: Context(data, holdout, position, cfg, seed, space) for space in spaces}
+        cache: dict = {}  # shared by the spaces of one position (e.g. prompt_text's cross-fitted scores)
+        for ctx in ctxs.values():
+            ctx.cache = cache
         feats = {space: method_features(ctx, cfg, notes if i == 0 else None) for space, ctx in ctxs.items()}
         if keep_bases:
             for space, ctx in ctxs.items():
@@ -243,6 +254,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     keep = np.ones(proto.te.sum(), bool) if keep is None else keep
     yte = proto.y[proto.te][keep]
     benign_te = proto.benign[proto.te][keep] & ~yte.astype(bool)  # the rows a false alarm can happen on
+    safe_te = ~proto.benign[proto.te][keep] & ~yte.astype(bool)  # harmful prompts refused or answered safely
     groups = np.unique(bootstrap_units(rows)[proto.te][keep], return_inverse=True)[1]  # codes: fast
     W = group_bootstrap(groups, cfg["n_boot"], stable_seed(seed, "boot", target, position, *([suite] if suite else [])))
     recs, summ, kernels, nulls = [], [], {}, {}
@@ -274,7 +286,7 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
                     "auc": float(np.mean(aucs)),
                     "auc_ci_low": lo,
                     "auc_ci_high": hi,
-                    **alarm_columns(res, yte, benign_te, groups, W),
+                    **alarm_columns(res, yte, benign_te, groups, W, safe_te),
                     "n_test": int(len(yte)),
                     "n_test_pos": int(yte.sum()),
                     "n_test_benign": int(benign_te.sum()),
@@ -301,6 +313,14 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
         if METHODS[name].paired and (space, k) in spec_rank:
             spec = rank if (space, "specific", rank, k) in aucs_of else spec_rank[(space, k)]
             paired(row, space, "specific", spec, ("diff_vs_specific", "diff_ci_low", "diff_ci_high"))
+        if METHODS[name].paired and ("hidden", k) in spec_rank:  # the strongest own probe: the full hidden read
+            spec = rank if ("hidden", "specific", rank, k) in aucs_of else spec_rank[("hidden", k)]
+            paired(row, "hidden", "specific", spec, OWN_HIDDEN_COLUMNS)
+        if (base := METHODS[name].increment_of) and (space, base, 0, k) in aucs_of:
+            paired(row, space, base, 0, INCREMENT_COLUMNS)
+        ref = (space, REFERENCE, cfg.get("ablation_rank"), k)
+        if (name, rank) != ref[1:3] and ref in aucs_of and METHODS[name].head != "null":
+            paired(row, *ref[:3], REFERENCE_COLUMNS)
         other = SPACE_PAIRS.get(space)
         if (METHODS[name].paired or name == "specific") and (other, name, rank, k) in aucs_of:
             row["vs_space"] = other
@@ -308,12 +328,25 @@ def summarize(store, proto: Protocol, rows, holdout, target, position, cfg, seed
     return recs, summ
 
 
+#: the paired difference with the strongest own probe, ``specific`` on the full hidden read, whatever the row's space
+OWN_HIDDEN_COLUMNS = ("diff_vs_own_hidden", "diff_own_hidden_ci_low", "diff_own_hidden_ci_high")
+#: incremental validity: a method's AUC minus that of the method it adds to (``Method.increment_of``)
+INCREMENT_COLUMNS = ("diff_incremental", "diff_inc_ci_low", "diff_inc_ci_high")
+
+#: every method against the reference shared head (gcca at the verdict's rank, ``ablation_rank``) in the same space
+#: and k, paired on the same resamples: which cross-model method transfers best, and by how much
+REFERENCE = "gcca"
+REFERENCE_COLUMNS = ("diff_vs_gcca", "diff_gcca_ci_low", "diff_gcca_ci_high")
+
 #: the LOMO summary's columns (:func:`summarize`), in table order
 SUMMARY_COLUMNS = (
     *("aligner", "space", "rank", "holdout", "target", "position", "k", "n_seeds", "auc", "auc_ci_low", "auc_ci_high"),
     *ALARM_COLUMNS,
     *("n_test", "n_test_pos", "n_test_benign", "n_boot", "diff_vs_specific", "diff_ci_low", "diff_ci_high"),
     *("perm_p", "n_perm", "auc_null_q975", "vs_space", "diff_vs_space", "diff_space_ci_low", "diff_space_ci_high"),
+    *OWN_HIDDEN_COLUMNS,
+    *INCREMENT_COLUMNS,
+    *REFERENCE_COLUMNS,
 )
 
 

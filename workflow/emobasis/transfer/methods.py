@@ -18,6 +18,8 @@ Fields:
   and the zero-shot row scores can use it.
 - ``cv``: an ``own`` head whose L2 is chosen by cross-validation inside each draw's k labelled rows
   (``transfer.specific_l2_grid``); its features are the same at every rank, so it is fit once.
+- ``increment_of``: the summary pairs its AUC with this method's (same space and k): incremental validity,
+  what the method adds to the one it extends (``diff_incremental``).
 - ``sweep``: drawn in the rank-sweep figure; ``style``: (colour, line style) in the data-efficiency
   figure (None: not drawn); ``claim``: the summary quotes its zero-shot AUC under this name.
 """
@@ -41,6 +43,7 @@ class Method:
     claim: str | None = None
     null_of: str | None = None
     cv: bool = False
+    increment_of: str | None = None
 
 
 REGISTRY: list[Method] = [
@@ -83,6 +86,26 @@ REGISTRY: list[Method] = [
         claim="residualized (prompt) zero-shot",
     ),
     Method(
+        "anchors",
+        "anchors (cosine similarities to shared anchor texts' reads: relative representations)",
+        ranked=False,
+        paired=True,
+        adapts=False,
+        style=("#1f4e79", "-."),
+    ),
+    Method(
+        "affine",
+        "affine (ridge map from the holdout's read to each training model's, their own heads averaged)",
+        head="scores",
+        ranked=False,
+    ),
+    Method(
+        "valence_arousal",
+        "valence_arousal (rank-2 basis: emotion directions weighted by human valence and arousal ratings)",
+        ranked=False,
+        paired=True,
+    ),
+    Method(
         "named",
         "named concepts (the space's coordinates, signs oriented; concept spaces)",
         ranked=False,
@@ -103,6 +126,20 @@ REGISTRY: list[Method] = [
         ranked=False,
         style=("#e377c2", "--"),
         claim="surface (prompt) zero-shot",
+    ),
+    Method(
+        "prompt_text",
+        "prompt_text (TF-IDF + sentence embedding of the prompt, C by grouped CV; own answers)",
+        head="scores",
+        ranked=False,
+        claim="prompt text zero-shot",
+    ),
+    Method(
+        "prompt_text_read",
+        "prompt_text_read (prompt_text's cross-fitted score + the read's gcca coordinates; own answers)",
+        head="scores",
+        ranked=False,
+        increment_of="prompt_text",
     ),
     Method(
         "surface",

@@ -163,23 +163,30 @@ def holm(p) -> np.ndarray:
     return out
 
 
-#: the summary's alarm columns: recall and the false-positive rate realized on benign test rows, at thresholds
-#: calibrated for ``fpr_target`` on benign validation rows
+#: the summary's alarm columns: recall, the false-positive rate realized on benign test rows, and the false-alarm
+#: rate on the harmful test prompts the model refused or answered safely (``realized_fpr_safe``: what a deployer
+#: sees among harmful traffic), at thresholds calibrated for ``fpr_target`` on benign validation rows
 ALARM_COLUMNS = ("recall_at_fpr", "recall_ci_low", "recall_ci_high", "realized_fpr", "realized_fpr_ci_low")
-ALARM_COLUMNS += ("realized_fpr_ci_high", "fpr_target")
+ALARM_COLUMNS += ("realized_fpr_ci_high", "realized_fpr_safe", "realized_fpr_safe_ci_low", "realized_fpr_safe_ci_high")
+ALARM_COLUMNS += ("fpr_target",)
 
 
-def alarm_columns(res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarray, W: np.ndarray) -> dict:
-    """Recall of the positives and the false-positive rate realized on the benign test rows at the heads'
-    calibrated thresholds (``fpr_target``), averaged over the heads, each with a 95% CI from the same prompt
-    bootstrap as the AUC; NaN without a threshold (no benign calibration rows) or without such rows."""
+def alarm_columns(
+    res, yte: np.ndarray, benign_te: np.ndarray, groups: np.ndarray, W: np.ndarray, safe_te: np.ndarray | None = None
+) -> dict:
+    """Recall of the positives, the false-positive rate realized on the benign test rows and on ``safe_te``
+    (the harmful test prompts answered safely) at the heads' calibrated thresholds (``fpr_target``), averaged
+    over the heads, each with a 95% CI from the same prompt bootstrap as the AUC; NaN without a threshold (no
+    benign calibration rows) or without such rows."""
     ok = ~np.isnan(res.thresholds)
-    recall = fpr = (float("nan"),) * 3
+    safe_te = np.zeros(len(yte), bool) if safe_te is None else safe_te
+    recall = fpr = safe = (float("nan"),) * 3
     if ok.any():
         alarms = (res.scores[ok] > res.thresholds[ok, None]).mean(0)  # each test row's alarm rate over heads
-        recall, fpr = (alarm_rates(alarms, rows, groups, W) for rows in (yte.astype(bool), benign_te))
+        recall, fpr, safe = (alarm_rates(alarms, rows, groups, W) for rows in (yte.astype(bool), benign_te, safe_te))
     return {
         "fpr_target": res.fpr_target,
         **dict(zip(("recall_at_fpr", "recall_ci_low", "recall_ci_high"), recall)),
         **dict(zip(("realized_fpr", "realized_fpr_ci_low", "realized_fpr_ci_high"), fpr)),
+        **dict(zip(("realized_fpr_safe", "realized_fpr_safe_ci_low", "realized_fpr_safe_ci_high"), safe)),
     }

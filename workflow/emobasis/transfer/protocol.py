@@ -6,9 +6,14 @@
   method), head refit with the zero-shot head as its prior (warm start); ``k = all`` uses every holdout
   train row once.
 - recall at a calibrated FPR: the alarm threshold is set on *benign* rows of the **validation** split,
-  which no head is trained on: the training models' (for holdout-only methods, the holdout's own). The
-  target is 1%, or 1/n when only n < 100 benign rows calibrate it (``fpr_target``); the summary reports
-  the false-positive rate the threshold really gives on the holdout's benign test rows.
+  which no head is trained on: the training models' (for holdout-only methods, the holdout's own), whatever
+  rows the target is defined on (a deployer sets the alarm level on benign traffic, which needs no label).
+  The target is 1%, or 1/n when only n < 100 benign rows calibrate it (``fpr_target``); the summary reports
+  the false-positive rate the threshold really gives on the holdout's benign test rows, and on its harmful
+  test prompts that it refused or answered safely.
+- the shuffled-label null permutes the labels within strata (model, suite, benign or harmful prompt), so it
+  keeps what "this request is harmful" earns and tests only what lies beyond it; each null head chooses its
+  own L2 on its own permuted validation labels, as the real head does.
 The holdout never contributes labels to a k = 0 head.
 """
 
@@ -137,17 +142,21 @@ class Protocol:
         defined on (a conditional target, :data:`emobasis.transfer.study.CONDITIONAL_TARGETS`); every pool, draw, test
         and calibration row is cut to them (default: all rows)."""
         self.holdout, self.train_models, self.cfg, self.seed = holdout, [m for m in models if m != holdout], cfg, seed
+        self.target = target
         shared_y = rows[target].to_numpy().astype(bool) if labels is None else None
         self.Y = labels if labels is not None else {m: shared_y for m in models}
         self.y = self.Y[holdout]
         self.split = rows["split"].to_numpy()
         self.benign = rows["benign"].to_numpy().astype(bool)
+        # permutation strata of the shuffled-label null: suite x (benign or harmful prompt), per model
+        suite = rows["suite"].astype(str) if "suite" in rows else pd.Series("", index=rows.index)
+        self.stratum = pd.factorize(suite + "|" + rows["benign"].astype(str))[0]
         self.E = {m: np.ones(len(rows), bool) for m in models} | (eligible or {})
         self.tr, self.va, self.te = (self.split == s for s in ("train", "val", "test"))
         self.te = self.te & self.E[holdout]
         self.ref = self.tr | self.va  # unlabelled rows that fix each model's feature scaling (train_side)
         self.cal = self.va & self.benign  # benign rows no head is trained on: they set the alarm thresholds
-        self.own_cal = self.cal & self.E[holdout]  # the holdout's, for heads fit on the holdout alone
+        self.own_cal = self.cal  # the holdout's, for heads fit on the holdout alone (label-free: every target)
         self.shot = (self.tr if shot is None else shot) & self.E[holdout]
         self.draws = {}
         y_h = self.y[self.shot]
@@ -169,6 +178,16 @@ class Protocol:
             np.concatenate([F[m][self.rows_of(m, mask)] for m in self.train_models]),
             np.concatenate([self.Y[m][self.rows_of(m, mask)] for m in self.train_models]),
         )
+
+    def benign_cal(self, F: dict) -> np.ndarray:
+        """The training models' benign validation rows, stacked: they set a transfer head's alarm threshold
+        (label-free, so the same rows for every target)."""
+        return np.concatenate([F[m][self.cal] for m in self.train_models])
+
+    def _strata(self, mask: np.ndarray) -> np.ndarray:
+        """The permutation stratum of each row of :meth:`_pool` ``(F, mask)``: model x suite x benign."""
+        n = self.stratum.max() + 1
+        return np.concatenate([self.stratum[self.rows_of(m, mask)] + i * n for i, m in enumerate(self.train_models)])
 
     def fit_zero_shot(self, F: dict) -> np.ndarray:
         """The k = 0 head: trained on the training models' train rows, L2 chosen on their validation rows."""
@@ -192,7 +211,7 @@ class Protocol:
         S = self.cfg["seeds"]
         if transfer:
             b0 = self.fit_zero_shot(F)
-            benign = self._pool(F, self.cal)[0]
+            benign = self.benign_cal(F)
             zero = calibrated(0, predict(h[self.te], b0)[None], predict(benign, b0)[None])
             prior, l2 = np.broadcast_to(b0[1:], (S, len(b0) - 1)), self.cfg["prior_l2"]
         else:
@@ -248,27 +267,47 @@ class Protocol:
 
     def run_shuffled(self, F: dict) -> list[HeadResult]:
         """Null baseline: each of ``null_seeds`` heads sees its own permutation of the labels (training side and
-        k-shot alike), with the k-shot draws reused in turn. The L2 strength is fixed: tuning it on real
-        validation labels would leak them into a null model. Many permutations are needed: with a strong
-        signal in the features, a single permuted-label head is a random direction whose AUC can land anywhere."""
-        S, l2 = self.cfg["null_seeds"], self.cfg["prior_l2"]
+        k-shot alike), with the k-shot draws reused in turn. Labels move only within a stratum (model, suite,
+        benign or harmful prompt: :func:`permute_within`): every benign prompt stays a negative, so the null
+        keeps what harm recognition alone earns and criterion A asks what lies beyond it. Each zero-shot null
+        head chooses its L2 from ``l2_grid`` on its own permuted validation labels, as the real head does on
+        the real ones; the k-shot refit uses ``prior_l2``, as the real k-shot head does. Many permutations are
+        needed: with a strong signal in the features, a single permuted-label head is a random direction whose
+        AUC can land anywhere."""
+        S, grid = self.cfg["null_seeds"], np.asarray(self.cfg["l2_grid"], float)
+        L = len(grid)
         rng = np.random.default_rng(stable_seed(self.seed, "shuffle"))
         Xtr, ytr = self._pool(F, self.tr)
-        B0 = fit_logistic(
-            np.broadcast_to(Xtr, (S,) + Xtr.shape), np.stack([rng.permutation(ytr) for _ in range(S)]), l2=l2
-        )
-        benign = self._pool(F, self.cal)[0]
+        Xva, yva = self._pool(F, self.va)
+        Ytr = np.stack([permute_within(ytr, self._strata(self.tr), rng) for _ in range(S)])
+        Yva = np.stack([permute_within(yva, self._strata(self.va), rng) for _ in range(S)])
+        B = fit_logistic(np.broadcast_to(Xtr, (S * L,) + Xtr.shape), np.repeat(Ytr, L, 0), l2=np.tile(grid, S))
+        V = predict(Xva, B).reshape(S, L, -1)
+        val = np.array([[auc(V[s, j], Yva[s]) for j in range(L)] for s in range(S)])
+        best = np.where(np.isnan(val), -1.0, val).argmax(1)  # the first of equals in the grid's order, as the real head
+        B0 = B.reshape(S, L, -1)[np.arange(S), best]
+        benign = self.benign_cal(F)
         h = F[self.holdout]
         Xh, yh = h[self.shot], self.y[self.shot]
+        strata_h = self.stratum[self.shot]
         out = [calibrated(0, predict(h[self.te], B0), predict(benign, B0))]
         for k, draws in self.draws.items():
             W = np.zeros((S, len(Xh)))
             for s in range(S):
                 W[s, draws[s % len(draws)]] = 1.0
-            Y = np.stack([rng.permutation(yh) for _ in range(S)])
-            B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y, W, l2=l2, prior=B0[:, 1:])
+            Y = np.stack([permute_within(yh, strata_h, rng) for _ in range(S)])
+            B = fit_logistic(np.broadcast_to(Xh, (S,) + Xh.shape), Y, W, l2=self.cfg["prior_l2"], prior=B0[:, 1:])
             out.append(calibrated(k, predict(h[self.te], B), predict(benign, B)))
         return out
+
+
+def permute_within(y: np.ndarray, strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``y`` with its values permuted within each stratum (rows with equal ``strata``), independently."""
+    out = np.array(y, copy=True)
+    for s in np.unique(strata):
+        rows = np.flatnonzero(strata == s)
+        out[rows] = y[rng.permutation(rows)]
+    return out
 
 
 def study_protocol(data: StudyData, holdout: str, target: str, cfg: dict, seed: int) -> Protocol:

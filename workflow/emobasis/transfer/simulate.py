@@ -18,7 +18,9 @@ Labels are a property of the row: in the ``shared`` world ``logit = strength * g
 ``specific`` world ``logit = strength * sum_m h_mi0 / sqrt(M)``, so each model alone sees only its own
 share of the signal and nothing of it lies in the subspace the models share. The ``oracle`` score is the
 true logit. Unlabelled shared texts are extra rows from the same process. One failure label serves both
-targets (``tone_masked`` and ``unsafe``); some negatives are marked ``benign`` for FPR calibration.
+targets (``tone_masked`` and ``unsafe``). A share of the prompts is ``benign`` (15%), drawn independently of
+the reads, as whether a request is harmful is a property of the request: a benign prompt is never a failure,
+so its label is 0 whatever its logit (the label-free FPR calibration reads these rows).
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def simulate(
 
     g, h, X = draw(n_rows)
     logit = strength * (g[:, 0] if world == "shared" else sum(h[m][:, 0] for m in models) / np.sqrt(n_models))
-    y = rng.random(n_rows) < 1 / (1 + np.exp(-logit))
-    benign = (~y) & (rng.random(n_rows) < 0.4)
+    benign = rng.random(n_rows) < 0.15
+    y = ~benign & (rng.random(n_rows) < 1 / (1 + np.exp(-logit)))
     split = rng.choice(["train", "val", "test"], size=n_rows, p=[0.6, 0.2, 0.2])
     vocab = np.array([f"w{i}" for i in range(200)])
     rows = pd.DataFrame(

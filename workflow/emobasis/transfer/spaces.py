@@ -7,6 +7,12 @@
   direction). A basis learned here is a combination of named emotion and control vectors.
 - ``emotions``: the profile on the emotion directions only; ``controls``: on the four control directions
   only (harm salience, risk aversion, epistemic uncertainty, prosocial style).
+- ``concepts_no_harm``: ``concepts`` without ``harm_salience``: does the warning need the direction that
+  names the request's harm?
+- ``controls_unrelated``: the profile on directions fit the same way as the concepts' from the same stimuli
+  with their labels shuffled (kind ``unrelated``, :func:`emobasis.concepts.directions.fit_concepts`): as many
+  directions as ``concepts``, in the stimuli's span, naming nothing. A warning read off the named concepts
+  should beat it.
 
 The unlabelled shared texts of a concept space are the stimuli's profiles (the same projection of the
 stimulus reads), plus the train-side suite rows' profiles when every model read the same texts.
@@ -25,13 +31,20 @@ import numpy as np
 
 from emobasis.transfer.study import StudyData
 
-SPACES = ("hidden", "concepts", "emotions", "controls")
+SPACES = ("hidden", "concepts", "emotions", "controls", "concepts_no_harm", "controls_unrelated")
+#: the stimulus-set kinds of the named concept spaces (``unrelated``: shuffled-label directions)
+NAMED_KINDS = ("emotions", "controls")
+#: the concept a space leaves out of ``concepts``
+WITHOUT = {"concepts_no_harm": "harm_salience"}
+#: the stimulus kind each single-kind space reads
+KIND_OF = {"emotions": "emotions", "controls": "controls", "controls_unrelated": "unrelated"}
 #: the paired space comparisons of the ablation: rows in the key space get ``diff_vs_space`` against the value
 SPACE_PAIRS = {"concepts": "hidden", "emotions": "controls"}
 #: methods that read the named coordinates themselves (the same concept in every model): concept spaces only
-NAMED_ONLY = ("lowrank", "named")
+NAMED_ONLY = ("lowrank", "named", "valence_arousal")
 #: methods that do not read the space (same rows in every space)
-SPACE_FREE = ("surface", "surface_prompt", "prompt_embedding", "is_harmful", "mismatch_style", "mismatch_caution")
+SPACE_FREE = ("surface", "surface_prompt", "prompt_embedding", "prompt_text", "is_harmful", "mismatch_style")
+SPACE_FREE += ("mismatch_caution",)
 
 
 def space_concepts(kinds: dict[str, str | None], space: str) -> list[str] | None:
@@ -39,7 +52,9 @@ def space_concepts(kinds: dict[str, str | None], space: str) -> list[str] | None
     The stimulus-set kinds are named like the spaces."""
     if space == "hidden":
         return None
-    return [c for c, kind in kinds.items() if space == "concepts" or kind == space]
+    if space in KIND_OF:
+        return [c for c, kind in kinds.items() if kind == KIND_OF[space]]
+    return [c for c, kind in kinds.items() if kind in NAMED_KINDS and c != WITHOUT.get(space)]
 
 
 def concept_columns(data: StudyData, space: str) -> np.ndarray | None:
@@ -63,7 +78,9 @@ def space_reason(data: StudyData, space: str) -> str | None:
     if not data.Z or not next(iter(data.Z.values())):
         return "the study has no concept profiles"
     if space != "concepts" and not dimension(data, space):
-        return f"no concept of kind '{space}' in the study (stimulus_sets: kind)"
+        if space == "controls_unrelated":
+            return "the concept files hold no shuffled-label directions (concepts.shuffled_controls: true)"
+        return f"no concept of kind '{KIND_OF.get(space, space)}' in the study (stimulus_sets: kind)"
     if data.shared_Z is None:
         return "the stimuli's concept profiles are missing"
     return None

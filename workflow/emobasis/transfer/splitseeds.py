@@ -33,6 +33,10 @@ ESTIMATES = {
     "diff_vs_space": ("diff_space_ci_low", "diff_space_ci_high"),
     "recall_at_fpr": ("recall_ci_low", "recall_ci_high"),
     "realized_fpr": ("realized_fpr_ci_low", "realized_fpr_ci_high"),
+    "realized_fpr_safe": ("realized_fpr_safe_ci_low", "realized_fpr_safe_ci_high"),
+    "diff_vs_own_hidden": ("diff_own_hidden_ci_low", "diff_own_hidden_ci_high"),
+    "diff_incremental": ("diff_inc_ci_low", "diff_inc_ci_high"),
+    "diff_vs_gcca": ("diff_gcca_ci_low", "diff_gcca_ci_high"),
 }
 CELL = ["aligner", "space", "rank", "holdout", "target", "position", "k"]
 
