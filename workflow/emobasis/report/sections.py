@@ -32,7 +32,7 @@ from emobasis.report.verdict import (
 )
 from emobasis.transfer.crosssuite import decide_stability, stability_cells
 from emobasis.transfer.grid import NO_ECHOES
-from emobasis.transfer.methods import null_of
+from emobasis.transfer.methods import METHODS, null_of
 from emobasis.transfer.spaces import SPACE_PAIRS
 
 
@@ -425,8 +425,6 @@ def answers_section(counts: pd.DataFrame, validation: pd.DataFrame, target: str)
 #: the harmful-only target of each pooled one (emobasis.labels.targets)
 HARMFUL_ONLY = {"tone_masked": "tone_masked_harmful", "unsafe": "unsafe_harmful"}
 POOLED = {v: k for k, v in HARMFUL_ONLY.items()}
-#: the cross-model methods the section compares (rank-free ones at rank 0), in registry order
-CROSS_MODEL = ("gcca", "procrustes", "lowrank", "named", "anchors", "affine", "valence_arousal")
 #: the bounds the section quotes beside them: (column title, method, space; None = the rule's)
 BOUNDS = (
     ("harm_intent", "harm_intent", None),
@@ -439,17 +437,15 @@ BOUNDS = (
 
 def best_cross_model(summary: pd.DataFrame, rule: dict, target: str, holdouts: list[str]) -> str | None:
     """The cross-model method with the highest zero-shot AUC at ``target`` averaged over the holdouts, in the
-    rule's space (ranked methods at the rule's rank): which one transfers best."""
-    space, best, score = rule.get("space", "hidden"), None, -1.0
-    rows = in_space(summary, space)
-    for m in CROSS_MODEL:
-        ranked = m not in ("named", "anchors", "affine", "valence_arousal")
-        got = [cell_rows(rows, m, rule["rank"] if ranked else 0, h, target, rule["position"], "0") for h in holdouts]
-        if all(len(g) == 1 for g in got):
-            mean = float(np.mean([g["auc"].iloc[0] for g in got]))
-            if mean > score:
-                best, score = m, mean
-    return best
+    rule's space (:func:`emobasis.report.plots.best_shared`, as the headline figure picks it); None without one."""
+    from emobasis.report.plots import best_shared
+
+    try:
+        return best_shared(
+            in_space(summary, rule.get("space", "hidden")), target, rule["position"], rule["rank"], holdouts
+        )
+    except ReportError:
+        return None
 
 
 def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str]) -> list[str]:
@@ -476,8 +472,8 @@ def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str])
             return "n/a"
         return fmt(*(x[c] for c in cols), signed=cols[0] != "auc")
 
-    best = best_cross_model(summary, rule, target, holdouts)
-    best_rank = r if best not in ("named", "anchors", "affine", "valence_arousal") else 0
+    best = best_cross_model(summary, rule, target, holdouts) or a
+    best_rank = r if METHODS[best].ranked else 0
     gcca_diff = ("diff_vs_gcca", "diff_gcca_ci_low", "diff_gcca_ci_high")
     bounds = [(t, m, sp) for t, m, sp in BOUNDS if row(m, r if m == "gcca" else 0, holdouts[0], sp=sp) is not None]
     head = (

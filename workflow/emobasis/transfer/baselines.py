@@ -407,8 +407,10 @@ def prompt_text_read_scores(ctx: Context, proto: Protocol) -> list[HeadResult] |
         return None
     text = {**res[0], proto.holdout: res[1]}
     G = _gcca_at_ablation_rank(ctx)
-    ref = ctx.ref
-    F = {m: np.column_stack([standardize(text[m][:, None], ref), G[m]]) for m in text}
+    # the text score is scaled on the validation rows, where every model's score is out of sample (the holdout's
+    # train prompts were training rows of the head that scores it: in-sample scores spread wider)
+    va = (ctx.data.rows["split"] == "val").to_numpy()
+    F = {m: np.column_stack([standardize(text[m][:, None], va), G[m]]) for m in text}
     head = proto.fit_zero_shot(F)
     s = predict(F[proto.holdout], head)
     return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]

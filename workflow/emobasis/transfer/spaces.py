@@ -77,10 +77,12 @@ def space_reason(data: StudyData, space: str) -> str | None:
         return None
     if not data.Z or not next(iter(data.Z.values())):
         return "the study has no concept profiles"
-    if space != "concepts" and not dimension(data, space):
+    if not dimension(data, space):
         if space == "controls_unrelated":
             return "the concept files hold no shuffled-label directions (concepts.shuffled_controls: true)"
-        return f"no concept of kind '{KIND_OF.get(space, space)}' in the study (stimulus_sets: kind)"
+        if space not in KIND_OF:  # concepts, concepts_no_harm: the named kinds
+            return "no named concept (kind emotions or controls) in the study (stimulus_sets: kind)"
+        return f"no concept of kind '{KIND_OF[space]}' in the study (stimulus_sets: kind)"
     if data.shared_Z is None:
         return "the stimuli's concept profiles are missing"
     return None
