@@ -359,7 +359,7 @@ def get_audit_inputs(wildcards):
     """
     a = config.get("audit", {})
     files = {"labels": a["labels"], "second_reads": a.get("second_reads")}
-    out = {k: v for k, v in files.items() if v and Path(v).is_file()}
+    out = {k: found for k, v in files.items() if v and (found := in_workflow(v))}
     if "xstest" in config["sources"]:  # human compliance labels on public answers
         out["xstest"] = source_manifest("xstest")
     return out
@@ -475,10 +475,18 @@ def get_verdict_history(wildcards):
     directory, else to the workflow's own folder (a run elsewhere with --directory); none when absent.
     """
     history = config["verdict"].get("history")
-    for path in [Path(history), Path(workflow.basedir) / history] if history else []:
-        if path.is_file():
-            return {"history": str(path)}
-    return {}
+    found = in_workflow(history) if history else None
+    return {"history": found} if found else {}
+
+
+def in_workflow(path):
+    """A config file path (audit labels, the rule's history) relative to the working directory, else to the
+    workflow's own folder (a run elsewhere with --directory); None when neither holds it.
+    """
+    for candidate in (Path(path), Path(workflow.basedir) / path):
+        if candidate.is_file():
+            return str(candidate)
+    return None
 
 
 def get_transfer_inputs(wildcards):

@@ -30,6 +30,9 @@ def test_dry_run_of_the_own_answer_default(tmp_path):
     assert counts["extract"] == 3 * 5  # fused reads re-indexed (3 suites) + 2 stimulus sets
     assert counts["build_suite"] == 3 and counts["transfer"] == 3 and "check_tone_scorer" not in counts
     assert counts["label_answers"] == 3 * 3 and counts["audit_sheet"] == 1 and counts["label_validity"] == 1
+    # run elsewhere (--directory), the study still reads the repo's audit labels and the verdict rule's history
+    for name in ("config/audit/labels.csv", "config/audit/second_reads.csv", "config/verdict_history.csv"):
+        assert str(REPO / name) in res.stdout, name
 
 
 def test_dry_run_lists_data_and_model_jobs(tmp_path):
