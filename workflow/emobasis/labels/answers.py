@@ -140,9 +140,9 @@ def check_counts(counts: pd.DataFrame, target: str, min_positives: int, min_beni
     """Every model needs ``min_positives`` ``target`` positives and ``min_benign`` benign prompts among its
     test answers, and both classes of ``target`` overall (a conditional target, e.g. the harmful prompts only:
     both classes among the rows it is defined on); else an error naming the model and the fix."""
-    from emobasis.labels.targets import CONDITIONAL_TARGETS
+    from emobasis.labels.targets import CONDITIONAL_TARGETS, label_column
 
-    label, condition = CONDITIONAL_TARGETS.get(target, (target, None))
+    label, condition = label_column(target), CONDITIONAL_TARGETS.get(target, (target, None))[1]
     among = {"~benign": "harmful", "unsafe": "unsafe"}.get(condition, "answers")  # the rows it is defined on
     test = counts[counts["split"] == "test"].set_index("model")
     everything = counts[counts["split"] == "all"].set_index("model")

@@ -34,6 +34,11 @@ CONDITION_NAMES = {"unsafe": "unsafe", "~benign": "harmful-prompt", "complied_ha
 MIN_CONDITIONAL_CLASS = 20
 
 
+def label_column(target: str) -> str:
+    """The label column a target reads: the target's own column, or a conditional target's label."""
+    return CONDITIONAL_TARGETS.get(target, (target,))[0]
+
+
 def condition_rows(table: pd.DataFrame, condition: str) -> np.ndarray:
     """The rows of ``table`` a condition keeps: ``column`` True, or ``~column`` False."""
     negate = condition.startswith("~")

@@ -119,9 +119,8 @@ def c_text(summary: pd.DataFrame, rule: dict, holdout: str) -> str:
     c = cell_rows(summary, b, rank, holdout, rule["target"], rule["position"], "0")
     if len(c) != 1:
         return ""
-    cols = ("diff_incremental", "diff_inc_ci_low", "diff_inc_ci_high") if is_incremental(rule) else None
-    if cols:
-        return f", {b} - prompt_text {fmt(*c.iloc[0][list(cols)], signed=True)}"
+    if is_incremental(rule):
+        return f", {b} - prompt_text {fmt(*c.iloc[0][list(QUANTITIES['diff_incremental'])], signed=True)}"
     return f", {b} {fmt(*c.iloc[0][['auc', 'auc_ci_low', 'auc_ci_high']])}"
 
 
@@ -473,9 +472,10 @@ def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str])
         return fmt(*(x[c] for c in cols), signed=cols[0] != "auc")
 
     best = best_cross_model(summary, rule, target, holdouts) or a
-    best_rank = r if METHODS[best].ranked else 0
-    gcca_diff = ("diff_vs_gcca", "diff_gcca_ci_low", "diff_gcca_ci_high")
-    bounds = [(t, m, sp) for t, m, sp in BOUNDS if row(m, r if m == "gcca" else 0, holdouts[0], sp=sp) is not None]
+    rank_of = lambda m: r if METHODS[m].ranked else 0  # noqa: E731
+    best_rank = rank_of(best)
+    gcca_diff = QUANTITIES["diff_vs_gcca"]
+    bounds = [(t, m, sp) for t, m, sp in BOUNDS if row(m, rank_of(m), holdouts[0], sp=sp) is not None]
     head = (
         f"| holdout | harmful test prompts (failures) | {a} pooled | **{a} harmful only** | best cross-model: {best} "
         f"| {best} - {a} | " + " | ".join(t for t, _, _ in bounds) + " | prompt words + read - prompt words |"
@@ -502,10 +502,10 @@ def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str])
             continue
         cells = [f"{int(z['n_test'])} ({int(z['n_test_pos'])})", q(a, r, h, pooled_t), q(a, r, h)]
         cells += [q(best, best_rank, h), q(best, best_rank, h, cols=gcca_diff) if best != a else "0"]
-        cells += [q(m, r if m == "gcca" else 0, h, sp=sp) for _, m, sp in bounds]
-        cells.append(q("prompt_text_read", 0, h, cols=("diff_incremental", "diff_inc_ci_low", "diff_inc_ci_high")))
+        cells += [q(m, rank_of(m), h, sp=sp) for _, m, sp in bounds]
+        cells.append(q("prompt_text_read", 0, h, cols=QUANTITIES["diff_incremental"]))
         lines.append(f"| {h} | " + " | ".join(cells) + " |")
-    own = ("diff_vs_own_hidden", "diff_own_hidden_ci_low", "diff_own_hidden_ci_high")
+    own = QUANTITIES["diff_vs_own_hidden"]
     lines += [
         "",
         f"At k = {mk} labelled harmful prompts of the holdout (warm-started shared heads against the holdout's own "
@@ -522,7 +522,7 @@ def harmful_only_section(summary: pd.DataFrame, rule: dict, holdouts: list[str])
         cells = [
             q(a, r, h, k=mk),
             q("specific", r, h, k=mk),
-            q(a, r, h, k=mk, cols=("diff_vs_specific", "diff_ci_low", "diff_ci_high")),
+            q(a, r, h, k=mk, cols=QUANTITIES["diff_vs_specific"]),
             q(a, r, h, k=mk, cols=own),
             q(best, best_rank, h, k=mk),
             q(best, best_rank, h, k=mk, cols=own),

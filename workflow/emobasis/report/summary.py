@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from emobasis.labels.targets import CONDITIONAL_TARGETS
+from emobasis.labels.targets import label_column
 from emobasis.report.sections import alarms_line, mismatch_line, null_spread, per_suite_section, split_seed_line
 from emobasis.report.verdict import (
     CRITERIA,
@@ -84,7 +84,7 @@ def plain_words(
     of each model's predictor is shared and whether the predictors point the same way."""
     each = lambda c: "; ".join(f"{h} {fmt_claim(claim_of(cl, h, c))}" for h in holdouts)  # noqa: E731
     # the anatomy fits predictors on every row: a conditional target is read through its label column
-    label = CONDITIONAL_TARGETS.get(rule["target"], (rule["target"],))[0]
+    label = label_column(rule["target"])
     fr = fractions[
         (fractions["position"] == rule["position"])
         & (fractions["target"] == label)
@@ -287,7 +287,7 @@ def top_alarms(
 ) -> pd.DataFrame:
     """The holdout's test rows the zero-shot monitor scores highest, with their labels and texts (a conditional
     target, e.g. the harmful-prompts-only one, shows its label column)."""
-    target = CONDITIONAL_TARGETS.get(target, (target,))[0]
+    target = label_column(target)
     sub = rows.iloc[scores.index].assign(score=scores.to_numpy())
     sub = sub.sort_values("score", ascending=False, kind="mergesort").head(n)
     short = lambda s: textwrap.shorten(str(s), width=width, placeholder=" ...")  # noqa: E731
@@ -329,7 +329,7 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
     ex, st = config["extraction"], config["study"]
     formats = sorted({m.get("format") for m in models})
     labels = {s: v["labels"]["all"] for s, v in suites.items()}
-    t = CONDITIONAL_TARGETS.get(config["verdict"]["target"], (config["verdict"]["target"],))[0]  # its label column
+    t = label_column(config["verdict"]["target"])
     own = st.get("reader_mode") == "own_answers"
     limits = [
         f"{len(models)} {'study' if own else 'reader'} models ({', '.join(m['id'] for m in models)}), "

@@ -33,6 +33,7 @@ import pandas as pd
 
 from emobasis.data.stimuli import concept_kinds
 from emobasis.errors import ConfigError, ReportError
+from emobasis.transfer.grid import INCREMENT_COLUMNS, OWN_HIDDEN_COLUMNS, REFERENCE_COLUMNS
 from emobasis.transfer.methods import METHODS, REGISTRY, with_null
 from emobasis.transfer.metrics import holm
 from emobasis.transfer.spaces import space_concepts
@@ -163,8 +164,9 @@ def check_verdict_inputs(cfg: dict) -> None:
 QUANTITIES = {
     "auc": ("auc", "auc_ci_low", "auc_ci_high"),
     "diff_vs_specific": ("diff_vs_specific", "diff_ci_low", "diff_ci_high"),
-    "diff_vs_own_hidden": ("diff_vs_own_hidden", "diff_own_hidden_ci_low", "diff_own_hidden_ci_high"),
-    "diff_incremental": ("diff_incremental", "diff_inc_ci_low", "diff_inc_ci_high"),
+    "diff_vs_own_hidden": OWN_HIDDEN_COLUMNS,
+    "diff_incremental": INCREMENT_COLUMNS,
+    "diff_vs_gcca": REFERENCE_COLUMNS,
 }
 #: claim names of the pairings the rule reads besides the AUCs
 OWN_HIDDEN_CLAIM = "shared - own probe on the hidden read at k={k}"

@@ -349,16 +349,14 @@ def prompt_text_score(ctx: Context, proto: Protocol) -> tuple[dict, np.ndarray] 
     if data.prompt_embeddings is None:
         return None
     units = bootstrap_units(data.rows)
-    text = data.rows["prompt"].astype(str).to_numpy() if "prompt" in data.rows else None
-    texts = {m: data.table(m)["prompt"].astype(str).to_numpy() for m in data.models} if text is None else None
+    texts = {m: data.table(m)["prompt"].astype(str).to_numpy() for m in data.models}
     tr = {m: proto.rows_of(m, proto.tr) for m in proto.train_models}
-    train_text = np.concatenate([(text if text is not None else texts[m])[tr[m]] for m in proto.train_models])
+    train_text = np.concatenate([texts[m][tr[m]] for m in proto.train_models])
     vec = text_vectorizer(train_text)
     emb = {m: standardize(data.prompt_emb(m), ctx.ref) / np.sqrt(data.prompt_emb(m).shape[1]) for m in data.models}
 
     def design(m, rows=None):
-        t = text if text is not None else texts[m]
-        X = hstack([vec.transform(t), csr_matrix(emb[m])]).tocsr()
+        X = hstack([vec.transform(texts[m]), csr_matrix(emb[m])]).tocsr()
         return X if rows is None else X[rows]
 
     Xtr = vstack([design(m, tr[m]) for m in proto.train_models]).tocsr()
@@ -392,8 +390,7 @@ def prompt_text_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None
     validity (:func:`prompt_text_read_scores`)."""
     if (res := _prompt_text(ctx, proto)) is None:
         return None
-    s = res[1]
-    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
+    return label_free(res[1], proto)
 
 
 @scores("prompt_text_read")
@@ -412,8 +409,7 @@ def prompt_text_read_scores(ctx: Context, proto: Protocol) -> list[HeadResult] |
     va = (ctx.data.rows["split"] == "val").to_numpy()
     F = {m: np.column_stack([standardize(text[m][:, None], va), G[m]]) for m in text}
     head = proto.fit_zero_shot(F)
-    s = predict(F[proto.holdout], head)
-    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
+    return label_free(predict(F[proto.holdout], head), proto)
 
 
 def _prompt_text(ctx: Context, proto: Protocol):
@@ -445,7 +441,7 @@ def is_harmful_scores(ctx: Context, proto: Protocol) -> list[HeadResult]:
     label, no training. On the pooled rows it shows what "this request is harmful" earns by itself; among
     harmful prompts only (``*_harmful`` targets) it is constant, AUC 0.5."""
     harmful = ~ctx.data.table(ctx.holdout)["benign"].to_numpy(bool)
-    return _label_free(harmful.astype(np.float64), proto)
+    return label_free(harmful.astype(np.float64), proto)
 
 
 @scores("harm_intent")
@@ -465,7 +461,7 @@ def harm_intent_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None
         return np.concatenate([F[m][mask] for m in ctx.train_models]), np.tile(harmful[mask], len(ctx.train_models))
 
     head = fit_l2_on_validation(*pool(ctx.tr), *pool(va), ctx.cfg["l2_grid"])
-    return _label_free(predict(F[ctx.holdout], head), proto)
+    return label_free(predict(F[ctx.holdout], head), proto)
 
 
 def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
@@ -474,7 +470,9 @@ def _profile_columns(ctx: Context, proto: Protocol) -> dict[str, np.ndarray]:
     return {c: Z[:, i] for i, c in enumerate(ctx.data.concepts)}
 
 
-def _label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
+def label_free(s: np.ndarray, proto: Protocol) -> list[HeadResult]:
+    """A zero-shot score on every holdout row as a head result, its alarm level set on the holdout's label-free
+    calibration rows."""
     return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
 
 
@@ -496,7 +494,7 @@ def mismatch_scores(ctx: Context, proto: Protocol, name: str) -> list[HeadResult
     s = sum(w * col[c] for c, w in formula.items())
     if ctx.position != "prompt_last":
         s = np.where(ctx.data.table(ctx.holdout)["calm"].to_numpy(bool), s, s.min() - 1.0)
-    return _label_free(s, proto)
+    return label_free(s, proto)
 
 
 @scores("mismatch_style")

@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from emobasis.concepts.directions import read_nrc_ratings
-from emobasis.transfer.baselines import Context, features, scores
+from emobasis.transfer.baselines import Context, features, label_free, scores
 from emobasis.transfer.heads import predict
-from emobasis.transfer.protocol import HeadResult, Protocol, calibrated, fit_l2_on_validation, standardize
+from emobasis.transfer.protocol import HeadResult, Protocol, fit_l2_on_validation, standardize
 from emobasis.transfer.spaces import concept_columns, shared_space_reads
 
 #: how many stimuli serve as anchor texts (all of them when there are fewer)
@@ -101,8 +101,7 @@ def affine_scores(ctx: Context, proto: Protocol) -> list[HeadResult] | None:
         per_model.append(standardize(predict(to_m.predict(read_h), head)[:, None], ctx.ref)[:, 0])
     if not per_model:
         return None
-    s = np.mean(per_model, axis=0)
-    return [calibrated(0, s[proto.te][None], s[proto.own_cal][None])]
+    return label_free(np.mean(per_model, axis=0), proto)
 
 
 def concept_ratings(concepts: list[str], lexicon: str | Path | dict) -> dict[str, tuple[float, float]]:

@@ -43,8 +43,15 @@ SPACE_PAIRS = {"concepts": "hidden", "emotions": "controls"}
 #: methods that read the named coordinates themselves (the same concept in every model): concept spaces only
 NAMED_ONLY = ("lowrank", "named", "valence_arousal")
 #: methods that do not read the space (same rows in every space)
-SPACE_FREE = ("surface", "surface_prompt", "prompt_embedding", "prompt_text", "is_harmful", "mismatch_style")
-SPACE_FREE += ("mismatch_caution",)
+SPACE_FREE = (
+    "surface",
+    "surface_prompt",
+    "prompt_embedding",
+    "prompt_text",
+    "is_harmful",
+    "mismatch_style",
+    "mismatch_caution",
+)
 
 
 def space_concepts(kinds: dict[str, str | None], space: str) -> list[str] | None:

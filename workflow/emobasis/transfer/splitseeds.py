@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from emobasis.data.splits import prompt_disjoint_split, stable_seed
+from emobasis.transfer.grid import INCREMENT_COLUMNS, OWN_HIDDEN_COLUMNS, REFERENCE_COLUMNS
 from emobasis.transfer.methods import METHODS, null_of
 from emobasis.transfer.metrics import permutation_p
 from emobasis.transfer.study import StudyData
@@ -34,9 +35,7 @@ ESTIMATES = {
     "recall_at_fpr": ("recall_ci_low", "recall_ci_high"),
     "realized_fpr": ("realized_fpr_ci_low", "realized_fpr_ci_high"),
     "realized_fpr_safe": ("realized_fpr_safe_ci_low", "realized_fpr_safe_ci_high"),
-    "diff_vs_own_hidden": ("diff_own_hidden_ci_low", "diff_own_hidden_ci_high"),
-    "diff_incremental": ("diff_inc_ci_low", "diff_inc_ci_high"),
-    "diff_vs_gcca": ("diff_gcca_ci_low", "diff_gcca_ci_high"),
+    **{cols[0]: cols[1:] for cols in (OWN_HIDDEN_COLUMNS, INCREMENT_COLUMNS, REFERENCE_COLUMNS)},
 }
 CELL = ["aligner", "space", "rank", "holdout", "target", "position", "k"]
 

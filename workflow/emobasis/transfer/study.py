@@ -17,7 +17,13 @@ import pandas as pd
 from emobasis.concepts.profiles import stimulus_profiles
 from emobasis.data.splits import train_side
 from emobasis.errors import TransferError
-from emobasis.labels.targets import CONDITION_NAMES, CONDITIONAL_TARGETS, MIN_CONDITIONAL_CLASS, condition_rows
+from emobasis.labels.targets import (
+    CONDITION_NAMES,
+    CONDITIONAL_TARGETS,
+    MIN_CONDITIONAL_CLASS,
+    condition_rows,
+    label_column,
+)
 
 #: columns that belong to one response (and so to one model in own-response mode); the rest describe the
 #: prompt slot (item_id, split, suite, benign, attack, category, ...) and are shared by every model
@@ -79,7 +85,7 @@ class StudyData:
     def y(self, model: str, target: str) -> np.ndarray:
         """The target's labels on the model's rows (a conditional target's outside its rows are meaningless:
         see :meth:`eligible`)."""
-        return self.table(model)[CONDITIONAL_TARGETS.get(target, (target,))[0]].to_numpy().astype(bool)
+        return self.table(model)[label_column(target)].to_numpy().astype(bool)
 
     def eligible(self, model: str, target: str) -> np.ndarray:
         """The rows the target is defined on for this model: all, or a conditional target's (e.g. its unsafe
