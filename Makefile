@@ -1,5 +1,6 @@
 # Two commands on a fresh machine (Python 3.11):
 #   make study   the embedded default study (config/config.yaml), offline, on the PyPI-shipped models
+#   (make study-full: the full study, config/study-full.yaml, in studies/full/; about 1.5 hours on 2 cores)
 #   make test    the test suite (make test-e2e: the whole-study tests; CI runs both)
 # Each creates .venv and installs the pinned dependencies first (once; again when a requirements file changes).
 
@@ -12,7 +13,7 @@ CORES ?= 2
 EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export EMOBASIS_MIRROR
 
-.PHONY: study readme test test-e2e lint format clean-results
+.PHONY: study study-full readme test test-e2e lint format clean-results
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,22 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 study: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
+
+# The full study (config/study-full.yaml over config/config.yaml) in its own folder: studies/full/results,
+# logs and benchmarks; the model folders and fetched sources are shared with the default (resources/).
+FULL := studies/full
+FULL_STAMP := $(VENV)/.installed-full
+FULL_RUN := $(BIN)/snakemake --directory $(FULL) --workflow-profile profiles/default \
+	--configfile $(abspath config/config.yaml) $(abspath config/study-full.yaml)
+
+$(FULL_STAMP): $(STAMP) requirements-full.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-full.txt
+	touch $(FULL_STAMP)
+
+study-full: $(FULL_STAMP)
+	mkdir -p $(FULL) resources && ln -sfn ../../resources $(FULL)/resources
+	$(FULL_RUN) --cores $(CORES)
+	$(FULL_RUN) --report results/report.html
 
 # After `make study`: the README's summary block and docs/headline.png, regenerated from results/.
 readme: $(STAMP)

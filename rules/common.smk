@@ -292,11 +292,22 @@ def get_prompt_source_names(wildcards):
     return prompt_sources(wildcards.suite)
 
 
+def get_extraction_settings(wildcards):
+    """The extraction block, with the model entry's dtype when it sets one (its answers and every read of it,
+    stimuli included, in that dtype)."""
+    m = MODELS[wildcards.model]
+    return {**config["extraction"], **({"dtype": m["dtype"]} if "dtype" in m else {})}
+
+
 def get_generation_settings(wildcards):
     """Decoding and reading settings of one model's answers: extraction's layers, positions and prompt cap,
     the generation block, and the model entry's system_prompt / plain_format / stop_strings.
     """
-    e, g, m = config["extraction"], config["generation"], MODELS[wildcards.model]
+    e, g, m = (
+        get_extraction_settings(wildcards),
+        config["generation"],
+        MODELS[wildcards.model],
+    )
     out = {
         k: e[k]
         for k in ("layers", "response_first_k", "max_prompt_tokens", "device", "dtype")

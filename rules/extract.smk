@@ -14,7 +14,7 @@ rule extract:
         "../envs/emobasis.yaml"
     threads: 2
     params:
-        extraction=config["extraction"],
+        extraction=get_extraction_settings,
         kind=get_dataset_kind,
         max_rows=get_dataset_max_rows,
         own=get_own_responses,

@@ -16,7 +16,8 @@ scorer then label each model's answers (:mod:`emobasis.labels.answers`). A promp
   ``benign_values`` / ``not_benign_values``) and errors; without a ``benign`` column every prompt is benign
   when the entry's ``label`` is ``safe``, harmful otherwise.
 
-``max`` keeps a seeded sample of an entry's prompts. **Splits** are prompt-disjoint and the same for every
+``max`` keeps a seeded sample of an entry's prompts; a prompt already in an earlier entry (:func:`prompt_key`) is
+dropped. **Splits** are prompt-disjoint and the same for every
 model: whole ``group``s are assigned, stratified by ``benign``. An XSTest safe prompt and its unsafe
 contrast twin share a group (same family of prompt types and same focus word), so twins fall in one split.
 """
@@ -24,6 +25,7 @@ contrast twin share a group (same family of prompt types and same focus word), s
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +120,12 @@ def read_prompt_table(root: Path, files: list[str], entry: dict, where: Where | 
     return df
 
 
+def prompt_key(prompt: str) -> str:
+    """What makes two prompts the same one: the words, ignoring case, spacing and punctuation (JailbreakBench,
+    HarmBench and AdvBench share behaviors whose copies differ in a final period or a capital)."""
+    return " ".join(re.findall(r"[a-z0-9]+", str(prompt).lower()))
+
+
 READERS = {"jailbreakbench": read_jailbreakbench_goals, "xstest": read_xstest_prompts, "table": read_prompt_table}
 
 
@@ -143,7 +151,7 @@ def build_prompt_set(
             df = df.iloc[np.sort(rng.permutation(len(df))[: entry["max"]])]
         frames.append(df.assign(source=entry["source"], item_id=f"{entry['source']}:" + df["item_id"].astype(str)))
     df = pd.concat(frames, ignore_index=True)
-    df = df[~df["prompt"].str.lower().duplicated()].reset_index(drop=True)
+    df = df[~df["prompt"].map(prompt_key).duplicated()].reset_index(drop=True)
     for benign, what, example in (
         (True, "benign", "{reader: xstest, label: safe}"),
         (False, "harmful", "{reader: jailbreakbench}"),

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def fetch_source(name: str, spec: dict, dest: str | Path, mirror: Path | None = 
                 shutil.copyfile(src, out)
                 origin = str(src)
             else:
-                origin = f"{spec['url'].rstrip('/')}/{rel}"
+                # a file name may hold spaces (SimpleSafetyTests): the URL path is percent-encoded
+                origin = f"{spec['url'].rstrip('/')}/{urllib.parse.quote(rel)}"
                 _download(origin, out)
             got = sha256_file(out)
             if got != expected:
