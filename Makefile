@@ -43,9 +43,12 @@ study-full: $(FULL_STAMP)
 	$(FULL_RUN) --cores $(CORES)
 	$(FULL_RUN) --report results/report.html
 
-# After `make study`: the README's summary block and docs/headline.png, regenerated from results/.
+# After `make study` or `make study-full`: the README's headline block and docs/headline.png (from the full study
+# when studies/full/results/summary.md exists, else the default), the default study's block and
+# docs/headline-default.png, and both cost tables.
 readme: $(STAMP)
-	$(BIN)/python -m emobasis.report.readme readme --results results --readme README.md --figure docs/headline.png
+	$(BIN)/python -m emobasis.report.readme readme --results results --full $(FULL)/results --readme README.md \
+		--figure docs/headline.png --default-figure docs/headline-default.png
 
 # Two pytest-xdist workers (one per core); long tests are handed out first, one at a time (tests/conftest.py).
 # `make test`: every test but the whole-study runs (marker e2e); `make test-e2e`: those (a tiny study through

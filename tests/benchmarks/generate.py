@@ -15,6 +15,13 @@ plain generate runs every step and the first ratio flatters us). The model entry
 format and stop strings apply, as in the study. Prompts: unique prompts of the config's suites, seeded
 (results/prompts or results/suites if built, else the data mirror). The model folder resources/models/<id>/
 is built when missing.
+
+``--dtype`` picks the compute dtype (float32, bfloat16, or auto: bf16 where the CPU has avx512_bf16 or AMX, as
+the study resolves it; the choice and its reason are printed). MFU is against the matmul peak of the same
+dtype. With a dtype other than float32 the study's generation also runs once in float32 on the same prompts
+and batches (``float32_reference``): its tokens per second, the speedup, and the share of answers whose token
+ids are identical to float32's (``answers_identical_to_float32``; ``tests/benchmarks/dtypes.py`` adds the
+labels and how far the reads move).
 """
 
 from __future__ import annotations
@@ -33,7 +40,15 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from emobasis.config import load_config  # noqa: E402
-from emobasis.models.extract import decoder_layers, pad_token_id, plan_batches, resolve_device, text_config  # noqa: E402
+from emobasis.models.extract import (  # noqa: E402
+    cpu_bf16_flags,
+    decoder_layers,
+    pad_token_id,
+    plan_batches,
+    resolve_device,
+    resolve_dtype,
+    text_config,
+)
 from emobasis.models.generate import eos_ids, generate_answers, load_generator, render_generation_prompts  # noqa: E402
 
 
@@ -117,6 +132,23 @@ def plain_generate(model, tok, prompts, gen_cfg: dict, n_new: int):
     return out
 
 
+def float32_reference(folder, device, prompts, gen_cfg, answers, tps) -> dict:
+    """The study's generation with fused reads in float32 on the same prompts and batches: its tokens per second
+    (one run), the speedup of the benchmarked dtype over it, and the share of identical answers (token ids)."""
+    tok, model, _ = load_generator(folder, device, torch.float32)
+    generate_answers(model, tok, prompts[:2], {**gen_cfg, "max_new_tokens": 4})  # warm-up
+    t = time.perf_counter()
+    ref = generate_answers(model, tok, prompts, gen_cfg)[0]
+    seconds = time.perf_counter() - t
+    tps32 = int(ref.n_answer_tokens.sum()) / seconds
+    same = sum(list(a) == list(b) for a, b in zip(ref.answer_token_ids, answers.answer_token_ids))
+    return {
+        "float32_reference": {"seconds": round(seconds, 2), "tokens_per_s": round(tps32, 1)},
+        "speedup_vs_float32": round(tps / tps32, 2),
+        "answers_identical_to_float32": f"{same}/{len(prompts)}",
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
@@ -126,6 +158,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    ap.add_argument("--dtype", default="float32", help="float32, bfloat16 or auto (bf16 where the CPU has it)")
     ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
     ap.add_argument("--mirror", default=None)
     ap.add_argument("--stop-strings", nargs="*", default=None, help="default: the model entry's; e.g. '\\nUser:'")
@@ -146,7 +179,8 @@ def main() -> None:
         t = time.perf_counter()
         build_model(spec, folder)
         built_s = round(time.perf_counter() - t, 1)
-    tok, model, dtype = load_generator(folder, device)
+    dtype, dtype_reason = resolve_dtype(device, args.dtype)
+    tok, model, dtype = load_generator(folder, device, dtype)
     gen_cfg = {**cfg["extraction"], **(cfg.get("generation") or {}), "max_new_tokens": args.max_new_tokens}
     # as the study's generate rule: the model entry's system prompt, plain format and stop strings
     gen_cfg.update({k: spec[k] for k in ("system_prompt", "plain_format", "stop_strings") if k in spec})
@@ -158,7 +192,9 @@ def main() -> None:
     prompts = suite_prompts(cfg, Path(args.mirror) if args.mirror else None, args.n)
 
     peak = matmul_peak_gflops(device)
-    peak_bf16 = matmul_peak_gflops(device, torch.bfloat16) if device.startswith("cuda") else None
+    peak_bf16 = (
+        matmul_peak_gflops(device, torch.bfloat16) if (device.startswith("cuda") or dtype != torch.float32) else None
+    )
     generate_answers(model, tok, prompts[:2], {**gen_cfg, "max_new_tokens": 4})  # warm-up
 
     # paired timing: each batch of prompts runs in every mode back to back (order rotated), so that the
@@ -248,6 +284,8 @@ def main() -> None:
         "flop_params": params,
         "model_gflops": round(model_gflops, 1),
         "mfu_fp32": round(model_gflops / peak, 4),
+        "dtype_reason": dtype_reason,
+        "cpu_bf16_flags": cpu_bf16_flags(),
         "peak_rss_mb": stats["peak_rss_mb"],
         "model_built_s": built_s,
     }
@@ -257,6 +295,11 @@ def main() -> None:
             mfu_bf16=round(model_gflops / peak_bf16, 4),
             peak_cuda_mb=stats.get("peak_cuda_mb"),
         )
+    if dtype != torch.float32:  # MFU against the matching peak, and what the dtype changes
+        out["mfu"] = out.get("mfu_bf16")
+        out.update(float32_reference(folder, device, prompts, gen_cfg, answers, tps))
+    else:
+        out["mfu"] = out["mfu_fp32"]
     print(json.dumps(out) if args.json else "\n".join(f"{k:>28}: {v}" for k, v in out.items()))
 
 

@@ -302,6 +302,22 @@ def top_alarms(
     return out
 
 
+def within_family_limits(specs: dict, models: list[str]) -> list[str]:
+    """A sentence per model family (models[].family) with two or more study models: those holdouts are
+    within-family (a model of the same tokenizer and training, at another size, trains the shared basis)."""
+    families: dict[str, list[str]] = {}
+    for m in models:
+        if specs.get(m, {}).get("family"):
+            families.setdefault(specs[m]["family"], []).append(m)
+    return [
+        f"Within-family holdouts: {', '.join(ids)} (family {name}: one tokenizer, different sizes). When one is held "
+        "out the other trains the shared basis, an easier transfer than across families; the other holdouts are "
+        "cross-family."
+        for name, ids in families.items()
+        if len(ids) > 1
+    ]
+
+
 def study_context(config: dict, models: list[dict], sources: dict, suites: dict, summary: pd.DataFrame) -> dict:
     """Provenance (models, data, config hash) and the limits of the run, from the study's own files."""
     import hashlib
@@ -331,9 +347,13 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
     labels = {s: v["labels"]["all"] for s, v in suites.items()}
     t = label_column(config["verdict"]["target"])
     own = st.get("reader_mode") == "own_answers"
+    specs = {m["id"]: m for m in config.get("models", [])}
+    dtypes = {i: m["dtype"] for i, m in specs.items() if "dtype" in m}
     limits = [
         f"{len(models)} {'study' if own else 'reader'} models ({', '.join(m['id'] for m in models)}), "
-        + ("GGUF-quantized weights dequantized to float32" if "gguf" in formats else "full-precision weights")
+        + ("GGUF-quantized weights dequantized" if "gguf" in formats else "full-precision weights")
+        + f", computed in {ex.get('dtype', 'float32')}"
+        + "".join(f" ({i}: {d})" for i, d in dtypes.items())
         + (
             ": small models whose own answers are often off-topic or echo the request."
             if own
@@ -360,6 +380,7 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
         )
         + f" ({int(summary['n_test'].max())} test rows, {int(summary['n_test_pos'].max())} positive "
         "per holdout at most): wide CIs.",
+        *within_family_limits(specs, [m["id"] for m in models]),
         f"Truncation: prompts keep their last {ex['max_prompt_tokens']} tokens"
         + ("." if own else f", responses their first {ex['max_response_tokens']}."),
         (
