@@ -21,7 +21,10 @@ the study resolves it; the choice and its reason are printed). MFU is against th
 dtype. With a dtype other than float32 the study's generation also runs once in float32 on the same prompts
 and batches (``float32_reference``): its tokens per second, the speedup, and the share of answers whose token
 ids are identical to float32's (``answers_identical_to_float32``; ``tests/benchmarks/dtypes.py`` adds the
-labels and how far the reads move).
+labels and how far the reads move). In bf16 on a CPU the linear weights are prepacked for oneDNN, as in the
+study (:mod:`emobasis.models.prepack`; ``--no-prepack`` turns it off); the study's generation then also runs
+once unpacked (``unpacked_reference``, ``speedup_vs_unpacked``, ``answers_identical_to_unpacked``: packing is
+bit-identical, so every answer should be).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from emobasis.models.extract import (  # noqa: E402
     text_config,
 )
 from emobasis.models.generate import eos_ids, generate_answers, load_generator, render_generation_prompts  # noqa: E402
+from emobasis.models.prepack import PackedLinear  # noqa: E402
 
 
 def matmul_peak_gflops(device: str = "cpu", dtype=torch.float32, n: int = 2048, repeats: int = 5) -> float:
@@ -68,10 +72,15 @@ def matmul_peak_gflops(device: str = "cpu", dtype=torch.float32, n: int = 2048, 
 
 
 def flop_params(model) -> int:
-    """Parameters that cost 2 FLOPs per token: the decoder blocks, the final norm and the LM head."""
-    blocks = sum(p.numel() for p in decoder_layers(model).parameters())
+    """Parameters that cost 2 FLOPs per token: the decoder blocks, the final norm and the LM head (prepacked
+    linears count their weight shape)."""
+    layers = decoder_layers(model)
+    packed = sum(m.in_features * m.out_features for m in layers.modules() if isinstance(m, PackedLinear))
+    blocks = sum(p.numel() for p in layers.parameters()) + packed
     head = model.get_output_embeddings()
-    return blocks + (head.weight.numel() if head is not None else 0)
+    if head is None:
+        return blocks
+    return blocks + (head.in_features * head.out_features if isinstance(head, PackedLinear) else head.weight.numel())
 
 
 def suite_prompts(cfg: dict, mirror: Path | None, n: int, seed: int = 0) -> list[str]:
@@ -132,20 +141,22 @@ def plain_generate(model, tok, prompts, gen_cfg: dict, n_new: int):
     return out
 
 
-def float32_reference(folder, device, prompts, gen_cfg, answers, tps) -> dict:
-    """The study's generation with fused reads in float32 on the same prompts and batches: its tokens per second
-    (one run), the speedup of the benchmarked dtype over it, and the share of identical answers (token ids)."""
-    tok, model, _ = load_generator(folder, device, torch.float32)
+def reference_run(folder, device, dtype, prompts, gen_cfg, answers, tps, *, prepack: bool = True) -> dict:
+    """The study's generation with fused reads in ``dtype`` (``prepack`` as given) on the same prompts and
+    batches: its seconds and tokens per second (one run), the speedup of the benchmarked setting over it, and
+    how many answers have identical token ids."""
+    tok, model, _ = load_generator(folder, device, dtype, prepack=prepack)
     generate_answers(model, tok, prompts[:2], {**gen_cfg, "max_new_tokens": 4})  # warm-up
     t = time.perf_counter()
     ref = generate_answers(model, tok, prompts, gen_cfg)[0]
     seconds = time.perf_counter() - t
-    tps32 = int(ref.n_answer_tokens.sum()) / seconds
+    ref_tps = int(ref.n_answer_tokens.sum()) / seconds
     same = sum(list(a) == list(b) for a, b in zip(ref.answer_token_ids, answers.answer_token_ids))
     return {
-        "float32_reference": {"seconds": round(seconds, 2), "tokens_per_s": round(tps32, 1)},
-        "speedup_vs_float32": round(tps / tps32, 2),
-        "answers_identical_to_float32": f"{same}/{len(prompts)}",
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(ref_tps, 1),
+        "speedup": round(tps / ref_tps, 2),
+        "identical": f"{same}/{len(prompts)}",
     }
 
 
@@ -159,6 +170,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--dtype", default="float32", help="float32, bfloat16 or auto (bf16 where the CPU has it)")
+    ap.add_argument("--no-prepack", action="store_true", help="bf16 on a CPU: keep F.linear (no packed weights)")
     ap.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
     ap.add_argument("--mirror", default=None)
     ap.add_argument("--stop-strings", nargs="*", default=None, help="default: the model entry's; e.g. '\\nUser:'")
@@ -180,7 +192,7 @@ def main() -> None:
         build_model(spec, folder)
         built_s = round(time.perf_counter() - t, 1)
     dtype, dtype_reason = resolve_dtype(device, args.dtype)
-    tok, model, dtype = load_generator(folder, device, dtype)
+    tok, model, dtype = load_generator(folder, device, dtype, prepack=not args.no_prepack)
     gen_cfg = {**cfg["extraction"], **(cfg.get("generation") or {}), "max_new_tokens": args.max_new_tokens}
     # as the study's generate rule: the model entry's system prompt, plain format and stop strings
     gen_cfg.update({k: spec[k] for k in ("system_prompt", "plain_format", "stop_strings") if k in spec})
@@ -285,6 +297,8 @@ def main() -> None:
         "model_gflops": round(model_gflops, 1),
         "mfu_fp32": round(model_gflops / peak, 4),
         "dtype_reason": dtype_reason,
+        "prepacked_linears": model.emobasis_prepack[0],
+        "prepack": model.emobasis_prepack[1],
         "cpu_bf16_flags": cpu_bf16_flags(),
         "peak_rss_mb": stats["peak_rss_mb"],
         "model_built_s": built_s,
@@ -297,7 +311,26 @@ def main() -> None:
         )
     if dtype != torch.float32:  # MFU against the matching peak, and what the dtype changes
         out["mfu"] = out.get("mfu_bf16")
-        out.update(float32_reference(folder, device, prompts, gen_cfg, answers, tps))
+        ref = reference_run(folder, device, torch.float32, prompts, gen_cfg, answers, tps)
+        out.update(
+            # its MFU against the float32 peak (``mfu_fp32`` above is this run's tokens/s against that peak)
+            float32_reference={
+                **{k: ref[k] for k in ("seconds", "tokens_per_s")},
+                "mfu": round(2 * params * ref["tokens_per_s"] / 1e9 / peak, 4),
+            },
+            speedup_vs_float32=ref["speedup"],
+            answers_identical_to_float32=ref["identical"],
+        )
+        if model.emobasis_prepack[0]:  # what packing alone buys, and that it changes no answer
+            ref = reference_run(folder, device, dtype, prompts, gen_cfg, answers, tps, prepack=False)
+            out.update(
+                unpacked_reference={
+                    **{k: ref[k] for k in ("seconds", "tokens_per_s")},
+                    "mfu": round(2 * params * ref["tokens_per_s"] / 1e9 / peak_bf16, 4),
+                },
+                speedup_vs_unpacked=ref["speedup"],
+                answers_identical_to_unpacked=ref["identical"],
+            )
     else:
         out["mfu"] = out["mfu_fp32"]
     print(json.dumps(out) if args.json else "\n".join(f"{k:>28}: {v}" for k, v in out.items()))

@@ -63,6 +63,7 @@ from emobasis.models.extract import (
     text_config,
 )
 from emobasis.models.fusedreads import MAX, RUNNING, STOP_REASONS, FusedReads, Tracker
+from emobasis.models.prepack import PackedLinear, prepack_linears
 
 DEFAULT_PLAIN_FORMAT = PLAIN_PREFIX
 
@@ -249,20 +250,25 @@ def generate_answers(
         "eos_token_ids": eos,
         "stop_strings": stop_strings,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "prepacked_linears": sum(isinstance(m, PackedLinear) for m in model.modules()),
+        "prepack": getattr(model, "emobasis_prepack", (0, "not packed: model not loaded by load_generator"))[1],
     }
     if device.type == "cuda":
         stats["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return table, acts, stats
 
 
-def load_generator(folder: str | Path, device: str = "auto", dtype: torch.dtype = torch.float32):
+def load_generator(folder: str | Path, device: str = "auto", dtype: torch.dtype = torch.float32, prepack: bool = True):
     """Tokenizer and causal LM (with its head) in ``dtype`` (see :func:`emobasis.models.extract.resolve_dtype`):
-    ``(tok, model, dtype)``."""
+    ``(tok, model, dtype)``. A bf16 model on a CPU gets its linear weights prepacked (``prepack``;
+    :func:`emobasis.models.prepack.prepack_linears`: bit-identical, faster); ``model.emobasis_prepack`` says
+    how many layers and why."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
+    model.emobasis_prepack = prepack_linears(model) if prepack else (0, "not packed: prepack=False")
     return tok, model, dtype
 
 
