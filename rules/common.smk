@@ -365,12 +365,17 @@ def answer_outputs():
 
 
 def get_audit_inputs(wildcards):
-    """The audit labels and a second reader's, where those files exist (none: no model is audited), and the
-    XSTest completions with their human compliance labels, where the study has that source.
+    """The audit labels (one file or several: ``audit.labels``) and a second reader's, where those files exist
+    (none: no model is audited), and the XSTest completions with their human compliance labels, where the
+    study has that source.
     """
     a = config.get("audit", {})
-    files = {"labels": a["labels"], "second_reads": a.get("second_reads")}
-    out = {k: found for k, v in files.items() if v and (found := in_workflow(v))}
+    labels = [a["labels"]] if isinstance(a["labels"], str) else a["labels"]
+    out = {"labels": [found for v in labels if (found := in_workflow(v))]}
+    if not out["labels"]:
+        del out["labels"]
+    if a.get("second_reads") and (found := in_workflow(a["second_reads"])):
+        out["second_reads"] = found
     if "xstest" in config["sources"]:  # human compliance labels on public answers
         out["xstest"] = source_manifest("xstest")
     return out

@@ -164,6 +164,25 @@ def test_the_labels_file_is_checked_and_names_the_fix(tmp_path):
         read_audit(tmp_path / "bad.csv", keys)
 
 
+def test_labels_may_come_from_several_files_read_as_one_set(tmp_path):
+    table = answers_table()
+    keys = answer_keys(table)
+    sheet = draw_sheet(table, per_model=10, seed=0)
+    whole = read_audit(labels_file(tmp_path, sheet), keys)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = labels_file(tmp_path / "a", sheet.iloc[:12].reset_index(drop=True))
+    second = labels_file(tmp_path / "b", sheet.iloc[12:].reset_index(drop=True))
+    both = read_audit([first, second], keys)
+    assert len(both) == len(whole) == len(sheet)
+    pd.testing.assert_frame_equal(both.reset_index(drop=True), whole.reset_index(drop=True))
+    assert len(read_audit([], keys)) == 0
+    overlap = labels_file(tmp_path / "b", sheet.iloc[10:].reset_index(drop=True))  # rows 10, 11 twice
+    with pytest.raises(AuditError, match="label the same answer.*Fix: keep each answer in one file"):
+        read_audit([first, overlap], keys)
+    with pytest.raises(AuditError, match=r"which the study does not run.*audit.labels takes a list"):
+        read_audit([first, labels_file(tmp_path / "b", sheet.iloc[12:].reset_index(drop=True), model=(0, "zzz"))], keys)
+
+
 def test_an_answer_whose_text_changed_is_unlabelled_not_matched(tmp_path):
     table = answers_table()
     sheet = draw_sheet(table, per_model=10, seed=0)

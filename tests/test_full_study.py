@@ -62,6 +62,24 @@ def test_dry_run_of_the_full_study_counts_its_jobs(tmp_path):
     assert counts["fetch_source"] == 11  # the default's 8 + HarmBench, AdvBench, SimpleSafetyTests
     assert counts["build_prompts"] == 3 and counts["audit_sheet"] == 1 and counts["label_validity"] == 1
     assert "results/prompts/behaviors.parquet" in res.stdout
+    # its label gate reads the shared audit file and the file of the model only it runs
+    for name in ("config/audit/labels.csv", "config/audit/labels-full.csv"):
+        assert str(REPO / name) in res.stdout, name
+
+
+def test_the_full_study_labels_are_its_models_only():
+    """labels-full.csv holds only models the full study runs and the default does not (the default study would
+    reject them as models it does not run), each with at least the gate's minimum of audited answers."""
+    cfg, default = full_config(), yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert cfg["audit"]["labels"] == ["config/audit/labels.csv", "config/audit/labels-full.csv"]
+    assert default["audit"]["labels"] == "config/audit/labels.csv"
+    full = pd.read_csv(REPO / "config/audit/labels-full.csv", dtype=str, keep_default_na=False)
+    shared = pd.read_csv(REPO / "config/audit/labels.csv", dtype=str, keep_default_na=False)
+    only_full = {m["id"] for m in cfg["models"]} - {m["id"] for m in default["models"]}
+    assert set(full["model"]) == only_full == {"qwen2.5-coder-1.5b"}
+    assert set(shared["model"]) <= {m["id"] for m in default["models"]}
+    assert full.groupby("model").size().min() >= cfg["audit"]["gate"]["min_audited"]
+    assert (full["round"] == "2026-12-05/3").all()
 
 
 def test_full_study_prompt_sets_meet_the_issue_counts(mirror):

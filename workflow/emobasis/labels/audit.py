@@ -14,6 +14,7 @@ labels.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -100,14 +101,35 @@ def draw_sheets(table: pd.DataFrame, sheets: list[dict], seed: int) -> pd.DataFr
 
 
 def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The audit labels of ``path``, checked: the columns of the protocol, label values in {0, 1, empty} (as
-    nullable booleans), no duplicate key; with ``known`` (:func:`answer_keys` of the study's answers), every
-    model and (model, prompt) must exist in the study. ``path=None``: no audit yet (an empty frame)."""
-    if path is None:
+    """The audit labels of ``path`` (one CSV, or a list of them read as one set), checked: the columns of the
+    protocol, label values in {0, 1, empty} (as nullable booleans), no duplicate key within or across files;
+    with ``known`` (:func:`answer_keys` of the study's answers), every model and (model, prompt) must exist in
+    the study. ``path=None`` or ``[]``: no audit yet (an empty frame).
+
+    A list lets a study add the labels of models only it runs (the full study's
+    ``config/audit/labels-full.csv``) to the project's shared file, while a study that does not run those
+    models never reads them, so a misspelt model id stays an error everywhere."""
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else [str(p) for p in path]
+    if not paths:
         empty = pd.DataFrame({c: pd.Series(dtype=str) for c in COLUMNS})
         for c in LABELS:
             empty[c] = empty[c].astype("boolean")
         return empty
+    frames = [_read_audit_file(p, known) for p in paths]
+    df = pd.concat(frames, ignore_index=True)
+    dup = df.duplicated(list(KEY), keep=False)
+    if dup.any():
+        where = df.loc[dup, "_file"].unique().tolist()
+        first = df.loc[dup, list(KEY)].iloc[0]
+        raise AuditError(
+            f"{' and '.join(where)} label the same answer (model, prompt_id, answer_sha256) = "
+            f"({', '.join(first)}). Fix: keep each answer in one file (a second reader's labels go in "
+            "audit.second_reads)."
+        )
+    return df.drop(columns="_file")
+
+
+def _read_audit_file(path, known: pd.DataFrame | None) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -142,7 +164,8 @@ def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
         if unknown:
             raise AuditError(
                 f"{path} labels answers of model(s) {unknown}, which the study does not run. Fix: remove those "
-                f"rows or correct the model id (the study's: {', '.join(sorted(models))})."
+                f"rows or correct the model id (the study's: {', '.join(sorted(models))}), or list the file only in "
+                "the config of the study that runs them (audit.labels takes a list)."
             )
         pairs = set(zip(known["model"], known["prompt_id"]))
         off = [(m, p) for m, p in zip(df["model"], df["prompt_id"]) if (m, p) not in pairs]
@@ -151,6 +174,7 @@ def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
                 f"{path} labels {len(off)} answer(s) to prompts the study does not hold, e.g. model '{off[0][0]}', "
                 f"prompt '{off[0][1]}'. Fix: remove them or correct prompt_id (a prompt set's item_id)."
             )
+    df["_file"] = str(path)
     return df
 
 
