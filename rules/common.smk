@@ -365,17 +365,21 @@ def answer_outputs():
 
 
 def get_audit_inputs(wildcards):
-    """The audit labels (one file or several: ``audit.labels``) and a second reader's, where those files exist
+    """The audit labels and a second reader's (each one file or several), where those files exist
     (none: no model is audited), and the XSTest completions with their human compliance labels, where the
     study has that source.
     """
     a = config.get("audit", {})
-    labels = [a["labels"]] if isinstance(a["labels"], str) else a["labels"]
-    out = {"labels": [found for v in labels if (found := in_workflow(v))]}
-    if not out["labels"]:
-        del out["labels"]
-    if a.get("second_reads") and (found := in_workflow(a["second_reads"])):
-        out["second_reads"] = found
+    out = {}
+    for key in ("labels", "second_reads"):
+        files = a.get(key) or []
+        found = [
+            f
+            for v in ([files] if isinstance(files, str) else files)
+            if (f := in_workflow(v))
+        ]
+        if found:
+            out[key] = found
     if "xstest" in config["sources"]:  # human compliance labels on public answers
         out["xstest"] = source_manifest("xstest")
     return out

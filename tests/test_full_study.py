@@ -63,8 +63,8 @@ def test_dry_run_of_the_full_study_counts_its_jobs(tmp_path):
     assert counts["build_prompts"] == 3 and counts["audit_sheet"] == 1 and counts["label_validity"] == 1
     assert "results/prompts/behaviors.parquet" in res.stdout
     # its label gate reads the shared audit file and the file of the model only it runs
-    for name in ("config/audit/labels.csv", "config/audit/labels-full.csv"):
-        assert str(REPO / name) in res.stdout, name
+    for name in ("labels.csv", "labels-full.csv", "second_reads.csv", "second_reads-full.csv"):
+        assert str(REPO / "config" / "audit" / name) in res.stdout, name
 
 
 def test_the_full_study_labels_are_its_models_only():
@@ -80,6 +80,12 @@ def test_the_full_study_labels_are_its_models_only():
     assert set(shared["model"]) <= {m["id"] for m in default["models"]}
     assert full.groupby("model").size().min() >= cfg["audit"]["gate"]["min_audited"]
     assert (full["round"] == "2026-12-05/3").all()
+    # second reads of those answers, by another reader, in the study's own second-reads file
+    assert cfg["audit"]["second_reads"] == ["config/audit/second_reads.csv", "config/audit/second_reads-full.csv"]
+    second = pd.read_csv(REPO / "config/audit/second_reads-full.csv", dtype=str, keep_default_na=False)
+    key = ["model", "prompt_id", "answer_sha256"]
+    both = second.merge(full, on=key, suffixes=("", "_first"))
+    assert len(both) == len(second) > 0 and (both["reader"] != both["reader_first"]).all()
 
 
 def test_full_study_prompt_sets_meet_the_issue_counts(mirror):
