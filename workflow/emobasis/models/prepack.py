@@ -49,10 +49,8 @@ def prepack_supported(device: str | torch.device, dtype: torch.dtype) -> tuple[b
     if not torch.backends.mkldnn.is_available():
         return False, "not packed: this torch has no oneDNN (mkldnn)"
     try:
-        ops = (torch.ops.mkldnn._reorder_linear_weight, torch.ops.mkldnn._linear_pointwise)
+        _ = torch.ops.mkldnn._reorder_linear_weight, torch.ops.mkldnn._linear_pointwise
     except (AttributeError, RuntimeError):
-        ops = None
-    if ops is None:
         return False, "not packed: this torch lacks mkldnn._reorder_linear_weight"
     return True, "packed: CPU, bfloat16, oneDNN"
 
