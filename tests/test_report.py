@@ -8,6 +8,10 @@ import pytest
 from conftest import shared_value
 from emobasis.report.plots import plot_data_efficiency, plot_loadings, plot_rank_sweep, plot_subspace
 from emobasis.report.readme import (
+    COST_END,
+    COST_FULL_END,
+    COST_FULL_START,
+    COST_START,
     DEFAULT_END,
     DEFAULT_START,
     README_END,
@@ -261,6 +265,27 @@ def test_readme_blocks_show_the_studies_whose_results_are_here():
         checked.append(source)
     if not checked:
         pytest.skip("neither study has been run here (make study writes results/summary.md)")
+
+
+def test_readme_has_each_generated_block_and_section_once():
+    """A hand edit once pasted the full study's cost section twice (with the default's text inside it): every
+    generated block's markers and every heading appear exactly once, in start-end order."""
+    import re
+
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    for start, end in (
+        (README_START, README_END),
+        (DEFAULT_START, DEFAULT_END),
+        (COST_START, COST_END),
+        (COST_FULL_START, COST_FULL_END),
+    ):
+        assert readme.count(start) == 1 and readme.count(end) == 1, f"README has {start} or {end} more than once"
+        assert readme.index(start) < readme.index(end)
+    headings = re.findall(r"^#+ .*$", readme, flags=re.M)
+    repeated = sorted({h for h in headings if headings.count(h) > 1})
+    assert not repeated, f"README repeats the headings {repeated}"
 
 
 def test_readme_check_allows_the_tolerance_and_catches_a_stale_block():
