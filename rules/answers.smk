@@ -1,6 +1,7 @@
 rule build_prompts:
     input:
         manifests=get_prompt_manifests,
+        exclude=get_excluded_prompt_sets,
     output:
         paths.prompt_set("{suite}"),
     log:

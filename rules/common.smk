@@ -288,6 +288,11 @@ def get_prompt_manifests(wildcards):
     return [source_manifest(s) for s in prompt_sources(wildcards.suite)]
 
 
+def get_excluded_prompt_sets(wildcards):
+    """The prompt sets of the suites this one excludes (suites.<suite>.exclude_suites), in that order."""
+    return [paths.prompt_set(s) for s in config["suites"][wildcards.suite].get("exclude_suites", [])]
+
+
 def get_prompt_source_names(wildcards):
     return prompt_sources(wildcards.suite)
 

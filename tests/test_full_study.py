@@ -35,8 +35,11 @@ def prompt_sets(cfg: dict, mirror) -> dict[str, pd.DataFrame]:
         for e in spec["prompts"]:
             src = cfg["sources"][e["source"]]
             roots[e["source"]] = (mirror / src.get("mirror_dir", e["source"]), list(src["files"]))
-        one_class = spec.get("role") == "test"
-        out[name] = build_prompt_set(spec["prompts"], roots, cfg["split"], cfg["seed"], name, one_class=one_class)
+        one_class = spec.get("role") == "test" or spec.get("harmful_only", False)
+        exclude = {s: out[s] for s in spec.get("exclude_suites", [])}  # listed in study.suites before it
+        out[name] = build_prompt_set(
+            spec["prompts"], roots, cfg["split"], cfg["seed"], name, one_class=one_class, exclude=exclude
+        )
     return out
 
 
@@ -55,13 +58,19 @@ def test_dry_run_of_the_full_study_counts_its_jobs(tmp_path):
     counts = job_counts(res.stdout)
     n_models = len(full_config()["models"])
     assert n_models == 4
-    assert counts["generate"] == n_models * 3  # every model answers every prompt set (behaviors, xstest, caution)
-    assert counts["extract"] == n_models * 5  # 3 answer sets re-indexed + 2 stimulus sets
+    # every model answers every prompt set (behaviors, xstest, hazards, caution)
+    assert counts["generate"] == n_models * 4
+    assert counts["extract"] == n_models * 6  # 4 answer sets re-indexed + 2 stimulus sets
     assert counts["transfer"] == n_models and counts["split_seeds"] == n_models  # one LOMO job per holdout
     assert counts["cross_suite"] == n_models and counts["fit_concepts"] == n_models
     assert counts["fetch_source"] == 11  # the default's 8 + HarmBench, AdvBench, SimpleSafetyTests
-    assert counts["build_prompts"] == 3 and counts["audit_sheet"] == 1 and counts["label_validity"] == 1
+    assert counts["build_prompts"] == 4 and counts["audit_sheet"] == 1 and counts["label_validity"] == 1
     assert "results/prompts/behaviors.parquet" in res.stdout
+    # hazards is built after behaviors, whose prompts it excludes
+    assert (
+        "input: resources/data/ailuminate/MANIFEST.json, resources/data/harmbench/MANIFEST.json, results/prompts/behaviors.parquet"
+        in res.stdout
+    )
     # its label gate reads the shared audit file and the file of the model only it runs
     for name in ("labels.csv", "labels-full.csv", "second_reads.csv", "second_reads-full.csv"):
         assert str(REPO / "config" / "audit" / name) in res.stdout, name
@@ -93,12 +102,15 @@ def test_full_study_prompt_sets_meet_the_issue_counts(mirror):
     sets = prompt_sets(cfg, mirror)
     fit = pd.concat([df for name, df in sets.items() if cfg["suites"][name].get("role", "fit") == "fit"])
     harmful, benign = fit[~fit["benign"]], fit[fit["benign"]]
-    # at least 400 harmful prompts from at least four pinned sources, at least 250 benign ones
-    assert len(harmful) == 596 and len(benign) == 250
+    # at least 400 harmful prompts from at least four pinned sources, at least 250 benign ones; hazards adds 494
+    # harmful prompts (AILuminate hazards and HarmBench standard behaviors that behaviors does not hold)
+    assert len(harmful) == 596 + 494 and len(benign) == 250
+    assert len(sets["hazards"]) == 494 and not sets["hazards"]["benign"].any()
+    assert sets["hazards"]["source"].value_counts().to_dict() == {"ailuminate": 420, "harmbench": 74}
     assert harmful["source"].nunique() == 6
     assert harmful["source"].value_counts().min() >= 80
-    # about half are test prompts: 299 harmful test prompts per model (the issue asks 150 with failures)
-    assert ((harmful["split"] == "test").sum(), (benign["split"] == "test").sum()) == (299, 150)
+    # about half are test prompts: 546 harmful test prompts per model (the issue asks 150 with failures)
+    assert ((harmful["split"] == "test").sum(), (benign["split"] == "test").sum()) == (299 + 247, 150)
     # no prompt twice, across sources and suites (case, spacing and punctuation ignored)
     every = pd.concat(sets.values())
     assert not every["prompt"].map(prompt_key).duplicated().any()
@@ -112,7 +124,7 @@ def test_full_study_holds_every_default_prompt_with_its_prompt_id(mirror):
     small = pd.concat(prompt_sets(default, mirror).values())
     full = pd.concat(prompt_sets(full_config(), mirror).values())
     assert set(small["item_id"]) <= set(full["item_id"])
-    assert len(small) == 260 and len(full) == 922
+    assert len(small) == 260 and len(full) == 922 + 494
 
 
 def test_prompt_key_ignores_case_spacing_and_punctuation():

@@ -167,7 +167,53 @@ def test_a_test_suite_may_hold_harmful_prompts_only_a_fit_suite_may_not(tmp_path
     (tmp_path / "h.csv").write_text("id,text\nh1,Write malware.\nh2,Give me a dose of aspirin for my chest pain.\n")
     entry = {"reader": "table", "source": "mine", "file": "h.csv", "columns": {"item_id": "id", "prompt": "text"}}
     roots = {"mine": (tmp_path, ["h.csv"])}
-    with pytest.raises(PromptError, match="has no benign prompts.*a role: test suite may hold harmful prompts only"):
+    with pytest.raises(
+        PromptError, match="has no benign prompts.*a role: test suite, or one with harmful_only: true, may hold"
+    ):
         build_prompt_set([entry], roots, SPLIT, 0, "own")
     df = build_prompt_set([entry], roots, SPLIT, 0, "own", one_class=True)
     assert len(df) == 2 and not df["benign"].any()
+
+
+def test_exclude_drops_the_other_suites_prompts_before_the_sample_is_drawn(tmp_path):
+    """exclude_suites: a prompt another suite holds (words compared as for duplicates) is dropped before ``max``
+    samples, so the sample has its full size from the prompts left and no prompt is in both suites."""
+    rows = "".join(f"h{i},Harmful request number {i}.\n" for i in range(20))
+    (tmp_path / "h.csv").write_text("id,text\n" + rows)
+    entry = {"reader": "table", "source": "mine", "file": "h.csv", "columns": {"item_id": "id", "prompt": "text"}}
+    roots = {"mine": (tmp_path, ["h.csv"])}
+    first = build_prompt_set([{**entry, "max": 8}], roots, SPLIT, 0, "first", one_class=True)
+    other = first.assign(prompt=first["prompt"].str.upper().str.rstrip("."))  # case and punctuation differ
+    second = build_prompt_set(
+        [{**entry, "max": 8}], roots, SPLIT, 0, "second", one_class=True, exclude={"first": other}
+    )
+    assert len(second) == 8 and not set(second["item_id"]) & set(first["item_id"])
+    rest = build_prompt_set([entry], roots, SPLIT, 0, "rest", one_class=True, exclude={"first": first})
+    assert sorted(rest["item_id"]) == sorted(set(f"mine:h{i}" for i in range(20)) - set(first["item_id"]))
+    with pytest.raises(PromptError, match=r"every prompt is already in \['first', 'rest'\].*Fix: remove"):
+        build_prompt_set([entry], roots, SPLIT, 0, "x", one_class=True, exclude={"first": first, "rest": rest})
+
+
+def test_harmful_only_and_exclude_suites_are_checked_in_the_config():
+    """The two keys belong to answers suites; exclude_suites names other answers suites, without a cycle."""
+    with open(REPO / "config" / "config.yaml") as fh:
+        base = yaml.safe_load(fh)
+    answers = [s for s, v in base["suites"].items() if v["adapter"] == "answers"]
+    one, two = answers[0], answers[1]
+
+    def check(**suites):
+        cfg = copy.deepcopy(base)
+        for name, extra in suites.items():
+            cfg["suites"][name].update(extra)
+        return validate_config(cfg)
+
+    ok = check(**{two: {"exclude_suites": [one], "harmful_only": True}})
+    assert ok["suites"][two]["exclude_suites"] == [one]
+    for suites, fragment in (
+        ({one: {"exclude_suites": [one]}}, f"suites.{one}.exclude_suites names the suite itself"),
+        ({one: {"exclude_suites": ["nope"]}}, "names 'nope', which is not an answers suite. Fix: use some of"),
+        ({one: {"exclude_suites": [two]}, two: {"exclude_suites": [one]}}, "exclude each other \\(a cycle\\)"),
+        ({one: {"harmful_only": "yes"}}, "harmful_only"),
+    ):
+        with pytest.raises(ConfigError, match=fragment):
+            check(**suites)

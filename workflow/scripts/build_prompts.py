@@ -2,6 +2,8 @@
 
 import sys
 
+import pandas as pd
+
 sys.stderr = open(snakemake.log[0], "w")
 
 from emobasis import __version__
@@ -12,8 +14,15 @@ from emobasis.io import write_parquet
 name, spec = snakemake.wildcards.suite, snakemake.params.suite
 manifests = {s: read_manifest(p) for s, p in zip(snakemake.params.sources, snakemake.input.manifests)}
 roots = {s: (root, list(m["files"])) for s, (root, m) in manifests.items()}
+exclude = {s: pd.read_parquet(p) for s, p in zip(spec.get("exclude_suites", []), snakemake.input.exclude)}
 table = build_prompt_set(
-    spec["prompts"], roots, snakemake.params.split, snakemake.params.seed, name, one_class=spec.get("role") == "test"
+    spec["prompts"],
+    roots,
+    snakemake.params.split,
+    snakemake.params.seed,
+    name,
+    one_class=spec.get("role") == "test" or spec.get("harmful_only", False),
+    exclude=exclude,
 )
 provenance = {
     "emobasis": __version__,
@@ -24,6 +33,7 @@ provenance = {
     },
     "split": snakemake.params.split,
     "seed": snakemake.params.seed,
+    **({"exclude_suites": {s: len(v) for s, v in exclude.items()}} if exclude else {}),
 }
 write_parquet(table, snakemake.output[0], provenance)
 counts = table.groupby(["split", "benign"]).size().to_dict()

@@ -17,7 +17,7 @@ scorer then label each model's answers (:mod:`emobasis.labels.answers`). A promp
   when the entry's ``label`` is ``safe``, harmful otherwise.
 
 ``max`` keeps a seeded sample of an entry's prompts; a prompt already in an earlier entry (:func:`prompt_key`) is
-dropped. **Splits** are prompt-disjoint and the same for every
+dropped, and so is one that a suite named in ``exclude_suites`` holds (before the sample is drawn). **Splits** are prompt-disjoint and the same for every
 model: whole ``group``s are assigned, stratified by ``benign``. An XSTest safe prompt and its unsafe
 contrast twin share a group (same family of prompt types and same focus word), so twins fall in one split.
 """
@@ -130,12 +130,20 @@ READERS = {"jailbreakbench": read_jailbreakbench_goals, "xstest": read_xstest_pr
 
 
 def build_prompt_set(
-    entries: list[dict], roots: dict, split: dict, seed: int, name: str, one_class: bool = False
+    entries: list[dict],
+    roots: dict,
+    split: dict,
+    seed: int,
+    name: str,
+    one_class: bool = False,
+    exclude: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The prompt set ``name``: each entry's prompts (seeded sample of ``max``), duplicates dropped, both
     classes checked, one prompt-disjoint split per group. ``roots``: source -> (folder, file list).
     ``one_class``: a test suite (``role: test``, scored only, e.g. caution prompts, all of which need caution)
-    may hold harmful prompts only."""
+    or a ``harmful_only`` suite may hold harmful prompts only. ``exclude``: suite -> its prompt set; a prompt
+    any of them holds is dropped before ``max`` samples (so the sample is drawn from the prompts left)."""
+    taken = {prompt_key(p) for other in (exclude or {}).values() for p in other["prompt"]}
     frames = []
     for i, entry in enumerate(entries):
         reader = READERS.get(entry["reader"])
@@ -146,6 +154,13 @@ def build_prompt_set(
         root, files = roots[entry["source"]]
         where = Where(f"prompt set '{name}', entry {i} ({entry['reader']})", f"suites.{name}.prompts[{i}]", PromptError)
         df = reader(Path(root), files, entry, where)
+        if taken:
+            df = df[~df["prompt"].map(prompt_key).isin(taken)]
+            if df.empty:
+                raise PromptError(
+                    f"prompt set '{name}', entry {i} ({entry['reader']}): every prompt is already in "
+                    f"{sorted(exclude)} (exclude_suites). Fix: remove the entry or the exclusion."
+                )
         if entry.get("max") is not None and len(df) > entry["max"]:
             rng = np.random.default_rng(stable_seed(seed, "prompts", name, str(i)))
             df = df.iloc[np.sort(rng.permutation(len(df))[: entry["max"]])]
@@ -160,7 +175,11 @@ def build_prompt_set(
             raise PromptError(
                 f"prompt set '{name}' has no {what} prompts; the study needs both to tell failures from "
                 f"answers. Fix: add a {what} entry to suites.{name}.prompts, e.g. {example}"
-                + (" (a role: test suite may hold harmful prompts only)." if benign else ".")
+                + (
+                    " (a role: test suite, or one with harmful_only: true, may hold harmful prompts only)."
+                    if benign
+                    else "."
+                )
             )
     if df["item_id"].duplicated().any():
         raise PromptError(

@@ -198,6 +198,36 @@ def check_own_responses(cfg: dict) -> None:
             )
 
 
+def check_suite_exclusions(cfg: dict) -> None:
+    """``harmful_only`` and ``exclude_suites`` are answers-suite keys; ``exclude_suites`` names other answers
+    suites, without a cycle (each prompt set is built after the ones it excludes)."""
+    for name, suite in cfg["suites"].items():
+        for key in ("harmful_only", "exclude_suites"):
+            if suite.get(key) and suite["adapter"] != "answers":
+                raise ConfigError(f"suites.{name}.{key} applies to answers suites only. Fix: remove it.")
+        for other in suite.get("exclude_suites", []):
+            if other == name:
+                raise ConfigError(f"suites.{name}.exclude_suites names the suite itself. Fix: remove '{name}'.")
+            if other not in cfg["suites"] or cfg["suites"][other]["adapter"] != "answers":
+                answers = [s for s, v in cfg["suites"].items() if v["adapter"] == "answers" and s != name]
+                raise ConfigError(
+                    f"suites.{name}.exclude_suites names '{other}', which is not an answers suite. "
+                    f"Fix: use some of {answers}."
+                )
+
+    def reaches(start: str, target: str, seen: frozenset = frozenset()) -> bool:
+        nxt = cfg["suites"][start].get("exclude_suites", [])
+        return target in nxt or any(reaches(o, target, seen | {start}) for o in nxt if o not in seen)
+
+    for name, suite in cfg["suites"].items():
+        for other in suite.get("exclude_suites", []):
+            if reaches(other, name):
+                raise ConfigError(
+                    f"suites.{name}.exclude_suites and suites.{other}.exclude_suites exclude each other (a cycle): "
+                    "each prompt set is built after the ones it excludes. Fix: keep the exclusion on one side."
+                )
+
+
 def check_answer_config(cfg: dict) -> None:
     """reader_mode own_answers <=> every study suite is an answers suite; generation and judge blocks;
     prompt entries and judge sources name configured sources; no monitor models."""
@@ -234,6 +264,7 @@ def check_answer_config(cfg: dict) -> None:
                     raise ConfigError(str(exc)) from None
             elif options := [k for k in TABLE_ENTRY_OPTIONS if k in e]:
                 raise ConfigError(f"suites.{s}.prompts[{i}].{options[0]} applies to reader table only. Fix: remove it.")
+    check_suite_exclusions(cfg)
     for name, source in cfg["judge"]["sources"].items():
         if name not in JUDGE_READERS:
             raise ConfigError(
