@@ -290,7 +290,10 @@ def get_prompt_manifests(wildcards):
 
 def get_excluded_prompt_sets(wildcards):
     """The prompt sets of the suites this one excludes (suites.<suite>.exclude_suites), in that order."""
-    return [paths.prompt_set(s) for s in config["suites"][wildcards.suite].get("exclude_suites", [])]
+    return [
+        paths.prompt_set(s)
+        for s in config["suites"][wildcards.suite].get("exclude_suites", [])
+    ]
 
 
 def get_prompt_source_names(wildcards):
