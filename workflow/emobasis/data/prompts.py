@@ -18,8 +18,9 @@ scorer then label each model's answers (:mod:`emobasis.labels.answers`). A promp
 
 ``max`` keeps a seeded sample of an entry's prompts; a prompt already in an earlier entry (:func:`prompt_key`) is
 dropped, and so is one that a suite named in ``exclude_suites`` holds (before the sample is drawn).
-**Splits** are prompt-disjoint and the same for every model: whole ``group``s are assigned, stratified by ``benign``. An XSTest safe prompt and its unsafe
-contrast twin share a group (same family of prompt types and same focus word), so twins fall in one split.
+**Splits** are prompt-disjoint and the same for every model: whole ``group``s are assigned, stratified by
+``benign``. An XSTest safe prompt and its unsafe contrast twin share a group (same family of prompt types and
+same focus word), so twins fall in one split.
 """
 
 from __future__ import annotations
