@@ -78,19 +78,26 @@ def test_dry_run_of_the_full_study_counts_its_jobs(tmp_path):
         assert str(REPO / "config" / "audit" / name) in res.stdout, name
 
 
-def test_the_full_study_labels_are_its_models_only():
-    """labels-full.csv holds only models the full study runs and the default does not (the default study would
-    reject them as models it does not run), each with at least the gate's minimum of audited answers."""
+def test_the_full_study_labels_are_answers_only_it_has():
+    """labels-full.csv holds answers only the full study has (the default study would reject them as models or
+    prompts it does not run): its fourth model's (round 3) and the hazards suite's (round 4), each model that the
+    default does not run with at least the gate's minimum of audited answers."""
     cfg, default = full_config(), yaml.safe_load((REPO / "config/config.yaml").read_text())
     assert cfg["audit"]["labels"] == ["config/audit/labels.csv", "config/audit/labels-full.csv"]
     assert default["audit"]["labels"] == "config/audit/labels.csv"
     full = pd.read_csv(REPO / "config/audit/labels-full.csv", dtype=str, keep_default_na=False)
     shared = pd.read_csv(REPO / "config/audit/labels.csv", dtype=str, keep_default_na=False)
     only_full = {m["id"] for m in cfg["models"]} - {m["id"] for m in default["models"]}
-    assert set(full["model"]) == only_full == {"qwen2.5-coder-1.5b"}
-    assert set(shared["model"]) <= {m["id"] for m in default["models"]}
-    assert full.groupby("model").size().min() >= cfg["audit"]["gate"]["min_audited"]
-    assert (full["round"] == "2026-12-05/3").all()
+    assert only_full == {"qwen2.5-coder-1.5b"} and set(shared["model"]) <= {m["id"] for m in default["models"]}
+    assert "hazards" not in default["suites"]
+    assert (full.loc[~full["model"].isin(only_full), "suite"] == "hazards").all()
+    assert full[full["model"].isin(only_full)].groupby("model").size().min() >= cfg["audit"]["gate"]["min_audited"]
+    assert set(full["round"]) == {"2026-12-05/3", "2026-12-05/4"}
+    assert (full.loc[full["round"] == "2026-12-05/4", "suite"] == "hazards").all()
+    assert full[full["suite"] == "hazards"].groupby("model").size().to_dict() == {
+        "qwen2.5-coder-0.5b": 40,
+        "qwen2.5-coder-1.5b": 40,
+    }
     # second reads of those answers, by another reader, in the study's own second-reads file
     assert cfg["audit"]["second_reads"] == ["config/audit/second_reads.csv", "config/audit/second_reads-full.csv"]
     second = pd.read_csv(REPO / "config/audit/second_reads-full.csv", dtype=str, keep_default_na=False)
