@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Python 3.11):
 #   make study   the embedded default study (config/config.yaml), offline, on the PyPI-shipped models
-#   (make study-full: the full study, config/study-full.yaml, in studies/full/; about 1.5 hours on 2 cores)
+#   (make study-full: the full study, config/study-full.yaml, in studies/full/; about 1 h 45 min on 2 cores)
 #   make test    the test suite (make test-e2e: the whole-study tests; CI runs both)
 # Each creates .venv and installs the pinned dependencies first (once; again when a requirements file changes).
 

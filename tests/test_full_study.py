@@ -1,5 +1,5 @@
 """The full study (config/study-full.yaml over config/config.yaml): its DAG as a dry run and its prompt sets on the
-data mirror. CI never runs the study itself (`make study-full`, about 1.5 hours on 2 cores)."""
+data mirror. CI never runs the study itself (`make study-full`, about 1 h 45 min on 2 cores)."""
 
 import sys
 
