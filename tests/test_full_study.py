@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, job_counts
-from emobasis.data.prompts import build_prompt_set, prompt_key
+from emobasis.data.prompts import build_prompt_set, harmful_only_allowed, prompt_key
 
 pytestmark = pytest.mark.workflow
 
@@ -35,10 +35,15 @@ def prompt_sets(cfg: dict, mirror) -> dict[str, pd.DataFrame]:
         for e in spec["prompts"]:
             src = cfg["sources"][e["source"]]
             roots[e["source"]] = (mirror / src.get("mirror_dir", e["source"]), list(src["files"]))
-        one_class = spec.get("role") == "test" or spec.get("harmful_only", False)
         exclude = {s: out[s] for s in spec.get("exclude_suites", [])}  # listed in study.suites before it
         out[name] = build_prompt_set(
-            spec["prompts"], roots, cfg["split"], cfg["seed"], name, one_class=one_class, exclude=exclude
+            spec["prompts"],
+            roots,
+            cfg["split"],
+            cfg["seed"],
+            name,
+            one_class=harmful_only_allowed(spec),
+            exclude=exclude,
         )
     return out
 

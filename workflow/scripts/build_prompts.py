@@ -7,7 +7,7 @@ import pandas as pd
 sys.stderr = open(snakemake.log[0], "w")
 
 from emobasis import __version__
-from emobasis.data.prompts import build_prompt_set
+from emobasis.data.prompts import build_prompt_set, harmful_only_allowed
 from emobasis.data.sources import read_manifest
 from emobasis.io import write_parquet
 
@@ -21,7 +21,7 @@ table = build_prompt_set(
     snakemake.params.split,
     snakemake.params.seed,
     name,
-    one_class=spec.get("role") == "test" or spec.get("harmful_only", False),
+    one_class=harmful_only_allowed(spec),
     exclude=exclude,
 )
 provenance = {

@@ -130,6 +130,12 @@ def prompt_key(prompt: str) -> str:
 READERS = {"jailbreakbench": read_jailbreakbench_goals, "xstest": read_xstest_prompts, "table": read_prompt_table}
 
 
+def harmful_only_allowed(suite: dict) -> bool:
+    """Whether a suite's prompt set may hold harmful prompts only: a ``role: test`` suite (scored, never fit, e.g.
+    caution prompts, all of which need caution) or a fit suite declared ``harmful_only``."""
+    return suite.get("role") == "test" or bool(suite.get("harmful_only", False))
+
+
 def build_prompt_set(
     entries: list[dict],
     roots: dict,

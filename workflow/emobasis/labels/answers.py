@@ -20,6 +20,8 @@ label are columns too (``beh_*``, ``caution_*``, ``tone_*``, ``judge_score``). T
 
 from __future__ import annotations
 
+from graphlib import CycleError, TopologicalSorter
+
 import numpy as np
 import pandas as pd
 
@@ -215,17 +217,16 @@ def check_suite_exclusions(cfg: dict) -> None:
                     f"Fix: use some of {answers}."
                 )
 
-    def reaches(start: str, target: str, seen: frozenset = frozenset()) -> bool:
-        nxt = cfg["suites"][start].get("exclude_suites", [])
-        return target in nxt or any(reaches(o, target, seen | {start}) for o in nxt if o not in seen)
-
-    for name, suite in cfg["suites"].items():
-        for other in suite.get("exclude_suites", []):
-            if reaches(other, name):
-                raise ConfigError(
-                    f"suites.{name}.exclude_suites and suites.{other}.exclude_suites exclude each other (a cycle): "
-                    "each prompt set is built after the ones it excludes. Fix: keep the exclusion on one side."
-                )
+    graph = {name: suite.get("exclude_suites", []) for name, suite in cfg["suites"].items()}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as exc:
+        cycle = exc.args[1]
+        raise ConfigError(
+            f"suites.{cycle[0]}.exclude_suites and suites.{cycle[1]}.exclude_suites exclude each other (a cycle), "
+            f"{' -> '.join(cycle)}: each prompt set is built after the ones it excludes. Fix: drop one exclusion "
+            "of the cycle."
+        ) from None
 
 
 def check_answer_config(cfg: dict) -> None:
