@@ -13,6 +13,7 @@ rule build_prompts:
         sources=get_prompt_source_names,
         split=config["split"],
         seed=config["seed"],
+        code=script_code("build_prompts"),
     script:
         "../workflow/scripts/build_prompts.py"
 
@@ -34,6 +35,7 @@ rule generate:
     threads: 2
     params:
         settings=get_generation_settings,
+        code=script_code("generate"),
     script:
         "../workflow/scripts/generate.py"
 
@@ -55,6 +57,7 @@ rule fit_judge:
         judge=config.get("judge"),
         origins=judge_origins(),
         seed=config["seed"],
+        code=script_code("fit_judge"),
     script:
         "../workflow/scripts/fit_judge.py"
 
@@ -72,6 +75,7 @@ rule label_answers:
         "../envs/emobasis.yaml"
     params:
         tone=config["tone"],
+        code=script_code("label_answers"),
     script:
         "../workflow/scripts/label_answers.py"
 
@@ -88,6 +92,7 @@ rule answer_counts:
     params:
         suites=answer_count_suites("fit"),
         minimums=get_answer_minimums,
+        code=script_code("answer_counts"),
     script:
         "../workflow/scripts/answer_counts.py"
 
@@ -104,6 +109,7 @@ rule test_answer_counts:
     params:
         suites=answer_count_suites("test"),
         minimums=None,
+        code=script_code("answer_counts"),
     script:
         "../workflow/scripts/answer_counts.py"
 
@@ -130,6 +136,7 @@ rule answer_report:
     params:
         suites=study_suites(),
         seed=config["seed"],
+        code=script_code("answer_report"),
     script:
         "../workflow/scripts/answer_report.py"
 
@@ -146,6 +153,7 @@ rule audit_sheet:
     params:
         sheets=config.get("audit", {}).get("sheets"),
         seed=config["seed"],
+        code=script_code("audit_sheet"),
     script:
         "../workflow/scripts/audit_sheet.py"
 
@@ -167,5 +175,6 @@ rule label_validity:
         gate=config.get("audit", {}).get("gate"),
         n_boot=config["transfer"]["n_boot"],
         seed=config["seed"],
+        code=script_code("label_validity"),
     script:
         "../workflow/scripts/label_validity.py"

@@ -11,19 +11,38 @@ if PACKAGE_DIR not in sys.path:
     sys.path.insert(0, PACKAGE_DIR)
 
 from emobasis import paths
-from emobasis.config import model_specs, study_sources, validate_config
+from emobasis.codeversion import PackageCode
+from emobasis.config import (
+    canonical_order,
+    load_schema,
+    model_specs,
+    study_sources,
+    validate_config,
+)
 from emobasis.data.stimuli import concept_kinds
 from emobasis.errors import ConfigError
 from emobasis.transfer.methods import METHODS, result_methods
 
 try:
-    config.update(
-        validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
-    )
+    # options in sorted key order: params that hold config dicts compare equal when only key order differs
+    SCHEMA = load_schema(Path(workflow.basedir) / "config" / "schema.yaml")
+    _checked = canonical_order(validate_config(config, SCHEMA), SCHEMA)
+    config.clear()
+    config.update(_checked)
 except ConfigError as exc:
     raise WorkflowError(f"invalid config: {exc}") from None
 
 MODELS = model_specs(config)
+PACKAGE_CODE = PackageCode(PACKAGE_DIR)
+
+
+def script_code(name):
+    """Every rule's param ``code``: the version of the emobasis modules that workflow/scripts/<name>.py runs
+    (emobasis.codeversion), so that a change to a module reruns the jobs whose scripts import it, and no
+    other (Snakemake's own code trigger sees only the script file)."""
+    return PACKAGE_CODE.script_version(
+        Path(workflow.basedir) / "workflow" / "scripts" / f"{name}.py"
+    )
 
 
 # --- the study: models, suites, datasets -----------------------------------------------------------

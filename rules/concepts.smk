@@ -14,6 +14,7 @@ rule fit_concepts:
     params:
         concepts=config["concepts"],
         kinds=get_stimulus_kinds,
+        code=script_code("fit_concepts"),
     script:
         "../workflow/scripts/fit_concepts.py"
 
@@ -27,6 +28,8 @@ rule gather_concept_diagnostics:
         "logs/gather_concept_diagnostics.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        code=script_code("gather_tables"),
     script:
         "../workflow/scripts/gather_tables.py"
 
@@ -43,5 +46,7 @@ rule profiles:
         "logs/profiles/{model}/{suite}.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        code=script_code("profiles"),
     script:
         "../workflow/scripts/profiles.py"

@@ -17,6 +17,7 @@ rule cross_suite:
     threads: 1
     params:
         settings=cross_suite_settings(),
+        code=script_code("cross_suite"),
     script:
         "../workflow/scripts/cross_suite.py"
 
@@ -37,6 +38,8 @@ rule gather_cross_suite:
         "logs/gather_cross_suite.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        code=script_code("cross_suite_gather"),
     script:
         "../workflow/scripts/cross_suite_gather.py"
 
@@ -58,5 +61,6 @@ rule plot_cross_suite:
     params:
         verdict=config["verdict"],
         holdouts=study_models(),
+        code=script_code("cross_suite_plot"),
     script:
         "../workflow/scripts/cross_suite_plot.py"

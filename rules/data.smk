@@ -7,6 +7,7 @@ rule fetch_source:
         "../envs/emobasis.yaml"
     params:
         spec=get_source_spec,
+        code=script_code("fetch_source"),
     script:
         "../workflow/scripts/fetch_source.py"
 
@@ -27,6 +28,7 @@ rule build_suite:
         tone=config["tone"],
         seed=config["seed"],
         models=get_suite_models,
+        code=script_code("build_suite"),
     script:
         "../workflow/scripts/build_suite.py"
 
@@ -40,6 +42,8 @@ rule check_tone_scorer:
         "logs/check_tone_scorer/{suite}.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        code=script_code("check_tone_scorer"),
     script:
         "../workflow/scripts/check_tone_scorer.py"
 
@@ -57,5 +61,6 @@ rule build_stimuli:
     params:
         spec=get_stimulus_spec,
         seed=config["seed"],
+        code=script_code("build_stimuli"),
     script:
         "../workflow/scripts/build_stimuli.py"

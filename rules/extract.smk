@@ -19,5 +19,6 @@ rule extract:
         max_rows=get_dataset_max_rows,
         own=get_own_responses,
         seed=config["seed"],
+        code=script_code("extract"),
     script:
         "../workflow/scripts/extract.py"

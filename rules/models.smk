@@ -10,5 +10,6 @@ rule build_model:
     threads: 2
     params:
         spec=get_model_spec,
+        code=script_code("build_model"),
     script:
         "../workflow/scripts/build_model.py"

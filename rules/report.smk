@@ -13,6 +13,7 @@ rule basis_anatomy:
     params:
         verdict=config["verdict"],
         settings=transfer_settings(),
+        code=script_code("basis_anatomy"),
     script:
         "../workflow/scripts/basis_anatomy.py"
 
@@ -34,6 +35,7 @@ rule top_alarms:
     params:
         verdict=config["verdict"],
         settings=transfer_settings(),
+        code=script_code("top_alarms"),
     script:
         "../workflow/scripts/top_alarms.py"
 
@@ -58,6 +60,7 @@ rule plot_data_efficiency:
         space=config["verdict"]["space"],
         holdouts=study_models(),
         ks=config["transfer"]["ks"],
+        code=script_code("plot_data_efficiency"),
     script:
         "../workflow/scripts/plot_data_efficiency.py"
 
@@ -88,6 +91,7 @@ rule plot_headline:
         holdouts=study_models(),
         ks=config["transfer"]["ks"],
         match_k=config["verdict"]["match_k"],
+        code=script_code("plot_headline"),
     script:
         "../workflow/scripts/plot_headline.py"
 
@@ -112,6 +116,7 @@ rule plot_rank_sweep:
         ranks=config["basis"]["ranks"],
         match_k=config["verdict"]["match_k"],
         space=config["verdict"]["space"],
+        code=script_code("plot_rank_sweep"),
     script:
         "../workflow/scripts/plot_rank_sweep.py"
 
@@ -138,6 +143,7 @@ rule plot_basis:
         "../envs/emobasis.yaml"
     params:
         target=config["verdict"]["target"],
+        code=script_code("plot_basis"),
     script:
         "../workflow/scripts/plot_basis.py"
 
@@ -156,6 +162,8 @@ rule plot_concepts:
         "logs/plot_concepts/{model}.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        code=script_code("plot_concepts"),
     script:
         "../workflow/scripts/plot_concepts.py"
 
@@ -191,5 +199,6 @@ rule write_summary:
         holdouts=study_models(),
         ks=config["transfer"]["ks"],
         config=config,
+        code=script_code("write_summary"),
     script:
         "../workflow/scripts/write_summary.py"

@@ -17,6 +17,7 @@ rule embed_responses:
         responders=get_suite_responders,
         prompts=own_answers(),
         seed=config["seed"],
+        code=script_code("embed_responses"),
     script:
         "../workflow/scripts/embed_responses.py"
 
@@ -39,6 +40,7 @@ rule transfer:
     threads: 1
     params:
         settings=transfer_settings(),
+        code=script_code("transfer"),
     script:
         "../workflow/scripts/transfer.py"
 
@@ -61,6 +63,7 @@ rule split_seeds:
         cell=verdict_cell(),
         fractions=config["split"],
         n=config["study"]["split_seeds"],
+        code=script_code("split_seeds"),
     script:
         "../workflow/scripts/split_seeds.py"
 
@@ -81,6 +84,8 @@ rule gather_split_seeds:
         "logs/gather_split_seeds.log",
     conda:
         "../envs/emobasis.yaml"
+    params:
+        code=script_code("gather_split_seeds"),
     script:
         "../workflow/scripts/gather_split_seeds.py"
 
@@ -114,6 +119,7 @@ rule gather_transfer:
         "../envs/emobasis.yaml"
     params:
         settings=transfer_settings(),
+        code=script_code("gather_transfer"),
     script:
         "../workflow/scripts/gather_transfer.py"
 
@@ -130,6 +136,7 @@ rule fit_monitor:
     params:
         deploy=config["deploy"],
         settings=transfer_settings(),
+        code=script_code("fit_monitor"),
     script:
         "../workflow/scripts/fit_monitor.py"
 
@@ -150,5 +157,6 @@ rule score_model:
     params:
         deploy=config["deploy"],
         settings=transfer_settings(),
+        code=script_code("score_model"),
     script:
         "../workflow/scripts/score_model.py"

@@ -312,20 +312,29 @@ def job_counts(stdout: str) -> dict:
     return counts
 
 
-def snakemake_cmd(workdir) -> list[str]:
-    """The start of a Snakemake command line running this repo's workflow in ``workdir``."""
+def snakemake_cmd(workdir, snakefile: Path | None = None) -> list[str]:
+    """The start of a Snakemake command line running this repo's workflow (or another copy's) in ``workdir``."""
     import sys
 
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    snakefile = str(snakefile or REPO / "Snakefile")
+    return [sys.executable, "-m", "snakemake", "--snakefile", snakefile, "--directory", str(workdir)]
 
 
-def smk(workdir: Path, config: Path | list[Path], *args: str, timeout: int = 2400, env: dict | None = None):
-    """Snakemake on the repo's Snakefile in ``workdir`` (one config file or several, later ones override)."""
+def smk(
+    workdir: Path,
+    config: Path | list[Path],
+    *args: str,
+    timeout: int = 2400,
+    env: dict | None = None,
+    snakefile: Path | None = None,
+):
+    """Snakemake on the repo's Snakefile (or ``snakefile``) in ``workdir`` (one config file or several, later
+    ones override)."""
     import subprocess
 
     configs = [str(c) for c in (config if isinstance(config, (list, tuple)) else [config])]
     cmd = [
-        *snakemake_cmd(workdir),
+        *snakemake_cmd(workdir, snakefile),
         *args,
         "--configfile",
         *configs,

@@ -32,28 +32,32 @@ def dry_run_jobs(stdout: str) -> list[tuple[str, dict]]:
     return jobs
 
 
-@pytest.fixture(scope="module")
-def finished_default(tmp_path_factory):
-    """A workdir in which the default own-answer study is finished (touched, not run)."""
-    work = tmp_path_factory.mktemp("finished-default")
-    res = smk(work, DEFAULT, "--summary")
+def finish(work, snakefile=None):
+    """Make ``work`` a finished default study (touched, not run) of the workflow at ``snakefile``."""
+    res = smk(work, DEFAULT, "--summary", snakefile=snakefile)
     assert res.returncode == 0, res.stderr[-3000:]
     outputs = [line.split("\t")[0] for line in res.stdout.splitlines()[1:] if "\t" in line]
     assert len(outputs) > 100, res.stdout[:2000]
     for rel in outputs:
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         (work / rel).write_bytes(b"")
-    res = smk(work, DEFAULT, "--touch", "--forceall", "--cores", "1")
+    res = smk(work, DEFAULT, "--touch", "--forceall", "--cores", "1", snakefile=snakefile)
     assert res.returncode == 0, res.stderr[-3000:]
-    res = smk(work, DEFAULT, "-n")
+    res = smk(work, DEFAULT, "-n", snakefile=snakefile)
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr, res.stdout[-3000:]
     return work
 
 
-def dry_run(work, tmp_path, cfg: dict):
+@pytest.fixture(scope="module")
+def finished_default(tmp_path_factory):
+    """A workdir in which the default own-answer study is finished (touched, not run)."""
+    return finish(tmp_path_factory.mktemp("finished-default"))
+
+
+def dry_run(work, tmp_path, cfg: dict, snakefile=None):
     path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    res = smk(work, path, "-n")
+    res = smk(work, path, "-n", snakefile=snakefile)
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
     return dry_run_jobs(res.stdout), job_counts(res.stdout) if "Job stats:" in res.stdout else {}
 
@@ -110,6 +114,93 @@ def test_adding_a_model_reruns_only_its_own_jobs_and_the_cross_model_ones(finish
 def test_a_plain_rerun_of_the_finished_study_schedules_nothing(finished_default, tmp_path):
     jobs, _ = dry_run(finished_default, tmp_path, default_config())
     assert jobs == [], jobs
+
+
+def _reordered(value):
+    """The same options with their keys in reverse order (what an overlay written by another tool, or by
+    hand, may hold), in the mapping itself and in the entries of its lists (models, prompt entries). Deeper
+    mappings keyed by the user's names (a mismatch score's concept weights, a stimulus set's concepts) keep
+    their order: it is the order they are read in."""
+    if isinstance(value, list):
+        return [_reordered(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        k: [_reordered(v) for v in value[k]] if isinstance(value[k], list) else value[k] for k in reversed(list(value))
+    }
+
+
+def test_a_reordered_overlay_with_one_new_model_reruns_no_existing_model_job(finished_default, tmp_path):
+    """An overlay that lists the same models with their keys in another order (and in flow style), plus a
+    new model: only the new model's jobs and the cross-model stages are scheduled."""
+    cfg = default_config()
+    models = cfg["models"]
+    new = copy.deepcopy(models[0])
+    new["id"] = "smollm2-second"
+    models = [_reordered(m) for m in models] + [dict(sorted(new.items()))]
+    assert [list(m) for m in models[:-1]] != [list(m) for m in cfg["models"]]  # the order does differ
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"models": models}, sort_keys=False, default_flow_style=True))
+    res = smk(finished_default, [DEFAULT, overlay], "-n")
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    jobs, counts = dry_run_jobs(res.stdout), job_counts(res.stdout)
+    per_model = ("build_model", "generate", "label_answers", "extract", "fit_concepts", "profiles", "plot_concepts")
+    for rule, wc in jobs:
+        if rule in per_model:
+            assert wc.get("model") == "smollm2-second", (rule, wc)
+    assert counts["build_model"] == 1 and counts["generate"] == 3 and counts["transfer"] == 4, counts
+    # every options block and entry reordered, no new model: nothing at all
+    cfg = default_config()
+    cfg = {
+        k: _reordered(v) if k in ("models", "extraction", "generation", "transfer", "study") else v
+        for k, v in cfg.items()
+    }
+    cfg["suites"] = {name: _reordered(spec) for name, spec in cfg["suites"].items()}
+    jobs, _ = dry_run(finished_default, tmp_path, dict(reversed(list(cfg.items()))))
+    assert jobs == [], jobs
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory):
+    """A copy of the workflow (Snakefile, rules, package, scripts, config, envs) and a study finished with it."""
+    root = tmp_path_factory.mktemp("workflow-copy")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("rules", "workflow", "config", "envs"):
+        shutil.copytree(REPO / name, root / name, ignore=ignore, symlinks=True)
+    shutil.copy(REPO / "Snakefile", root / "Snakefile")
+    work = root / "work"
+    work.mkdir()
+    return root, finish(work, root / "Snakefile")
+
+
+def test_editing_a_transfer_module_reruns_the_transfer_stage_and_no_generation(workflow_copy, tmp_path):
+    """A change to what a function of emobasis.transfer does reruns the jobs whose scripts import that module
+    (the LOMO grid, split seeds, the monitor, the summary), and nothing before them; a docstring or comment
+    change reruns nothing."""
+    root, work = workflow_copy
+    module = root / "workflow" / "emobasis" / "transfer" / "align.py"
+    text = module.read_text()
+    edited = text.replace("def make_aligner(", "# a comment\ndef make_aligner(", 1)
+    assert edited != text
+    module.write_text(edited)
+    jobs, _ = dry_run(work, tmp_path, default_config(), snakefile=root / "Snakefile")
+    assert jobs == [], jobs  # a comment is not a change of code
+    module.write_text(
+        text.replace(
+            "    return ALIGNERS[name](rank, **kwargs)",
+            "    kwargs = dict(kwargs)\n    return ALIGNERS[name](rank, **kwargs)",
+            1,
+        )
+    )
+    try:
+        jobs, counts = dry_run(work, tmp_path, default_config(), snakefile=root / "Snakefile")
+    finally:
+        module.write_text(text)
+    for rule in ("transfer", "split_seeds", "fit_monitor", "cross_suite", "write_summary"):
+        assert counts.get(rule), (rule, counts)
+    assert counts["transfer"] == 3 and counts["split_seeds"] == 3, counts
+    for before in ("build_model", "generate", "label_answers", "extract", "build_prompts", "fit_concepts", "profiles"):
+        assert before not in counts, (before, counts)
 
 
 @pytest.fixture(autouse=True, scope="module")

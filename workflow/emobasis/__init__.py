@@ -11,7 +11,8 @@ below it, as ``pyproject.toml``'s import-linter contracts state and ``make lint`
   directions and profiles), which do not know each other;
 - ``models``: model folders, encoding, extraction, generation with fused reads;
 - ``data``: sources, suites, the table adapter, prompt sets, judge sets, stimuli, splits;
-- leaves: ``errors`` (every error class), ``io`` (atomic writes, provenance), ``paths`` (the file layout).
+- leaves: ``errors`` (every error class), ``io`` (atomic writes, provenance), ``paths`` (the file layout),
+  ``codeversion`` (the hash of the package modules each rule's script runs: its param ``code``).
 """
 
 __version__ = "0.1.0"

@@ -247,3 +247,45 @@ def model_specs(cfg: dict) -> dict[str, dict]:
     if "embedder" in cfg:
         specs[cfg["embedder"]["id"]] = cfg["embedder"]
     return specs
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _branches(schema: dict, root: dict) -> list[dict]:
+    out = [schema]
+    for key in ("oneOf", "anyOf", "allOf"):
+        out += [_resolve(s, root) for s in schema.get(key, [])]
+    for key in ("then", "else"):
+        if key in schema:
+            out.append(_resolve(schema[key], root))
+    return out
+
+
+def canonical_order(value, schema: dict | None = None, root: dict | None = None):
+    """The config with the keys of every options mapping (a schema object with ``properties``: a model entry,
+    a prompt entry, the generation block) in sorted order, so that a job's params, which Snakemake compares as
+    text, are equal when only key order or YAML style differs (an overlay written by ``yaml.safe_dump``
+    reruns nothing). Mappings keyed by the user's names (sources, suites, a stimulus set's concepts) keep
+    their order: it can carry meaning (concepts are read in config order). Values are not changed."""
+    if schema is None:
+        schema = root = load_schema()
+    root = root if root is not None else schema
+    schema = _resolve(schema, root)
+    if isinstance(value, list):
+        items = next((_resolve(s["items"], root) for s in _branches(schema, root) if "items" in s), {})
+        return [canonical_order(v, items, root) for v in value]
+    if not isinstance(value, dict):
+        return value
+    branches = _branches(schema, root)
+    props = {k: _resolve(v, root) for s in branches for k, v in s.get("properties", {}).items()}
+    extra = next((s["additionalProperties"] for s in branches if isinstance(s.get("additionalProperties"), dict)), {})
+    extra = _resolve(extra, root)
+    keys = sorted(value, key=str) if props else list(value)
+    return {k: canonical_order(value[k], props.get(k, extra), root) for k in keys}
