@@ -164,6 +164,33 @@ def test_the_labels_file_is_checked_and_names_the_fix(tmp_path):
         read_audit(tmp_path / "bad.csv", keys)
 
 
+def test_hashes_in_upper_case_or_with_spaces_are_normalized_with_a_note_not_stale(tmp_path):
+    """Before: every such row was reported as stale, which reads as 'the answers changed'."""
+    table = answers_table()
+    keys = answer_keys(table)
+    sheet = draw_sheet(table, per_model=10, seed=0)
+    messy = sheet.copy()
+    messy.loc[0, "answer_sha256"] = messy.loc[0, "answer_sha256"].upper()
+    messy.loc[1, "answer_sha256"] = " " + messy.loc[1, "answer_sha256"][:32] + " " + messy.loc[1, "answer_sha256"][32:]
+    with pytest.warns(UserWarning, match=r"2 answer_sha256 value\(s\) in upper case or with spaces were normalized"):
+        audit = read_audit(labels_file(tmp_path, messy), keys)
+    _, status = match_audit(keys, audit)
+    assert status["stale"].sum() == 0 and status["audited"].sum() == len(sheet)
+    bad = sheet.copy()
+    bad.loc[2, "answer_sha256"] = "abc123"
+    with pytest.raises(
+        AuditError, match=r"line 4: answer_sha256 = 'abc123' is not a sha256.*Fix: copy the answer_sha256"
+    ):
+        read_audit(labels_file(tmp_path, bad), keys)
+
+
+def test_a_zero_byte_audit_file_names_the_file_and_the_fix(tmp_path):
+    """Before: pandas' EmptyDataError, with no file name and no fix."""
+    (tmp_path / "labels.csv").write_bytes(b"")
+    with pytest.raises(AuditError, match=r"labels.csv are empty \(0 bytes.*Fix: write the header line model,suite,"):
+        read_audit(tmp_path / "labels.csv", answer_keys(answers_table()))
+
+
 def test_labels_may_come_from_several_files_read_as_one_set(tmp_path):
     table = answers_table()
     keys = answer_keys(table)

@@ -197,6 +197,40 @@ def test_hub_model_that_needs_remote_code_without_the_opt_in(tmp_path, monkeypat
     assert not out.exists() and not list(out.parent.glob("*"))
 
 
+def test_a_model_built_with_remote_code_is_loaded_with_it_at_every_stage(tmp_path, monkeypatch):
+    """Before: trust_remote_code was passed when a hub model was built, but extract, generate and embed loaded
+    the saved folder without it (a model with its own code then failed at its first read)."""
+    import transformers
+    from emobasis.models import embed, extract, generate
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def load(*args, **kwargs):
+        seen.append(kwargs.get("trust_remote_code"))
+        if len(seen) % 2 == 0:  # the model, after its tokenizer
+            raise Stop
+        return object()
+
+    for cls in ("AutoTokenizer", "AutoModel", "AutoModelForCausalLM"):
+        monkeypatch.setattr(getattr(transformers, cls), "from_pretrained", load)
+    for trust in (True, False):
+        folder = tmp_path / f"m-{trust}"
+        folder.mkdir()
+        (folder / "MANIFEST.json").write_text(json.dumps({"id": "custom", "source": "hub", "trust_remote_code": trust}))
+        for stage, args in (
+            (extract.load_reader, (folder,)),
+            (generate.load_generator, (folder, "cpu")),
+            (embed.embed_texts, (folder, ["hi"])),
+        ):
+            seen.clear()
+            with pytest.raises(Stop):
+                stage(*args)
+            assert seen == [trust, trust]
+
+
 # 7
 def test_invalid_checksum_of_a_data_source(tmp_path, raw_config, table_source):
     cfg = table_source("suite.csv", GOOD_CSV)

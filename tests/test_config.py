@@ -204,3 +204,96 @@ def test_mismatch_formulas_must_name_the_studys_concepts(raw_config):
     cfg["transfer"]["mismatch"] = {"mismatch_other": {"calm": 1.0}}
     with pytest.raises(ConfigError, match="mismatch_other"):
         validate_config(cfg)
+
+
+# --- issue 36, item 4: input that collapsed silently or named the wrong fix -------------------------------
+
+
+@pytest.mark.parametrize(
+    "path, value, fragment",
+    [
+        (("study", "suites"), ["jailbreakbench", "xstest", "jailbreakbench"], "'study.suites' lists 'jailbreakbench'"),
+        (("transfer", "ks"), [0, 8, 8], "'transfer.ks' lists 8"),
+        (("basis", "ranks"), [2, 4, 2], "'basis.ranks' lists 2"),
+        (("transfer", "aligners"), ["gcca", "gcca"], "'transfer.aligners' lists 'gcca'"),
+        (("transfer", "positions"), ["prompt_last", "prompt_last"], "'transfer.positions' lists 'prompt_last'"),
+        (("extraction", "layers"), [0.5, 0.5], "'extraction.layers' lists 0.5"),
+    ],
+)
+def test_duplicate_list_entries_are_refused(own_config, path, value, fragment):
+    """Before: accepted and double-counted (a suite listed twice gave 250 'audited' answers per model, not 190)."""
+    own_config[path[0]][path[1]] = value
+    check(own_config, fragment, "more than once. Fix: list each value once")
+
+
+def test_a_rank_above_the_concept_count_names_the_concepts_not_pca_dims(raw_config):
+    """Before: 'raise pca_dims', though pca_dims (64) is above the 30 concepts that bound the rank."""
+    raw_config["basis"]["ranks"] = [4, 1000]
+    msg = check(raw_config, "basis.ranks[1] = 1000 is outside 1..30 (the number of concepts")
+    assert "pca_dims" not in msg
+    raw_config["basis"]["ranks"] = [4, 20]
+    raw_config["transfer"]["pca_dims"] = 16
+    check(raw_config, "basis.ranks[1] = 20 exceeds transfer.pca_dims = 16. Fix: raise transfer.pca_dims to 20")
+
+
+def test_an_upper_case_revision_is_told_to_be_lower_case(raw_config):
+    """Before: refused as 'not a pinned revision'."""
+    rev = "ABCDEF0123456789ABCDEF0123456789ABCDEF01"
+    raw_config["models"][0] = {"id": "hubby", "source": "hub", "repo": "org/model", "revision": rev}
+    check(raw_config, "is a commit in upper case", f"Fix: write it in lower case: {rev.lower()}")
+
+
+def test_a_model_id_with_a_slash_names_the_allowed_characters(raw_config):
+    """Before: 'see the description of models[0].id in config/schema.yaml', which has none."""
+    raw_config["models"][0]["id"] = "org/model"
+    msg = check(raw_config, "'models[0].id' = 'org/model' is not a valid name", "e.g. 'org-model'")
+    assert "description" not in msg
+
+
+def test_empty_models_names_the_fix(raw_config):
+    """Before: only '[] should be non-empty'."""
+    raw_config["models"] = []
+    check(raw_config, "'models' is empty. Fix: list at least 1 item(s)", "leave-one-model-out needs at least 3")
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ({"trust_remote_code": True}, "models[0].trust_remote_code applies to source hub and local only"),
+        ({"repo": "org/model"}, "models[0].repo applies to source hub only"),
+        ({"revision": "a" * 40}, "models[0].revision applies to source hub only"),
+    ],
+)
+def test_an_option_a_pypi_model_ignores_is_refused(raw_config, extra, fragment):
+    """Before: ignored silently (a pypi model is built from its package's files)."""
+    assert raw_config["models"][0]["source"] == "pypi"
+    raw_config["models"][0].update(extra)
+    check(raw_config, fragment, "which ignores it. Fix: remove models[0].")
+    raw_config["models"][0].update(trust_remote_code=False)  # the default, allowed everywhere
+    if "trust_remote_code" in extra:
+        validate_config(raw_config)
+
+
+def test_hub_model_options_that_only_pypi_reads_are_refused(raw_config):
+    raw_config["models"][0] = {"id": "h", "source": "hub", "repo": "o/m", "revision": "a" * 40, "sha256": "0" * 64}
+    check(raw_config, "models[0].sha256 applies to source pypi and local only")
+
+
+def test_a_missing_audit_file_is_a_config_error_naming_the_path(own_config):
+    """Before: skipped silently (get_audit_inputs keeps only files that exist): the gate read 0 audited answers."""
+    own_config["audit"]["labels"] = "config/audit/lables.csv"
+    check(own_config, "audit.labels names 'config/audit/lables.csv', which does not exist", "audit.labels: []")
+    own_config["audit"]["labels"] = []  # no answer audited yet
+    own_config["audit"]["second_reads"] = ["config/audit/second_reads.csv", "config/audit/nope.csv"]
+    check(own_config, "audit.second_reads names 'config/audit/nope.csv'")
+    own_config["audit"]["second_reads"] = []
+    validate_config(own_config)
+
+
+def test_audit_sheets_are_checked_against_the_studys_suites(own_config):
+    """Before: passed the dry run and failed only at audit_sheet, after all generation."""
+    own_config["audit"]["sheets"][1]["suites"] = ["caution", "cautoin"]
+    check(own_config, "audit.sheets[1].suites names ['cautoin'], which the study does not answer")
+    own_config["audit"]["sheets"][1]["suites"] = ["caution"]
+    own_config["study"]["suites"] = ["jailbreakbench", "xstest"]  # a study that drops caution drops its sheet too
+    check(own_config, "audit.sheets[1].suites names ['caution']")

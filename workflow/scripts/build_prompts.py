@@ -15,6 +15,7 @@ name, spec = snakemake.wildcards.suite, snakemake.params.suite
 manifests = {s: read_manifest(p) for s, p in zip(snakemake.params.sources, snakemake.input.manifests)}
 roots = {s: (root, list(m["files"])) for s, (root, m) in manifests.items()}
 exclude = {s: pd.read_parquet(p) for s, p in zip(spec.get("exclude_suites", []), snakemake.input.exclude)}
+counts = []
 table = build_prompt_set(
     spec["prompts"],
     roots,
@@ -23,6 +24,7 @@ table = build_prompt_set(
     name,
     one_class=harmful_only_allowed(spec),
     exclude=exclude,
+    counts=counts,
 )
 provenance = {
     "emobasis": __version__,
@@ -34,7 +36,15 @@ provenance = {
     "split": snakemake.params.split,
     "seed": snakemake.params.seed,
     **({"exclude_suites": {s: len(v) for s, v in exclude.items()}} if exclude else {}),
+    "entries": counts,  # per entry: prompts read, dropped (and why), kept
 }
 write_parquet(table, snakemake.output[0], provenance)
-counts = table.groupby(["split", "benign"]).size().to_dict()
-print(f"{name}: {len(table)} prompts; (split, benign) -> {counts}", file=sys.stderr)
+for c in counts:
+    why = ", ".join(f"{k.removeprefix('dropped_')} {v}" for k, v in c.items() if k.startswith("dropped_") and v)
+    print(
+        f"{name}: prompts[{c['entry']}] ({c['reader']}, {c['source']}): {c['read']} read, {c['kept']} kept"
+        + (f"; dropped: {why}" if why else ""),
+        file=sys.stderr,
+    )
+splits = table.groupby(["split", "benign"]).size().to_dict()
+print(f"{name}: {len(table)} prompts; (split, benign) -> {splits}", file=sys.stderr)

@@ -395,10 +395,17 @@ def read_prompt_file(root: Path, entry: dict, where: Where) -> tuple[pd.DataFram
     be in ``benign_values`` / ``not_benign_values`` (defaults 1/true/yes/benign/safe and
     0/false/no/harmful/unsafe); any other value, an empty cell included, is an error naming its rows.
     Without a ``benign`` column every prompt is benign when the entry's ``label`` is ``safe``, harmful
-    otherwise. Rows with an empty prompt are dropped and counted. Returns (``item_id, prompt, benign,
-    category`` with surrounding white space trimmed from prompts, stats)."""
-    raw = keep_rows(_read_mapped(root, entry, where), entry, where)
+    otherwise (:func:`emobasis.data.prompts.check_entry_options` refuses both). A file without data rows, or
+    without a prompt in any row, is an error; rows with an empty prompt are dropped and counted. Returns
+    (``item_id, prompt, benign, category`` with surrounding white space trimmed from prompts, stats)."""
     cols = entry["columns"]
+    raw = _read_mapped(root, entry, where)
+    if raw.empty:
+        raise where.error(
+            f"{where.subject}: file '{entry['file']}' has no data rows (a header only). "
+            f"Fix: add prompts to the file, or remove the entry {where.key}."
+        )
+    raw = keep_rows(raw, entry, where)
     if "benign" in cols:
         benign = _label_column(
             raw[cols["benign"]], entry, ("benign_values", "not_benign_values"), cols["benign"], where
@@ -415,7 +422,12 @@ def read_prompt_file(root: Path, entry: dict, where: Where) -> tuple[pd.DataFram
             "category": raw[cols["category"]].map(_text).fillna("").astype(object) if "category" in cols else "",
         }
     )
-    keep = ~df["prompt"].map(is_missing)
+    keep = ~df["prompt"].map(is_missing).astype(bool)
+    if not keep.any():
+        raise where.error(
+            f"{where.subject}: every prompt cell of column '{cols['prompt']}' in '{entry['file']}' is empty. "
+            f"Fix: correct {where.key}.columns.prompt (the file has: {', '.join(map(str, raw.columns))})."
+        )
     return df[keep].reset_index(drop=True), {"dropped_no_prompt": int(len(df) - keep.sum())}
 
 

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from emobasis.data.judge_sets import READERS as JUDGE_READERS
-from emobasis.data.table import TABLE_ENTRY_OPTIONS, check_table_file
+from emobasis.data.prompts import check_entry_options
+from emobasis.data.table import check_table_file
 from emobasis.errors import AnswerError, ConfigError, TableSpecError
 from emobasis.labels.behaviour import label_behaviour
 from emobasis.labels.suite_table import TABLE_COLUMNS
@@ -263,8 +264,7 @@ def check_answer_config(cfg: dict) -> None:
                     check_table_file(f"suites.{s}.prompts[{i}]", e, e["source"], cfg)
                 except TableSpecError as exc:
                     raise ConfigError(str(exc)) from None
-            elif options := [k for k in TABLE_ENTRY_OPTIONS if k in e]:
-                raise ConfigError(f"suites.{s}.prompts[{i}].{options[0]} applies to reader table only. Fix: remove it.")
+            check_entry_options(e, f"suites.{s}.prompts[{i}]", ConfigError)
     check_suite_exclusions(cfg)
     for name, source in cfg["judge"]["sources"].items():
         if name not in JUDGE_READERS:

@@ -14,13 +14,15 @@ labels.
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from emobasis.data.splits import stable_seed
-from emobasis.errors import AuditError
+from emobasis.errors import AuditError, ConfigError
 
 LABELS = ("complied", "harmful_content", "cautioned")
 KEY = ("model", "prompt_id", "answer_sha256")
@@ -109,7 +111,7 @@ def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
     A list lets a study add the labels of models only it runs (the full study's
     ``config/audit/labels-full.csv``) to the project's shared file, while a study that does not run those
     models never reads them, so a misspelt model id stays an error everywhere."""
-    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else [str(p) for p in path]
+    paths = audit_files(path)
     if not paths:
         empty = pd.DataFrame({c: pd.Series(dtype=str) for c in COLUMNS})
         for c in LABELS:
@@ -129,9 +131,74 @@ def read_audit(path, known: pd.DataFrame | None = None) -> pd.DataFrame:
     return df.drop(columns="_file")
 
 
+def audit_files(value) -> list[str]:
+    """The files of ``audit.labels`` or ``audit.second_reads``: one path or a list of them (``[]``: none)."""
+    return [] if value is None else [value] if isinstance(value, (str, Path)) else [str(p) for p in value]
+
+
+def check_audit_config(cfg: dict, folders: list[Path]) -> None:
+    """The audit block of an own-answer study, checked when the config is read: every file that ``audit.labels``
+    and ``audit.second_reads`` name exists (relative to one of ``folders``: the working directory, the workflow's
+    folder), and every suite an ``audit.sheets`` entry draws from is one of the study's."""
+    audit = cfg.get("audit")
+    if audit is None or cfg["study"].get("reader_mode") != "own_answers":
+        return
+    for key in ("labels", "second_reads"):
+        for path in audit_files(audit.get(key)):
+            if not any((Path(folder) / path).is_file() for folder in folders):
+                raise ConfigError(
+                    f"audit.{key} names '{path}', which does not exist (looked in {', '.join(map(str, folders))}). "
+                    f"Fix: correct the path in audit.{key}"
+                    + (
+                        ", or set audit.labels: [] while no answer is audited yet."
+                        if key == "labels"
+                        else ", or remove it."
+                    )
+                )
+    suites = cfg["study"]["suites"]
+    for i, sheet in enumerate(audit["sheets"]):
+        unknown = [s for s in sheet["suites"] if s not in suites]
+        if unknown:
+            raise ConfigError(
+                f"audit.sheets[{i}].suites names {unknown}, which the study does not answer (study.suites: "
+                f"{', '.join(suites)}). Fix: use some of the study's suites in audit.sheets[{i}].suites."
+            )
+
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _answer_hashes(df: pd.DataFrame, path) -> pd.Series:
+    """The ``answer_sha256`` column as 64 lower-case hex digits: upper case and spaces are normalized, with a
+    warning (else every such row would read as stale, as if its answer had changed); anything else is an error."""
+    raw = df["answer_sha256"]
+    norm = raw.str.replace(r"\s+", "", regex=True).str.lower()
+    bad = ~norm.map(lambda h: bool(SHA256.fullmatch(h)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AuditError(
+            f"{path}, line {i + 2}: answer_sha256 = {raw.iloc[i]!r} is not a sha256 ({int(bad.sum())} such row(s)). "
+            "Fix: copy the answer_sha256 of the blind sheet (results/audit/sheet.csv): 64 lower-case hex digits."
+        )
+    changed = int((norm != raw).sum())
+    if changed:
+        warnings.warn(
+            f"note: {path}: {changed} answer_sha256 value(s) in upper case or with spaces were normalized to "
+            "64 lower-case hex digits.",
+            stacklevel=3,
+        )
+    return norm
+
+
 def _read_audit_file(path, known: pd.DataFrame | None) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise AuditError(
+            f"the audit labels {path} are empty (0 bytes, not even a header). Fix: write the header line "
+            f"{','.join(COLUMNS)} (config/audit/PROTOCOL.md), or remove the file from audit.labels / "
+            "audit.second_reads."
+        ) from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise AuditError(f"cannot read the audit labels {path}: {exc}. Fix: give a UTF-8 CSV (PROTOCOL.md).") from None
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -140,6 +207,7 @@ def _read_audit_file(path, known: pd.DataFrame | None) -> pd.DataFrame:
             f"the audit labels {path} lack columns {missing}. Fix: use the columns of config/audit/PROTOCOL.md: "
             f"{', '.join(COLUMNS)}."
         )
+    df["answer_sha256"] = _answer_hashes(df, path)
     for c in LABELS:
         values = df[c].str.strip()
         bad = ~values.isin(["0", "1", ""])

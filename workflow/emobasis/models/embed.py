@@ -16,8 +16,10 @@ import torch
 def embed_texts(folder: str | Path, texts, batch_size: int = 64, max_tokens: int = 256) -> np.ndarray:
     from transformers import AutoModel, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder, dtype=torch.float32).eval()
+    from emobasis.models.folders import load_options
+
+    tok = AutoTokenizer.from_pretrained(folder, **load_options(folder))
+    model = AutoModel.from_pretrained(folder, dtype=torch.float32, **load_options(folder)).eval()
     texts = [str(t) for t in texts]
     order = np.argsort([len(t) for t in texts])  # batch by length
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)

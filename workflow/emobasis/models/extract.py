@@ -223,8 +223,10 @@ def load_reader(folder: str | Path, device: str = "cpu", dtype: torch.dtype = to
     """Tokenizer and base model (no LM head) in ``dtype`` (see :func:`resolve_dtype`): ``(tok, model, dtype)``."""
     from transformers import AutoModel, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder, dtype=dtype).to(device).eval()
+    from emobasis.models.folders import load_options
+
+    tok = AutoTokenizer.from_pretrained(folder, **load_options(folder))
+    model = AutoModel.from_pretrained(folder, dtype=dtype, **load_options(folder)).to(device).eval()
     return tok, model, dtype
 
 

@@ -229,6 +229,16 @@ def build_model(spec: dict, out: str | Path) -> dict:
     return manifest
 
 
+def load_options(folder: str | Path) -> dict:
+    """Keyword arguments for loading a built model folder with transformers at every stage (extraction,
+    generation, embedding): ``trust_remote_code`` as its manifest records it (the config's opt-in when it was
+    built), so a model that needs its repo's code is loaded with it everywhere. A folder without a manifest (a
+    package's own folder) runs no remote code."""
+    path = Path(folder) / MANIFEST
+    trust = bool(json.loads(path.read_text()).get("trust_remote_code")) if path.is_file() else False
+    return {"trust_remote_code": trust}
+
+
 def read_model_manifest(folder: str | Path) -> dict:
     path = Path(folder) / MANIFEST
     if not path.exists():

@@ -266,8 +266,10 @@ def load_generator(folder: str | Path, device: str = "auto", dtype: torch.dtype 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
+    from emobasis.models.folders import load_options
+
+    tok = AutoTokenizer.from_pretrained(folder, **load_options(folder))
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **load_options(folder)).to(device).eval()
     model.emobasis_prepack = prepack_linears(model) if prepack else (0, "not packed: prepack=False")
     return tok, model, dtype
 
