@@ -51,6 +51,11 @@ def label_answers(prompts: pd.DataFrame, answers: dict, judge, tone_cfg: dict, s
         df["response"] = a["answer"].fillna("").astype(str).to_numpy()
         df["n_answer_tokens"] = a["n_answer_tokens"].to_numpy()
         df["stop_reason"] = a["stop_reason"].to_numpy()
+        # the user turn as the model received it (a prompt over extraction.max_prompt_tokens keeps its end)
+        cut = a["prompt_tokens_cut"] if "prompt_tokens_cut" in a.columns else pd.Series(0, index=a.index)
+        df["prompt_tokens_cut"] = cut.fillna(0).astype("int64").to_numpy()
+        seen = a["prompt_seen"] if "prompt_seen" in a.columns else df["prompt"]
+        df["prompt_seen"] = seen.astype(str).to_numpy()
         df["judge_score"] = judge.score(df[["prompt", "response"]])
         df["judge_unsafe"] = df["judge_score"] >= judge.threshold
         df["unsafe"] = df["judge_unsafe"] & ~df["benign"]

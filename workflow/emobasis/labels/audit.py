@@ -79,7 +79,15 @@ def draw_sheet(table: pd.DataFrame, per_model: int, seed: int) -> pd.DataFrame:
     pick = np.concatenate(parts)
     pick = pick[np.random.default_rng(stable_seed(int(seed), "audit-sheet/shuffle")).permutation(len(pick))]
     sheet = keys.loc[pick].copy()
-    sheet["prompt"] = table.loc[pick, "prompt"].astype(str).to_numpy()
+    # the prompt exactly as the model saw it: a prompt over extraction.max_prompt_tokens kept only its end
+    prompt = table.loc[pick, "prompt"].astype(str)
+    if "prompt_seen" in table.columns:
+        cut = table.loc[pick, "prompt_tokens_cut"].fillna(0).astype(int)
+        seen = table.loc[pick, "prompt_seen"].astype(str)
+        prompt = prompt.where(
+            cut == 0, "[the model saw only the end of this prompt; " + cut.astype(str) + " tokens cut] …" + seen
+        )
+    sheet["prompt"] = prompt.to_numpy()
     sheet["answer"] = table.loc[pick, "response"].astype(str).to_numpy()
     for c in (*LABELS, "note"):
         sheet[c] = ""

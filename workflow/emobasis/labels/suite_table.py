@@ -62,8 +62,12 @@ def label_summary(df: pd.DataFrame) -> dict:
             **{k: int(d[k].sum()) for k in ("unsafe", "calm", "tone_masked", "benign")},
         }
 
-    return {
+    out = {
         "all": counts(df),
         **{s: counts(d) for s, d in df.groupby("split")},
         "responders": {r: counts(d) for r, d in df.groupby("responder")},
     }
+    if "prompt_tokens_cut" in df.columns:  # own answers: the prompts each model saw cut (max_prompt_tokens)
+        cut = df["prompt_tokens_cut"].fillna(0).astype(int) > 0
+        out["prompts_cut"] = {str(r): int(c.sum()) for r, c in cut.groupby(df["responder"])}
+    return out

@@ -40,6 +40,18 @@ def has_chat_template(tok) -> bool:
     return bool(getattr(tok, "chat_template", None))
 
 
+def cut_prompts(tok, prompts, max_prompt_tokens: int) -> tuple[list[str], list[int]]:
+    """Each prompt as the model receives it in its user turn, and how many of its tokens were dropped (0: none).
+    A prompt longer than ``max_prompt_tokens`` keeps its last tokens (the request usually ends a prompt)."""
+    prompts = [str(p) for p in prompts]
+    cut = [0] * len(prompts)
+    for i, ids in enumerate(tok(prompts, add_special_tokens=False)["input_ids"] if prompts else []):
+        if len(ids) > max_prompt_tokens:
+            prompts[i] = tok.decode(ids[-max_prompt_tokens:])
+            cut[i] = len(ids) - max_prompt_tokens
+    return prompts, cut
+
+
 def render_prompts(
     tok, prompts, max_prompt_tokens: int, plain_prefix: str = PLAIN_PREFIX, system_prompt: str | None = None
 ):
@@ -50,13 +62,8 @@ def render_prompts(
     Own-answer generation (:mod:`emobasis.models.generate`) renders prompts through this same function; a
     ``system_prompt`` (part of a model's config entry) opens the chat, or the plain prefix.
     """
-    prompts = [str(p) for p in prompts]
-    p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
-    n_trunc_p = 0
-    for i, ids in enumerate(p_ids):
-        if len(ids) > max_prompt_tokens:  # keep the end of long prompts
-            prompts[i] = tok.decode(ids[-max_prompt_tokens:])
-            n_trunc_p += 1
+    prompts, cut = cut_prompts(tok, prompts, max_prompt_tokens)
+    n_trunc_p = sum(c > 0 for c in cut)
     chat = has_chat_template(tok)
     if chat:
         prefixes = [

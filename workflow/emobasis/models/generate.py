@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from emobasis.errors import GenerationError
+from emobasis.models.encode import cut_prompts
 from emobasis.models.extract import (
     PLAIN_PREFIX,
     SUITE_POSITIONS,
@@ -131,6 +132,7 @@ def generate_answers(
         raise GenerationError(f"max_new_tokens is {N}. Fix: set it to 1 or more.")
     stop_strings = [s for s in (cfg.get("stop_strings") or []) if s]
     ids, n_trunc, fmt = render_generation_prompts(tok, prompts, cfg)
+    seen, cut = cut_prompts(tok, prompts, cfg["max_prompt_tokens"])
     device = next(model.parameters()).device
     pad = pad_token_id(tok)
     eos = eos_ids(model, tok)
@@ -230,6 +232,8 @@ def generate_answers(
             "stop_reason": reasons,
             "n_prompt_tokens": lengths,
             "answer_token_ids": answer_ids,
+            "prompt_tokens_cut": np.asarray(cut, dtype=np.int64),
+            "prompt_seen": seen,
         }
     )
     stats = {

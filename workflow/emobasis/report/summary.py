@@ -31,6 +31,23 @@ from emobasis.report.verdict import (
 # --- summary.md -----------------------------------------------------------------------------------------
 
 
+def truncation_line(suites: dict, ex: dict, own: bool) -> str:
+    """Which prompts the models saw cut (extraction.max_prompt_tokens keeps a prompt's end), per suite and model,
+    from the suite summaries; "none" when no answer's prompt was cut."""
+    head = f"Truncation: a prompt longer than {ex['max_prompt_tokens']} tokens keeps its last {ex['max_prompt_tokens']}"
+    if not own:
+        return head + f", a response its first {ex['max_response_tokens']}."
+    cut = {(s, m): n for s, v in suites.items() for m, n in (v["labels"].get("prompts_cut") or {}).items() if n}
+    if not cut:
+        return head + "; no model saw any prompt of the study cut."
+    return (
+        head + "; the models saw these prompts cut (the answers, labels and reads are of the cut prompt; raise "
+        "extraction.max_prompt_tokens to keep them whole): "
+        + ", ".join(f"{s}/{m} {n}" for (s, m), n in sorted(cut.items()))
+        + "."
+    )
+
+
 def claims_markdown(cl: pd.DataFrame) -> str:
     lines = ["| holdout | claim | aligner | space | rank | k | value [95% CI] |", "|---|---|---|---|---|---|---|"]
     for _, r in cl.iterrows():
@@ -381,8 +398,7 @@ def study_context(config: dict, models: list[dict], sources: dict, suites: dict,
         + f" ({int(summary['n_test'].max())} test rows, {int(summary['n_test_pos'].max())} positive "
         "per holdout at most): wide CIs.",
         *within_family_limits(specs, [m["id"] for m in models]),
-        f"Truncation: prompts keep their last {ex['max_prompt_tokens']} tokens"
-        + ("." if own else f", responses their first {ex['max_response_tokens']}."),
+        truncation_line(suites, ex, own),
         (
             "At prompt_last the read is taken before the answer exists; the prompt-only baselines (TF-IDF and "
             "embedding of the prompt, and the read residualized on the prompt's embedding) say how much of it "
