@@ -13,7 +13,7 @@ CORES ?= 2
 EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export EMOBASIS_MIRROR
 
-.PHONY: study study-full readme test test-e2e lint format clean-results
+.PHONY: study study-full readme readme-default test test-e2e lint format clean-results
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ study-full: $(FULL_STAMP)
 readme: $(STAMP)
 	$(BIN)/python -m emobasis.report.readme readme --results results --full $(FULL)/results --readme README.md \
 		--figure docs/headline.png --default-figure docs/headline-default.png
+
+# After `make study` alone (the full study not rerun): the default study's block, figure and cost table only.
+readme-default: $(STAMP)
+	$(BIN)/python -m emobasis.report.readme readme --results results --full $(FULL)/results --readme README.md \
+		--figure docs/headline.png --default-figure docs/headline-default.png --keep-headline
 
 # Two pytest-xdist workers (one per core); long tests are handed out first, one at a time (tests/conftest.py).
 # `make test`: every test but the whole-study runs (marker e2e); `make test-e2e`: those (a tiny study through

@@ -169,13 +169,15 @@ def regenerate_readme(
     config: str = "config/config.yaml",
     full: str | None = None,
     default_figure: str | None = None,
+    keep_headline: bool = False,
 ) -> str:
     """Rewrite the README's generated blocks and copy their figures next to it; returns the headline's source.
 
     The headline block (and ``figure``) come from the full study's results (``full``, e.g. studies/full/results)
     when its summary exists, else from ``results`` (the default study); the default study's block (and
     ``default_figure``) always from ``results``. Each cost table from the ``benchmarks/`` folder beside its
-    study's results."""
+    study's results. ``keep_headline``: leave the headline block and its figure as they are (the default study
+    was rerun, the full study was not)."""
     import os
     import shutil
 
@@ -192,7 +194,7 @@ def regenerate_readme(
             if not path.exists():
                 raise ReportError(f"{path} does not exist. Fix: run `make study` (or `make study-full`) first.")
     text = Path(readme).read_text()
-    blocks = [(studies[0], figure, README_START, README_END)]
+    blocks = [] if keep_headline else [(studies[0], figure, README_START, README_END)]
     if default_figure:
         blocks.append((default, default_figure, DEFAULT_START, DEFAULT_END))
     for study, fig, start, end in blocks:
@@ -226,6 +228,12 @@ if __name__ == "__main__":
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--full", default=None, help="the full study's results (the headline when present)")
     parser.add_argument("--default-figure", default=None, help="the default study's figure (its own block)")
+    parser.add_argument("--keep-headline", action="store_true", help="rewrite the default study's block only")
     args = parser.parse_args()
-    headline = regenerate_readme(args.results, args.readme, args.figure, args.config, args.full, args.default_figure)
-    print(f"updated {args.readme} and {args.figure}; the headline is {headline}")
+    headline = regenerate_readme(
+        args.results, args.readme, args.figure, args.config, args.full, args.default_figure, args.keep_headline
+    )
+    if args.keep_headline:
+        print(f"updated {args.readme}'s default-study block and {args.default_figure}; the headline was kept")
+    else:
+        print(f"updated {args.readme} and {args.figure}; the headline is {headline}")
