@@ -519,11 +519,19 @@ def vad_lexicon():
 
 def get_verdict_history(wildcards):
     """The verdict rule's change log, which the summary prints (verdict.history): relative to the working
-    directory, else to the workflow's own folder (a run elsewhere with --directory); none when absent.
+    directory, else to the workflow's own folder (a run elsewhere with --directory); a path in neither is an
+    error (a typo would drop the history from the summary silently).
     """
     history = config["verdict"].get("history")
-    found = in_workflow(history) if history else None
-    return {"history": found} if found else {}
+    if not history:
+        return {}
+    found = in_workflow(history)
+    if found is None:
+        raise WorkflowError(
+            f"verdict.history = {history!r} is neither in the working directory nor in the workflow's folder "
+            f"({workflow.basedir}). Fix: correct the path, or remove the key to run without the rule's history."
+        )
+    return {"history": found}
 
 
 def in_workflow(path):

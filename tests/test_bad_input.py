@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, snakemake_cmd
+from conftest import REPO, smk, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -293,3 +293,15 @@ def test_unknown_aligner(tmp_path, raw_config):
 def test_empty_suite_file(tmp_path, table_source):
     cfg = table_source("suite.csv", b"qid,question,answer,label\n")
     fails_in_job(tmp_path / "w", cfg, "results/suites/mine.parquet", "no rows")
+
+
+def test_a_mistyped_verdict_history_path_stops_the_dry_run(tmp_path, raw_config):
+    """Before: the summary silently printed no rule history."""
+    cfg = copy.deepcopy(raw_config)
+    cfg["verdict"]["history"] = "config/verdict_histroy.csv"
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = smk(tmp_path, path, "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "verdict.history = 'config/verdict_histroy.csv'" in out, out[-3000:]
+    assert "Fix: correct the path" in out and not (tmp_path / "results").exists()
