@@ -52,6 +52,37 @@ def cut_prompts(tok, prompts, max_prompt_tokens: int) -> tuple[list[str], list[i
     return prompts, cut
 
 
+#: where a model entry's system_prompt goes in a chat: its own ``system`` turn, or (a template that rejects the
+#: system role, such as Gemma-2's or Mistral-v0.1's, or one that drops it) folded into the first user turn
+SYSTEM_PLACEMENTS = ("none", "system_turn", "folded_into_user_turn")
+
+
+def chat_messages(prompt: str, system_prompt: str | None, placement: str = "system_turn") -> list[dict]:
+    """The chat of one prompt: ``[system, user]``, ``[user]`` or, folded, ``[user: system + blank line + prompt]``."""
+    if not system_prompt or placement == "none":
+        return [{"role": "user", "content": prompt}]
+    if placement == "folded_into_user_turn":
+        return [{"role": "user", "content": f"{system_prompt}\n\n{prompt}"}]
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
+
+
+def system_placement(tok, system_prompt: str | None) -> tuple[str, str]:
+    """``(placement, reason)`` of ``system_prompt`` in this tokenizer's chat template: tried once on a probe
+    prompt. A template that raises on a system turn ("System role not supported", "Conversation roles must
+    alternate") or renders without the system text gets it folded into the first user turn; the reason says
+    which, and the manifests record it."""
+    if not system_prompt:
+        return "none", "no system_prompt"
+    probe = "probe prompt"
+    try:
+        text = tok.apply_chat_template(chat_messages(probe, system_prompt), tokenize=False, add_generation_prompt=True)
+    except Exception as exc:  # jinja2's TemplateError (raise_exception in the template), or a template bug
+        return "folded_into_user_turn", f"the chat template rejects a system turn ({type(exc).__name__}: {exc})"
+    if system_prompt not in text:
+        return "folded_into_user_turn", "the chat template drops the system turn"
+    return "system_turn", "the chat template has a system turn"
+
+
 def render_prompts(
     tok, prompts, max_prompt_tokens: int, plain_prefix: str = PLAIN_PREFIX, system_prompt: str | None = None
 ):
@@ -66,12 +97,10 @@ def render_prompts(
     n_trunc_p = sum(c > 0 for c in cut)
     chat = has_chat_template(tok)
     if chat:
+        placement, _ = system_placement(tok, system_prompt)
         prefixes = [
             tok.apply_chat_template(
-                ([{"role": "system", "content": system_prompt}] if system_prompt else [])
-                + [{"role": "user", "content": p}],
-                tokenize=False,
-                add_generation_prompt=True,
+                chat_messages(p, system_prompt, placement), tokenize=False, add_generation_prompt=True
             )
             for p in prompts
         ]

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from emobasis.errors import GenerationError
-from emobasis.models.encode import cut_prompts
+from emobasis.models.encode import cut_prompts, system_placement
 from emobasis.models.extract import (
     PLAIN_PREFIX,
     SUITE_POSITIONS,
@@ -78,6 +78,18 @@ def eos_ids(model, tok) -> list[int]:
     if not ids:
         raise GenerationError("the model has no EOS token id. Fix: set eos_token_id in its generation_config.json.")
     return [int(i) for i in ids]
+
+
+def system_prompt_record(tok, system_prompt: str | None) -> dict:
+    """Where the model entry's system_prompt went (the manifest's record): a system turn, folded into the first
+    user turn (a template that rejects or drops the system role), or the head of the plain format."""
+    if has_chat_template(tok):
+        placement, reason = system_placement(tok, system_prompt)
+    elif system_prompt:
+        placement, reason = "plain_format_head", "no chat template: the system text opens the plain format"
+    else:
+        placement, reason = "none", "no system_prompt"
+    return {"text": system_prompt, "placement": placement, "reason": reason}
 
 
 def render_generation_prompts(tok, prompts, cfg: dict):
@@ -327,6 +339,7 @@ def generate_dataset(
         "decoding": "greedy",
         "answer_tokens": "generated tokens before EOS / before the stop string, at most max_new_tokens",
         "plain_format": cfg.get("plain_format") if stats["format"] == "plain" else None,
+        "system_prompt": system_prompt_record(tok, cfg.get("system_prompt")),
         "truncation": {
             "policy": "prompt keeps its end",
             "max_prompt_tokens": cfg["max_prompt_tokens"],
