@@ -321,7 +321,10 @@ def extract_dataset(
     """
     from tqdm import tqdm
 
+    from emobasis.models.runtime import runtime_provenance, set_determinism
+
     device = resolve_device(device)
+    determinism = set_determinism(device)
     dtype, dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))
     tok, model, dtype = load_reader(model_dir, device, dtype)
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
@@ -380,6 +383,8 @@ def extract_dataset(
         "storage_dtype": "float16",
         "token_budget": cfg["token_budget"],
         "threads": torch.get_num_threads(),
+        "runtime": runtime_provenance(model),
+        "determinism": determinism,
         **stats,
     }
     return acts, rows, manifest

@@ -307,7 +307,10 @@ def generate_dataset(
     """
     from tqdm import tqdm
 
+    from emobasis.models.runtime import runtime_provenance, set_determinism
+
     device = resolve_device(cfg.get("device", "auto"))
+    determinism = set_determinism(device)
     dtype, dtype_reason = resolve_dtype(device, cfg.get("dtype", "float32"))
     tok, model, dtype = load_generator(model_dir, device, dtype)
     rows = np.arange(len(table)) if rows is None else np.asarray(rows)
@@ -352,6 +355,8 @@ def generate_dataset(
         "storage_dtype": "float16",
         "token_budget": cfg["token_budget"],
         "threads": torch.get_num_threads(),
+        "runtime": runtime_provenance(model),
+        "determinism": determinism,
         **stats,
     }
     return answers, acts, rows, manifest
