@@ -140,3 +140,26 @@ def test_no_shell_no_pickle_no_remote_code_by_default(default_config):
     for forbidden in ("import pickle", "allow_pickle=True", "torch.load(", "joblib", "cloudpickle"):
         assert forbidden not in code, forbidden
     assert all(m["trust_remote_code"] is False for m in default_config["models"])
+
+
+def test_the_one_machine_gpu_profile_gives_each_model_job_a_card_of_its_own(tmp_path):
+    """profiles/gpu: generate and extract declare gpu=1 and the machine's gpu resource caps how many run at
+    once, so up to 16 model jobs no longer share one GPU; build_model stays a local rule under SLURM."""
+    profile = yaml.safe_load((REPO / "profiles" / "gpu" / "config.yaml").read_text())
+    assert profile["resources"] == {"gpu": 1}
+    assert sorted(r for r, res in profile["set-resources"].items() if res.get("gpu")) == ["extract", "generate"]
+    res = snakemake(
+        "-n",
+        "--directory",
+        str(tmp_path),
+        "--workflow-profile",
+        str(REPO / "profiles" / "gpu"),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        str(REPO / "config/study-gpu.yaml"),
+    )
+    assert res.returncode == 0, res.stderr[-2000:] + res.stdout[-2000:]
+    assert "gpu=1" in res.stdout
+    assert "build_model," in (REPO / "Snakefile").read_text().split("localrules:", 1)[1].split("rule all", 1)[0]
+    header = (REPO / "profiles" / "slurm" / "config.yaml").read_text().split("executor:", 1)[0]
+    assert "--workflow-profile profiles/slurm" in header and "snakemake --profile" not in header
