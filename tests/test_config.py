@@ -297,3 +297,17 @@ def test_audit_sheets_are_checked_against_the_studys_suites(own_config):
     own_config["audit"]["sheets"][1]["suites"] = ["caution"]
     own_config["study"]["suites"] = ["jailbreakbench", "xstest"]  # a study that drops caution drops its sheet too
     check(own_config, "audit.sheets[1].suites names ['caution']")
+
+
+def test_audit_labels_of_models_the_study_does_not_run_are_refused(own_config):
+    """Before: a study of other models that inherited the default's labels file failed only at label_validity,
+    after all the generation (the GPU study did)."""
+    own_config["models"] = [{**m, "id": f"other-{i}"} for i, m in enumerate(own_config["models"])]
+    check(
+        own_config,
+        "audit.labels names 'labels.csv', which labels models the study does not run: ['gemma3-270m',",
+        "Fix: give this study an audit.labels of its own",
+    )
+    own_config["audit"]["labels"] = []
+    own_config["audit"]["second_reads"] = []
+    validate_config(own_config)  # the study's own (empty) audit passes

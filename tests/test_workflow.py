@@ -163,3 +163,22 @@ def test_the_one_machine_gpu_profile_gives_each_model_job_a_card_of_its_own(tmp_
     assert "build_model," in (REPO / "Snakefile").read_text().split("localrules:", 1)[1].split("rule all", 1)[0]
     header = (REPO / "profiles" / "slurm" / "config.yaml").read_text().split("executor:", 1)[0]
     assert "--workflow-profile profiles/slurm" in header and "snakemake --profile" not in header
+
+
+def test_the_gpu_study_uses_every_row_and_fixes_its_system_prompts_up_front(mirror):
+    """Before: it inherited the default's max caps (about 200 prompts per model, not every row) and the
+    default's audit block; now every row of its sources, its own audit, and a system prompt per chat model set
+    before any answer exists."""
+    from snakemake.utils import update_config
+    from test_full_study import prompt_sets
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((REPO / "config/study-gpu.yaml").read_text()))
+    for s in cfg["study"]["suites"]:
+        assert all("max" not in e for e in cfg["suites"][s]["prompts"]), s
+    sets = prompt_sets(cfg, mirror)
+    assert {s: len(v) for s, v in sets.items()} == {"jailbreakbench": 225, "xstest": 225}
+    assert {s: int((~v["benign"]).sum()) for s, v in sets.items()} == {"jailbreakbench": 100, "xstest": 100}
+    for m in cfg["models"]:
+        assert m.get("system_prompt") or m.get("plain_format"), m["id"]
+    assert cfg["audit"]["labels"] == [] and cfg["audit"]["sheets"][0]["suites"] == ["jailbreakbench", "xstest"]

@@ -144,6 +144,27 @@ def audit_files(value) -> list[str]:
     return [] if value is None else [value] if isinstance(value, (str, Path)) else [str(p) for p in value]
 
 
+def _check_audit_models(path: Path, key: str, models: list[str]) -> None:
+    """An audit file may label only the study's models: one that names others (the default's labels inherited
+    by a study of other models) would fail label_validity after all the generation. (Suites may differ: an
+    answer is matched by model, prompt and hash, and the full study holds the default's prompts in other
+    suites.)"""
+    if path.stat().st_size == 0:
+        return  # read_audit names an empty file and its fix
+    try:
+        head = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=lambda c: c == "model")
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return  # read_audit reports a malformed file with its line
+    unknown = sorted(set(head["model"]) - set(models) - {""}) if "model" in head else []
+    if unknown:
+        raise ConfigError(
+            f"{key} names '{path.name}', which labels models the study does not run: {unknown[:5]}"
+            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            + f" (the study's models: {', '.join(models)}). Fix: give this study an {key} of its own (its own "
+            "models' labels; [] while none is read yet), as config/study-gpu.yaml does."
+        )
+
+
 def check_audit_config(cfg: dict, folders: list[Path]) -> None:
     """The audit block of an own-answer study, checked when the config is read: every file that ``audit.labels``
     and ``audit.second_reads`` name exists (relative to one of ``folders``: the working directory, the workflow's
@@ -151,9 +172,13 @@ def check_audit_config(cfg: dict, folders: list[Path]) -> None:
     audit = cfg.get("audit")
     if audit is None or cfg["study"].get("reader_mode") != "own_answers":
         return
+    models = [m["id"] for m in cfg["models"]]
     for key in ("labels", "second_reads"):
         for path in audit_files(audit.get(key)):
-            if not any((Path(folder) / path).is_file() for folder in folders):
+            found = next((Path(folder) / path for folder in folders if (Path(folder) / path).is_file()), None)
+            if found is not None:
+                _check_audit_models(found, f"audit.{key}", models)
+            else:
                 raise ConfigError(
                     f"audit.{key} names '{path}', which does not exist (looked in {', '.join(map(str, folders))}). "
                     f"Fix: correct the path in audit.{key}"
