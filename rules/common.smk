@@ -21,6 +21,7 @@ from emobasis.config import (
 )
 from emobasis.data.stimuli import concept_kinds
 from emobasis.errors import ConfigError
+from emobasis.models.folders import build_spec
 from emobasis.transfer.methods import METHODS, result_methods
 
 try:
@@ -210,7 +211,8 @@ def get_stimulus_inputs(wildcards):
 
 
 def get_model_spec(wildcards):
-    return MODELS[wildcards.model]
+    """The options of a model entry that its folder depends on (emobasis.models.folders.build_spec)."""
+    return build_spec(MODELS[wildcards.model])
 
 
 # --- extraction ------------------------------------------------------------------------------------
@@ -340,7 +342,7 @@ def get_generation_settings(wildcards):
         for k in ("layers", "response_first_k", "max_prompt_tokens", "device", "dtype")
     }
     out["max_new_tokens"] = g["max_new_tokens"]
-    out["token_budget"] = g.get("token_budget", e["token_budget"])
+    out["token_budget"] = m.get("token_budget", g.get("token_budget", e["token_budget"]))
     out.update(
         {k: m[k] for k in ("system_prompt", "plain_format", "stop_strings") if k in m}
     )

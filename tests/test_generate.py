@@ -279,3 +279,47 @@ def test_bf16_generation_records_its_dtype_and_keeps_the_layout(tiny_chat_model)
     first = out["float32"]["prompt_last/layer1"].astype(np.float32)  # prompt_last: the same prompt tokens
     moved = np.abs(first - out["bfloat16"]["prompt_last/layer1"].astype(np.float32)).max() / first.std()
     assert 0 < moved < 0.5  # bf16 rounds the reads a little, it does not change what they read
+
+
+def test_a_batch_that_runs_out_of_memory_is_split_and_retried_with_the_same_answers(tiny_model, monkeypatch):
+    """On torch.OutOfMemoryError the batch is halved and each half retried (greedy answers do not depend on the
+    batch); the stats record every split. One prompt that alone does not fit is an error naming the fix."""
+    tok, model = lively(tiny_model)
+    cfg = {**CFG, "token_budget": 100_000}
+    whole, acts_whole, s_whole = generate_answers(model, tok, PROMPTS, cfg)
+    assert s_whole["oom_backoffs"] == [] and s_whole["batch_token_budget"]["used"] == 100_000
+    real = model.generate
+
+    def small_card(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", small_card)
+    split, acts_split, s_split = generate_answers(model, tok, PROMPTS, cfg)
+    assert split["answer"].tolist() == whole["answer"].tolist()
+    assert split["answer_token_ids"].tolist() == whole["answer_token_ids"].tolist()
+    for key in acts_whole:
+        np.testing.assert_allclose(acts_split[key], acts_whole[key], atol=2e-3)
+    assert s_split["oom_backoffs"][0] == {"rows": 6, "split_into": [3, 3]} and len(s_split["oom_backoffs"]) == 3
+
+    def no_card(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(model, "generate", no_card)
+    with pytest.raises(GenerationError, match="does not fit in the GPU's memory. Fix: lower"):
+        generate_answers(model, tok, PROMPTS[:2], cfg)
+
+
+def test_the_gpu_batch_budget_comes_from_the_kv_cache_size():
+    """Llama-2-7b in bf16: 2 x 32 layers x 32 KV heads x 128 x 2 bytes = 512 KiB of KV cache per token, so 65,536
+    tokens would need 32 GiB of cache; 80% of 20 GiB free holds about 27,600 tokens with activations."""
+    from types import SimpleNamespace
+
+    from emobasis.models.budget import bytes_per_token, memory_token_budget
+
+    llama = SimpleNamespace(num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32, hidden_size=4096)
+    assert bytes_per_token(llama, 2) == 2 * 32 * 32 * 128 * 2 + 12 * 4096 * 2
+    assert memory_token_budget(llama, 2, 20 * 2**30) == int(0.8 * 20 * 2**30) // (524_288 + 98_304) == 27_594
+    gqa = SimpleNamespace(num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4, hidden_size=3584)
+    assert memory_token_budget(gqa, 2, 20 * 2**30) > 4 * memory_token_budget(llama, 2, 20 * 2**30)  # Qwen2.5-7B

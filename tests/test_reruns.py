@@ -207,3 +207,13 @@ def test_editing_a_transfer_module_reruns_the_transfer_stage_and_no_generation(w
 def _cleanup(finished_default):
     yield
     shutil.rmtree(finished_default, ignore_errors=True)
+
+
+def test_a_models_own_token_budget_reruns_only_its_generation(finished_default, tmp_path):
+    """models[].token_budget overrides generation.token_budget for that model's batches (a 13B model next to
+    7B ones): its answers are regenerated (the batch is part of their provenance), no other model's."""
+    cfg = default_config()
+    cfg["models"][0]["token_budget"] = 1024
+    jobs, counts = dry_run(finished_default, tmp_path, cfg)
+    assert {wc["model"] for r, wc in jobs if r == "generate"} == {cfg["models"][0]["id"]}
+    assert counts["generate"] == 3 and "build_model" not in counts

@@ -272,14 +272,21 @@ def _describe(folder: Path) -> dict:
     }
 
 
+#: the options of a model entry that its folder depends on (rule build_model's param: changing another option,
+#: such as its system_prompt or token_budget, rebuilds nothing)
+BUILD_KEYS = ("id", "source", "format", "parts", "sha256", "repo", "revision", "path", "trust_remote_code")
+
+
+def build_spec(spec: dict) -> dict:
+    """The part of a model entry that :func:`build_model` reads."""
+    return {k: spec[k] for k in BUILD_KEYS if k in spec}
+
+
 def build_model(spec: dict, out: str | Path) -> dict:
     """Build the plain HF folder ``out`` for one model spec; returns its manifest."""
     out = Path(out)
     started = time.time()
-    manifest = {
-        k: spec.get(k)
-        for k in ("id", "source", "format", "parts", "sha256", "repo", "revision", "path", "trust_remote_code")
-    }
+    manifest = {k: spec.get(k) for k in BUILD_KEYS}
     with atomic_dir(out) as tmp:
         if spec["source"] == "pypi":
             parts = [locate_part(spec["id"], p["package"], p["path"]) for p in spec["parts"]]

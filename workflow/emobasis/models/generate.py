@@ -178,52 +178,78 @@ def generate_answers(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     started = time.time()
-    batches = plan_batches(lengths + N + probe, int(cfg["token_budget"]), int(cfg.get("max_batch", 256)))
+    from emobasis.models.budget import effective_token_budget
+
+    budget, budget_record = effective_token_budget(int(cfg["token_budget"]), model, device)
+    batches = plan_batches(lengths + N + probe, budget, int(cfg.get("max_batch", 256)))
+    backoffs = []  # batches that ran out of memory: split in two and retried
+
+    def run_batch(rows):
+        try:
+            one_batch(rows)
+        except torch.OutOfMemoryError:
+            if len(rows) == 1:
+                raise GenerationError(
+                    f"one prompt of {int(lengths[rows[0]])} tokens plus {N} new tokens does not fit in the GPU's "
+                    "memory. Fix: lower extraction.max_prompt_tokens or generation.max_new_tokens for this model, "
+                    "or use a larger card."
+                ) from None
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            half = len(rows) // 2
+            backoffs.append({"rows": len(rows), "split_into": [half, len(rows) - half]})
+            run_batch(rows[:half])
+            run_batch(rows[half:])
+
+    def one_batch(rows):
+        nonlocal generated, padded
+        B, P = len(rows), int(lengths[rows].max())
+        batch = torch.full((B, P), pad, dtype=torch.long)
+        mask = torch.zeros((B, P), dtype=torch.long)
+        for j, r in enumerate(rows):  # left padding
+            batch[j, P - lengths[r] :] = torch.tensor(ids[r])
+            mask[j, P - lengths[r] :] = 1
+        tracker = Tracker(
+            B,
+            P,
+            N,
+            eos_t,
+            probe,
+            tok,
+            stop_strings,
+            reader.take_back if reader is not None else None,
+            ring,
+            progress,
+        )
+        if reader is not None:
+            reader.start(tracker, B, d, device, ring)
+        out = model.generate(
+            input_ids=batch.to(device),
+            attention_mask=mask.to(device),
+            generation_config=gen_cfg,
+            stopping_criteria=StoppingCriteriaList([tracker]),
+        )
+        tracker.reason[tracker.reason == RUNNING] = MAX  # generate ran out of steps
+        counts = tracker.n.cpu().numpy()
+        codes = tracker.reason.cpu().numpy()
+        gen = out[:, P:].cpu().tolist()
+        for j, r in enumerate(rows):
+            a = gen[j][: counts[j]]
+            answer_ids[r], n_tok[r], reasons[r] = a, int(counts[j]), STOP_REASONS[codes[j]]
+            answers[r] = tok.decode(a, skip_special_tokens=True).strip()
+        if reader is not None:
+            reader.finish(rows, tracker.n)
+        generated += int(out.shape[1] - P) * B
+        padded += B * (P + N + probe)
+        if progress is not None:
+            progress.set_postfix(tok_s=f"{n_tok.sum() / max(time.time() - started, 1e-9):.0f}")
+
     try:
         if reader is not None:
             reader.__enter__()
         with torch.inference_mode():
             for rows in batches:
-                B, P = len(rows), int(lengths[rows].max())
-                batch = torch.full((B, P), pad, dtype=torch.long)
-                mask = torch.zeros((B, P), dtype=torch.long)
-                for j, r in enumerate(rows):  # left padding
-                    batch[j, P - lengths[r] :] = torch.tensor(ids[r])
-                    mask[j, P - lengths[r] :] = 1
-                tracker = Tracker(
-                    B,
-                    P,
-                    N,
-                    eos_t,
-                    probe,
-                    tok,
-                    stop_strings,
-                    reader.take_back if reader is not None else None,
-                    ring,
-                    progress,
-                )
-                if reader is not None:
-                    reader.start(tracker, B, d, device, ring)
-                out = model.generate(
-                    input_ids=batch.to(device),
-                    attention_mask=mask.to(device),
-                    generation_config=gen_cfg,
-                    stopping_criteria=StoppingCriteriaList([tracker]),
-                )
-                tracker.reason[tracker.reason == RUNNING] = MAX  # generate ran out of steps
-                counts = tracker.n.cpu().numpy()
-                codes = tracker.reason.cpu().numpy()
-                gen = out[:, P:].cpu().tolist()
-                for j, r in enumerate(rows):
-                    a = gen[j][: counts[j]]
-                    answer_ids[r], n_tok[r], reasons[r] = a, int(counts[j]), STOP_REASONS[codes[j]]
-                    answers[r] = tok.decode(a, skip_special_tokens=True).strip()
-                if reader is not None:
-                    reader.finish(rows, tracker.n)
-                generated += int(out.shape[1] - P) * B
-                padded += B * (P + N + probe)
-                if progress is not None:
-                    progress.set_postfix(tok_s=f"{n_tok.sum() / max(time.time() - started, 1e-9):.0f}")
+                run_batch(rows)
     finally:
         if reader is not None:
             reader.__exit__()
@@ -251,6 +277,8 @@ def generate_answers(
     stats = {
         "rows": n,
         "batches": len(batches),
+        "batch_token_budget": budget_record,
+        "oom_backoffs": backoffs,
         "format": fmt,
         "prompts_truncated": int(n_trunc),
         "prompt_tokens": int(lengths.sum()),
