@@ -323,3 +323,39 @@ def test_the_gpu_batch_budget_comes_from_the_kv_cache_size():
     assert memory_token_budget(llama, 2, 20 * 2**30) == int(0.8 * 20 * 2**30) // (524_288 + 98_304) == 27_594
     gqa = SimpleNamespace(num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4, hidden_size=3584)
     assert memory_token_budget(gqa, 2, 20 * 2**30) > 4 * memory_token_budget(llama, 2, 20 * 2**30)  # Qwen2.5-7B
+
+
+def test_a_killed_generation_resumes_from_its_finished_batches_byte_identical(tiny_model, tmp_path, monkeypatch):
+    """Finished batches are written to the checkpoint folder as they end; a rerun after a kill skips them and
+    gives the same answers, token ids and reads, to the byte, as an uninterrupted run."""
+    tok, model = lively(tiny_model)
+    cfg = {**CFG, "token_budget": 60}  # several batches
+    whole, acts_whole, s_whole = generate_answers(model, tok, PROMPTS, cfg)
+    assert s_whole["batches"] >= 3
+    real, calls = model.generate, []
+
+    class Killed(Exception):
+        pass
+
+    def dies_on_the_third_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise Killed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", dies_on_the_third_batch)
+    with pytest.raises(Killed):
+        generate_answers(model, tok, PROMPTS, cfg, checkpoint=tmp_path / "ckpt", model_key="tiny")
+    assert len(list((tmp_path / "ckpt").glob("batch-*.npz"))) == 2
+    monkeypatch.setattr(model, "generate", real)
+    resumed, acts, stats = generate_answers(model, tok, PROMPTS, cfg, checkpoint=tmp_path / "ckpt", model_key="tiny")
+    assert stats["resumed_batches"] == 2 and stats["generate_steps_x_rows"] == s_whole["generate_steps_x_rows"]
+    assert resumed["answer"].tolist() == whole["answer"].tolist()
+    assert resumed["answer_token_ids"].tolist() == whole["answer_token_ids"].tolist()
+    for key in acts_whole:
+        assert acts[key].tobytes() == acts_whole[key].tobytes(), key
+    # another setting's batches are never mixed in: the folder is emptied first
+    again, _, s_other = generate_answers(
+        model, tok, PROMPTS, {**cfg, "max_new_tokens": 4}, checkpoint=tmp_path / "ckpt", model_key="tiny"
+    )
+    assert s_other["resumed_batches"] == 0 and (again["n_answer_tokens"] <= 4).all()

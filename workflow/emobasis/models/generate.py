@@ -41,6 +41,7 @@ Python state must run eagerly).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -114,7 +115,17 @@ def render_generation_prompts(tok, prompts, cfg: dict):
 
 
 def generate_answers(
-    model, tok, prompts, cfg: dict, *, prompt_ids=None, reads: bool = True, positions=SUITE_POSITIONS, progress=None
+    model,
+    tok,
+    prompts,
+    cfg: dict,
+    *,
+    prompt_ids=None,
+    reads: bool = True,
+    positions=SUITE_POSITIONS,
+    progress=None,
+    checkpoint: str | Path | None = None,
+    model_key: str = "",
 ):
     """Greedy own answers and (``reads=True``) hidden states pooled while generating.
 
@@ -244,12 +255,45 @@ def generate_answers(
         if progress is not None:
             progress.set_postfix(tok_s=f"{n_tok.sum() / max(time.time() - started, 1e-9):.0f}")
 
+    store = None
+    if checkpoint is not None:  # finished batches survive a killed job (emobasis.models.checkpoint)
+        from emobasis.models.checkpoint import BatchStore, checkpoint_key
+
+        settings = {k: v for k, v in cfg.items() if k not in ("device",)}
+        store = BatchStore(checkpoint, checkpoint_key(ids, prompt_ids, settings, model_key, str(device), budget))
+    resumed = []
+    code_of = {r: i for i, r in enumerate(STOP_REASONS)}
+
     try:
         if reader is not None:
             reader.__enter__()
         with torch.inference_mode():
-            for rows in batches:
+            done = set(store.done()) if store is not None else set()
+            for index, rows in enumerate(batches):
+                if index in done:
+                    saved = store.load(index)
+                    for j, r in enumerate(saved["rows"]):
+                        answer_ids[r], n_tok[r] = saved["answer_ids"][j], int(saved["n_tok"][j])
+                        reasons[r] = STOP_REASONS[int(saved["codes"][j])]
+                        answers[r] = tok.decode(answer_ids[r], skip_special_tokens=True).strip()
+                    for key, value in saved["reads"].items():
+                        reader.out[key][saved["rows"]] = value
+                    generated += int(saved["counters"][0])
+                    padded += int(saved["counters"][1])
+                    resumed.append(index)
+                    continue
+                before = (generated, padded)
                 run_batch(rows)
+                if store is not None:
+                    store.save(
+                        index,
+                        rows,
+                        [answer_ids[r] for r in rows],
+                        n_tok[rows],
+                        [code_of[reasons[r]] for r in rows],
+                        [generated - before[0], padded - before[1]],
+                        {k: v[rows] for k, v in (reader.out if reader is not None else {}).items()},
+                    )
     finally:
         if reader is not None:
             reader.__exit__()
@@ -279,6 +323,7 @@ def generate_answers(
         "batches": len(batches),
         "batch_token_budget": budget_record,
         "oom_backoffs": backoffs,
+        "resumed_batches": len(resumed),
         "format": fmt,
         "prompts_truncated": int(n_trunc),
         "prompt_tokens": int(lengths.sum()),
@@ -327,8 +372,10 @@ def generate_dataset(
     model_id: str | None = None,
     dataset: str | None = None,
     progress: bool = True,
+    checkpoint: str | Path | None = None,
 ):
-    """Own answers of one model to one suite's prompts: ``(answers, acts, row_index, manifest)``.
+    """Own answers of one model to one suite's prompts: ``(answers, acts, row_index, manifest)``. ``checkpoint``:
+    a folder for the finished batches (:mod:`emobasis.models.checkpoint`), so that a killed job resumes.
 
     ``acts``, ``row_index`` and ``manifest`` go to :func:`emobasis.models.extract.save_activations` unchanged;
     ``answers`` (one row per selected table row, ``row_index`` column added) to the answers parquet.
@@ -352,7 +399,16 @@ def generate_dataset(
         desc=f"{model_id or Path(model_dir).name}/{dataset or 'answers'}",
     )
     try:
-        answers, acts, stats = generate_answers(model, tok, sub["prompt"], cfg, prompt_ids=ids, progress=bar)
+        answers, acts, stats = generate_answers(
+            model,
+            tok,
+            sub["prompt"],
+            cfg,
+            prompt_ids=ids,
+            progress=bar,
+            checkpoint=checkpoint,
+            model_key=json.dumps(reader_provenance(model_dir, tok, 0, [], [])["model_source"], sort_keys=True),
+        )
     except GenerationError as exc:
         raise GenerationError(f"model '{model_id}', dataset '{dataset}': {exc}") from None
     finally:
