@@ -17,6 +17,7 @@ from emobasis.config import (
     load_schema,
     model_specs,
     study_sources,
+    suite_spec,
     validate_config,
 )
 from emobasis.data.stimuli import concept_kinds
@@ -194,7 +195,8 @@ def get_answer_minimums(wildcards):
 
 
 def get_suite_params(wildcards):
-    return config["suites"][wildcards.suite]
+    """The suite's config as its prompt set is built (study.every_prompt drops the entries' max caps)."""
+    return suite_spec(config, wildcards.suite)
 
 
 def get_stimulus_spec(wildcards):
@@ -342,7 +344,9 @@ def get_generation_settings(wildcards):
         for k in ("layers", "response_first_k", "max_prompt_tokens", "device", "dtype")
     }
     out["max_new_tokens"] = g["max_new_tokens"]
-    out["token_budget"] = m.get("token_budget", g.get("token_budget", e["token_budget"]))
+    out["token_budget"] = m.get(
+        "token_budget", g.get("token_budget", e["token_budget"])
+    )
     out.update(
         {k: m[k] for k in ("system_prompt", "plain_format", "stop_strings") if k in m}
     )

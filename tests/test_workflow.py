@@ -169,11 +169,15 @@ def test_the_gpu_study_uses_every_row_and_fixes_its_system_prompts_up_front(mirr
     """Before: it inherited the default's max caps (about 200 prompts per model, not every row) and the
     default's audit block; now every row of its sources, its own audit, and a system prompt per chat model set
     before any answer exists."""
+    from emobasis.config import suite_spec, validate_config
     from snakemake.utils import update_config
     from test_full_study import prompt_sets
 
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
     update_config(cfg, yaml.safe_load((REPO / "config/study-gpu.yaml").read_text()))
+    cfg = validate_config(cfg)
+    assert cfg["study"]["every_prompt"] is True
+    cfg["suites"] = {s: suite_spec(cfg, s) for s in cfg["suites"]}  # as rule build_prompts gets them
     for s in cfg["study"]["suites"]:
         assert all("max" not in e for e in cfg["suites"][s]["prompts"]), s
     sets = prompt_sets(cfg, mirror)

@@ -311,6 +311,15 @@ def load_config(path: str | Path) -> dict:
         return validate_config(yaml.safe_load(fh))
 
 
+def suite_spec(cfg: dict, suite: str) -> dict:
+    """A suite's config as its prompt set is built: with ``study.every_prompt``, an answers suite's entries without
+    their ``max`` caps (every prompt of each source)."""
+    spec = cfg["suites"][suite]
+    if not cfg["study"].get("every_prompt") or spec.get("adapter") != "answers":
+        return spec
+    return {**spec, "prompts": [{k: v for k, v in e.items() if k != "max"} for e in spec["prompts"]]}
+
+
 def model_specs(cfg: dict) -> dict[str, dict]:
     """id -> spec for every model the workflow can build (readers and the embedder)."""
     specs = {m["id"]: m for m in cfg["models"] + cfg.get("monitor_models", [])}
