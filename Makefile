@@ -13,7 +13,7 @@ CORES ?= 2
 EMOBASIS_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export EMOBASIS_MIRROR
 
-.PHONY: study study-full readme readme-default test test-e2e lint format clean-results
+.PHONY: study study-full pilot readme readme-default test test-e2e lint format clean-results
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ study-full: $(FULL_STAMP)
 	mkdir -p $(FULL) resources && ln -sfn ../../resources $(FULL)/resources
 	$(FULL_RUN) --cores $(CORES)
 	$(FULL_RUN) --report results/report.html
+
+# The pilot alone (a study whose config has a pilot: block, e.g. the GPU study): each model answers a seeded sample
+# of each fit suite, and results/pilot/estimate.csv says whether the full run will meet the answer-count minimums.
+CONFIG ?= config/config.yaml config/study-gpu.yaml
+PILOT_DIR ?= studies/gpu
+pilot: $(STAMP)
+	mkdir -p $(PILOT_DIR)
+	$(BIN)/snakemake --directory $(PILOT_DIR) --workflow-profile profiles/default --cores $(CORES) \
+		--configfile $(abspath $(CONFIG)) results/pilot/estimate.csv
 
 # After `make study` or `make study-full`: the README's headline block and docs/headline.png (from the full study
 # when studies/full/results/summary.md exists, else the default), the default study's block and

@@ -18,6 +18,7 @@ include: "rules/concepts.smk"
 include: "rules/transfer.smk"
 include: "rules/report.smk"
 include: "rules/crosssuite.smk"
+include: "rules/pilot.smk"
 
 
 # Small jobs run where Snakemake runs, even under a cluster executor (profiles/slurm); build_model too: a hub
@@ -42,6 +43,7 @@ localrules:
     plot_basis,
     plot_concepts,
     write_summary,
+    pilot_estimate,
     gather_cross_suite,
     plot_cross_suite,
 

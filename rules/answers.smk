@@ -22,6 +22,7 @@ rule generate:
     input:
         model=model_manifest("{model}"),
         prompts=paths.prompt_set("{suite}"),
+        pilot=get_pilot_gate,
     output:
         answers=paths.answers("{model}", "{suite}"),
         reads=paths.answer_reads("{model}", "{suite}"),

@@ -397,6 +397,23 @@ def answer_outputs():
     return out
 
 
+def pilot_answer_files():
+    """The pilot's answers (rules/pilot.smk): every study model x fit answers suite, model-major."""
+    return [
+        f"results/pilot/answers/{m}/{s}.parquet"
+        for m in study_models()
+        for s in answer_count_suites("fit")
+    ]
+
+
+def get_pilot_gate(wildcards):
+    """With a pilot block in the config, every full generation waits for the pilot's estimate (which stops the
+    study when a model would fall short); without one, nothing."""
+    return (
+        ["results/pilot/estimate.csv"] if config.get("pilot") and own_answers() else []
+    )
+
+
 def get_audit_inputs(wildcards):
     """The audit labels and a second reader's (each one file or several), where those files exist
     (none: no model is audited), and the XSTest completions with their human compliance labels, where the

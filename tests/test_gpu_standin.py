@@ -101,6 +101,7 @@ def standin_overlay(root, minilm_dir) -> dict:
         "transfer": {"ks": [0, 8, "all"], "seeds": 3, "null_seeds": 5, "n_boot": 100, "pca_dims": 8,
                      "l2_grid": [1.0], "spaces": ["hidden", "concepts"], "rank_sweep_spaces": ["hidden", "concepts"]},
         "audit": {"sheets": [{"suites": ["jailbreakbench", "xstest"], "per_model": 20}]},
+        "pilot": {"prompts_per_suite": 24},
     }  # fmt: skip
 
 
@@ -133,5 +134,8 @@ def test_the_gpu_study_with_stand_in_models_runs_to_the_summary(tmp_path, mirror
     summary = (work / "results/summary.md").read_text()
     assert summary.startswith("# emobasis") and "**Verdict: not decided (labels not valid).**" in summary
     assert "no model saw any prompt of the study cut" in summary
+    # item 2: the pilot ran first, and its estimate let the full generation start
+    pilot = pd.read_csv(work / "results/pilot/estimate.csv")
+    assert len(pilot) == 3 and pilot["meets"].all() and (pilot["pilot_harmful"] > 0).all()
     counts = pd.read_csv(work / "results/tables/answers.csv")
     assert set(counts["model"]) == {"standin-sharded", "standin-no-system-role", "standin-no-template"}

@@ -125,7 +125,7 @@ def test_slurm_profile_validates_and_asks_gpus_for_extraction_only(gpu_study_slu
     gpu_rules = [
         rule for rule, res in profile["set-resources"].items() if res.get("gpu") or "gpu" in str(res.get("gres", ""))
     ]
-    assert gpu_rules == ["extract", "generate"]
+    assert gpu_rules == ["extract", "generate", "pilot_answers"]
     assert "gpu=1" in gpu_study_slurm_plan.stdout  # extraction jobs carry the GPU request into the plan
 
 
@@ -147,7 +147,11 @@ def test_the_one_machine_gpu_profile_gives_each_model_job_a_card_of_its_own(tmp_
     once, so up to 16 model jobs no longer share one GPU; build_model stays a local rule under SLURM."""
     profile = yaml.safe_load((REPO / "profiles" / "gpu" / "config.yaml").read_text())
     assert profile["resources"] == {"gpu": 1}
-    assert sorted(r for r, res in profile["set-resources"].items() if res.get("gpu")) == ["extract", "generate"]
+    assert sorted(r for r, res in profile["set-resources"].items() if res.get("gpu")) == [
+        "extract",
+        "generate",
+        "pilot_answers",
+    ]
     res = snakemake(
         "-n",
         "--directory",

@@ -153,6 +153,9 @@ def _defaults(cfg: dict) -> dict:
     study.setdefault("split_seeds", 5)
     study.setdefault("reader_mode", "all_responses")
     cfg.setdefault("monitor_models", [])
+    if cfg.get("pilot") is not None:
+        cfg["pilot"].setdefault("prompts_per_suite", 64)
+        cfg["pilot"].setdefault("enforce", True)
     cfg.get("extraction", {}).setdefault("device", "auto")
     cfg.get("extraction", {}).setdefault("dtype", "auto")
     return cfg
