@@ -241,6 +241,7 @@ def test_tiny_models_answer_and_the_study_stops_before_transfer_when_positives_a
     cfg["generation"] = {"max_new_tokens": 5, "token_budget": 512}
     cfg["judge"]["cap_per_source"] = 60
     cfg["study"].update(max_rows_per_suite=None, min_test_positives=1000)
+    cfg["audit"].update(labels=[], second_reads=[])  # the project's labels are of other models (a config error)
     path = tmp_path / "own.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     work = tmp_path / "work"
